@@ -1,0 +1,202 @@
+"""The `idr` command. Thin: parse arguments, call the library, print, map errors to exit codes.
+
+Exit codes: 0 success (warnings included), 1 a run failed, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DEFAULT_DB = "idr.duckdb"
+
+
+def _db_parent() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--db", default=argparse.SUPPRESS,
+                   help=f"DuckDB database file (default: $IDR_DB or ./{DEFAULT_DB})")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    db = _db_parent()
+    parser = argparse.ArgumentParser(
+        prog="idr",
+        description="Deterministic identity resolution: link records that share a normalised "
+                    "identifier, form clusters with stable resolved ids, audit every run.",
+        epilog="Quick start: idr demo   |   Docs: docs/cli.md",
+    )
+    parser.add_argument("--db", default=os.environ.get("IDR_DB", DEFAULT_DB),
+                        help=f"DuckDB database file (default: $IDR_DB or ./{DEFAULT_DB})")
+    parser.add_argument("--version", action="version", version=f"idr {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser("init", parents=[db], help="create the idr_meta, idr_work and idr_out schemas",
+                   description="Create (or upgrade) the idr_meta, idr_work and idr_out schemas. Safe to repeat.")
+
+    cfg = sub.add_parser("config", help="load or export the configuration as YAML")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    load = cfg_sub.add_parser("load", parents=[db], help="validate a YAML file and write it into idr_meta",
+                              description="Validate FILE against the database (sources, columns, expressions, "
+                                          "rules) and replace the configuration in idr_meta with it. "
+                                          "Nothing is written if any problem is found.")
+    load.add_argument("file", help="YAML configuration file (see docs/configuration.md)")
+    export = cfg_sub.add_parser("export", parents=[db], help="print the configuration in idr_meta as YAML")
+    export.add_argument("--out", help="write to this file instead of standard output")
+
+    run = sub.add_parser("run", parents=[db], help="resolve identities and publish the results",
+                         description="Run the pipeline (extract, normalise, exclude, group guard, edges, "
+                                     "connected components, membership) and publish idr_out.*_current "
+                                     "atomically. Exit 0 on success (also with warnings), 1 if the run failed, "
+                                     "2 on bad input or configuration.")
+    run.add_argument("--run-mode", default="FULL", type=str.upper, choices=["FULL", "INCR"],
+                     help="FULL recomputes everything (default); INCR processes changes since the last run")
+    run.add_argument("--max-iters", type=int, default=None,
+                     help="round limit for the sql components strategy (default: config max_iters, 100); "
+                          "reaching it fails the run")
+    run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
+                     help="connected components strategy (default: config components_strategy, inprocess)")
+    run.add_argument("--quiet", action="store_true", help="print only the run id and status")
+
+    runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
+    runs.add_argument("--limit", type=int, default=20, help="how many runs to show (default 20)")
+
+    demo = sub.add_parser("demo", help="create a sample database, configure it, run FULL, print the summary",
+                          description="Generate realistic sample sources (CRM, orders, loyalty, web sign-ups "
+                                      "with messy emails and phones), configure idr for them, run FULL and "
+                                      "print the summary. Replaces the demo database if it exists.")
+    demo.add_argument("--db", default="idr_demo.duckdb", help="database to create (default: ./idr_demo.duckdb)")
+    demo.add_argument("--persons", type=int, default=2000, help="number of simulated people (default 2000)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import InputError, LockedError, RunError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (InputError, LockedError) as e:
+        print(f"idr: error: {e}", file=sys.stderr)
+        return 2
+    except RunError as e:
+        print(f"idr: run failed: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("idr: interrupted; nothing was published", file=sys.stderr)
+        return 130
+
+
+def cmd_init(args) -> int:
+    from .backends.duckdb import open_database
+    from .schema import ensure_schema
+
+    con = open_database(args.db)
+    try:
+        created = ensure_schema(con)
+    finally:
+        con.close()
+    print(f"initialised {args.db}: " + (f"created {len(created)} objects" if created else "already up to date"))
+    return 0
+
+
+def cmd_config(args) -> int:
+    from .backends.duckdb import open_database, transaction
+    from .config.meta import read_config, write_config
+    from .config.validate import build_plan
+    from .config.yaml_io import dump_yaml, load_yaml
+    from .runs.runner import require_initialised
+
+    if args.config_command == "load":
+        cfg = load_yaml(args.file)
+        con = open_database(args.db, create=False)
+        try:
+            require_initialised(con, args.db)
+            build_plan(con, cfg)  # raises ConfigError listing every problem; nothing written
+            with transaction(con):
+                write_config(con, cfg)
+        finally:
+            con.close()
+        n_map = sum(len(s.identifiers) for s in cfg.sources)
+        print(f"loaded {args.file} into {args.db}: {len(cfg.sources)} sources, {n_map} identifier mappings, "
+              f"{len(cfg.rules)} rules, {len(cfg.exclusions)} exclusions, {len(cfg.config)} settings")
+        return 0
+    con = open_database(args.db, create=False, read_only=True)
+    try:
+        require_initialised(con, args.db)
+        text = dump_yaml(read_config(con))
+    finally:
+        con.close()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_run(args) -> int:
+    import signal
+
+    from .runs.runner import Interrupted, run
+    from .runs.summary import format_summary
+
+    def on_term(signum, frame):
+        raise Interrupted(f"received signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy)
+    except Interrupted as e:
+        print(f"idr: run interrupted ({e}); nothing was published", file=sys.stderr)
+        return 1
+    if args.quiet:
+        print(f"{result.run_id} {result.status}")
+    else:
+        print(format_summary(result, args.db))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .backends.duckdb import open_database
+    from .runs.runner import require_initialised
+
+    con = open_database(args.db, create=False, read_only=True)
+    try:
+        require_initialised(con, args.db)
+        rows = con.execute(
+            "SELECT run_id, run_mode, status, started_at, duration_seconds, entities_processed, edges_created, "
+            "clusters_total, groups_skipped, coalesce(error_message, warnings, '') FROM idr_out.run_history "
+            "ORDER BY started_at DESC LIMIT ?", [args.limit]).fetchall()
+    finally:
+        con.close()
+    head = f"{'run_id':<30} {'mode':<5} {'status':<22} {'started_at (UTC)':<20} {'secs':>8} " \
+           f"{'entities':>12} {'edges':>12} {'clusters':>12} {'skipped':>8}  note"
+    print(head)
+    for r in rows:
+        secs = "-" if r[4] is None else f"{r[4]:.2f}"
+        nums = " ".join(f"{('-' if v is None else f'{v:,}'):>{w}}" for v, w in zip(r[5:9], (12, 12, 12, 8)))
+        print(f"{r[0]:<30} {r[1]:<5} {r[2]:<22} {r[3]:%Y-%m-%d %H:%M:%S} {secs:>8} {nums}  {r[9][:80]}")
+    if not rows:
+        print("(no runs yet: `idr run --run-mode FULL`)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.db, persons=args.persons, seed=args.seed)
+
+
+COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Typed configuration. The idr_meta tables are the truth; these models are how Python sees them."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CANONICALIZERS = ("NONE", "TRIM", "LOWERCASE", "UPPERCASE", "EMAIL", "EMAIL_GMAIL", "PHONE", "DIGITS")
+
+DEFAULT_PLACEHOLDERS = (
+    "n/a", "na", "n.a.", "none", "null", "nil", "nan", "unknown", "undefined", "not available",
+    "-", "--", ".", "0", "x", "xx", "xxx", "?", "tbd", "test", "0000000000", "1234567890",
+    "9999999999", "null@null.com", "none@none.com", "noemail@noemail.com",
+)
+
+# config_key -> (default, description). Values are stored as text in idr_meta.config.
+SETTINGS: dict[str, tuple[str, str]] = {
+    "large_cluster_threshold": ("5000", "Warn (SUCCESS_WITH_WARNINGS) on clusters larger than this"),
+    "phone_default_region": ("US", "Region for phone numbers written without a +country code"),
+    "placeholder_values": (
+        json.dumps(list(DEFAULT_PLACEHOLDERS)),
+        "JSON list of values that never link (compared case-insensitively after trimming)",
+    ),
+    "components_strategy": ("inprocess", "Connected components: inprocess (scipy) or sql (star contraction)"),
+    "max_iters": ("100", "Round limit for the sql components strategy; reaching it fails the run"),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IdentifierMapping(_Model):
+    identifier_type: str
+    identifier_value_expr: str
+    is_hashed: bool = False
+
+
+class Source(_Model):
+    table_id: str
+    table_fqn: str
+    entity_key_expr: str
+    watermark_column: str | None = None
+    watermark_lookback_minutes: int = 0
+    is_active: bool = True
+    description: str | None = None
+    identifiers: list[IdentifierMapping] = Field(default_factory=list)
+
+
+class Rule(_Model):
+    rule_id: str
+    identifier_type: str
+    canonicalize: str = "NONE"
+    max_group_size: int = 10000
+    is_active: bool = True
+    priority: int = 100
+
+
+class Exclusion(_Model):
+    identifier_type: str
+    identifier_value_pattern: str
+    is_pattern: bool = False
+    reason: str | None = None
+
+
+class Config(_Model):
+    """Everything `idr config load` writes and `idr config export` reads."""
+
+    sources: list[Source] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    exclusions: list[Exclusion] = Field(default_factory=list)
+    config: dict[str, str] = Field(default_factory=dict)
+
+    def setting(self, key: str) -> str:
+        return self.config.get(key, SETTINGS[key][0])
+
+    def active_rules(self) -> dict[str, Rule]:
+        return {r.identifier_type: r for r in self.rules if r.is_active}

@@ -1,0 +1,192 @@
+"""Check a Config against the database and compile it into a run plan.
+
+Every problem is collected before anything is reported, so one message lists them all.
+`*_expr` values are parsed with sqlglot: exactly one scalar expression over the source's
+own columns, no statements, no subqueries, no qualified or unknown columns. The plan holds
+SQL text re-rendered from the parsed tree, never the user's raw text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..sql.quoting import literal, qualified
+from .models import CANONICALIZERS, SETTINGS, Config, Rule
+
+FILE_SUFFIXES = {".parquet": "read_parquet", ".csv": "read_csv", ".tsv": "read_csv", ".gz": "read_csv"}
+
+
+@dataclass(frozen=True)
+class MappingPlan:
+    identifier_type: str
+    value_sql: str
+    is_hashed: bool
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    table_id: str
+    relation_sql: str
+    key_sql: str
+    mappings: tuple[MappingPlan, ...]
+    watermark_column: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    sources: tuple[SourcePlan, ...]
+    rules: dict[str, Rule]
+    config: Config
+    settings: dict = field(default_factory=dict)
+
+
+def relation_sql(table_fqn: str) -> str:
+    """SQL for a source: a quoted table/view name, or a reader over a parquet/CSV path."""
+    suffix = Path(table_fqn.lower()).suffix
+    if suffix in FILE_SUFFIXES or "/" in table_fqn or "*" in table_fqn:
+        reader = FILE_SUFFIXES.get(suffix, "read_parquet" if "parquet" in table_fqn.lower() else "read_csv")
+        return f"{reader}({literal(table_fqn)})"
+    from sqlglot import exp
+
+    parts = [p.name for p in exp.to_table(table_fqn, dialect="duckdb").parts]
+    return qualified(*parts)
+
+
+def compile_expr(text: str, columns: set[str], where: str, problems: list[str]) -> str | None:
+    """Parse one user expression; return safe SQL text or record a problem."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        trees = [t for t in sqlglot.parse(text, read="duckdb") if t is not None]
+    except sqlglot.errors.SqlglotError as e:
+        problems.append(f"{where}: {text!r} is not a valid SQL expression ({str(e).splitlines()[0]})")
+        return None
+    if len(trees) != 1:
+        problems.append(f"{where}: {text!r} must be one expression, found {len(trees) or 'none'}")
+        return None
+    tree = trees[0]
+    if isinstance(tree, (exp.Query, exp.DDL, exp.DML, exp.Command, exp.Drop, exp.Set, exp.Use)) or \
+            tree.find(exp.Query) is not None:
+        problems.append(f"{where}: {text!r} must be an expression, not a statement or subquery")
+        return None
+    if tree.find(exp.Star) is not None:
+        problems.append(f"{where}: {text!r}: '*' is not allowed; name the column")
+        return None
+    ok = True
+    for col in tree.find_all(exp.Column):
+        if col.table:
+            problems.append(f"{where}: {text!r}: use the bare column name, not {col.sql('duckdb')}")
+            ok = False
+        elif col.name.lower() not in columns:
+            problems.append(f"{where}: unknown column {col.name!r} (columns: {', '.join(sorted(columns))})")
+            ok = False
+    return tree.sql(dialect="duckdb") if ok else None
+
+
+def _check_settings(cfg: Config, problems: list[str]) -> dict:
+    out: dict = {}
+    for key in ("large_cluster_threshold", "max_iters"):
+        raw = cfg.setting(key)
+        try:
+            out[key] = int(raw)
+            if out[key] <= 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"idr_meta.config {key}={raw!r}: expected a positive integer")
+    region = cfg.setting("phone_default_region").strip().upper()
+    out["phone_default_region"] = region
+    try:
+        values = json.loads(cfg.setting("placeholder_values"))
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError
+        out["placeholder_values"] = sorted({v.strip().lower() for v in values})
+    except ValueError:
+        problems.append("idr_meta.config placeholder_values: expected a JSON list of strings")
+    strategy = cfg.setting("components_strategy").strip().lower()
+    if strategy not in ("inprocess", "sql"):
+        problems.append(f"idr_meta.config components_strategy={strategy!r}: expected inprocess or sql")
+    out["components_strategy"] = strategy
+    return out
+
+
+def _check_rules(cfg: Config, problems: list[str]) -> dict[str, Rule]:
+    active: dict[str, Rule] = {}
+    seen_ids: set[str] = set()
+    for r in cfg.rules:
+        where = f"idr_meta.rule {r.rule_id!r}"
+        if r.rule_id in seen_ids:
+            problems.append(f"{where}: duplicate rule_id")
+        seen_ids.add(r.rule_id)
+        if r.canonicalize.upper() not in CANONICALIZERS:
+            problems.append(f"{where}: unknown canonicalize {r.canonicalize!r} (known: {', '.join(CANONICALIZERS)})")
+        if r.max_group_size is None or r.max_group_size <= 0:
+            problems.append(f"{where}: max_group_size must be a positive integer, got {r.max_group_size}")
+        if r.is_active:
+            if r.identifier_type in active:
+                problems.append(f"{where}: identifier type {r.identifier_type!r} already has active rule "
+                                f"{active[r.identifier_type].rule_id!r}")
+            active[r.identifier_type] = r
+    return active
+
+
+def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> SourcePlan | None:
+    where = f"idr_meta.source_table {s.table_id!r}"
+    if not s.table_fqn:
+        problems.append(f"idr_meta.identifier_mapping: table_id {s.table_id!r} has no row in idr_meta.source_table")
+        return None
+    try:
+        rel = relation_sql(s.table_fqn)
+        columns = {r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+    except Exception as e:  # duckdb.CatalogException, IOException, sqlglot errors: all "cannot read"
+        problems.append(f"{where}: source {s.table_fqn!r} cannot be read ({str(e).strip().splitlines()[0]})")
+        return None
+    key_sql = compile_expr(s.entity_key_expr, columns, f"{where} entity_key_expr", problems)
+    if s.watermark_column and s.watermark_column.lower() not in columns:
+        problems.append(f"{where}: watermark_column {s.watermark_column!r} is not a column of {s.table_fqn!r}")
+    if s.watermark_lookback_minutes is not None and s.watermark_lookback_minutes < 0:
+        problems.append(f"{where}: watermark_lookback_minutes must be >= 0")
+    mappings = []
+    for m in s.identifiers:
+        mwhere = f"idr_meta.identifier_mapping ({s.table_id!r}, {m.identifier_type!r})"
+        if m.identifier_type not in active:
+            problems.append(f"{mwhere}: identifier type {m.identifier_type!r} has no active rule in idr_meta.rule")
+        sql = compile_expr(m.identifier_value_expr, columns, f"{mwhere} identifier_value_expr", problems)
+        if sql is not None:
+            mappings.append(MappingPlan(m.identifier_type, sql, bool(m.is_hashed)))
+    if key_sql is None:
+        return None
+    return SourcePlan(s.table_id, rel, key_sql, tuple(mappings), s.watermark_column)
+
+
+def build_plan(con, cfg: Config) -> Plan:
+    """Validate everything; raise ConfigError listing every problem, or return the plan."""
+    problems: list[str] = []
+    settings = _check_settings(cfg, problems)
+    active = _check_rules(cfg, problems)
+    ids = [s.table_id for s in cfg.sources if s.table_fqn]
+    for dup in sorted({t for t in ids if ids.count(t) > 1}):
+        problems.append(f"idr_meta.source_table: duplicate table_id {dup!r}")
+    for s in cfg.sources:
+        if ":" in s.table_id:
+            problems.append(f"idr_meta.source_table {s.table_id!r}: table_id must not contain ':'")
+    sources = [p for s in cfg.sources if s.is_active or not s.table_fqn
+               if (p := _plan_source(con, s, active, problems)) is not None]
+    if not any(s.is_active for s in cfg.sources):
+        problems.append("idr_meta.source_table: no active sources configured")
+    mapped = {m.identifier_type for s in cfg.sources if s.is_active for m in s.identifiers}
+    for t, r in active.items():
+        if t not in mapped:
+            problems.append(f"idr_meta.rule {r.rule_id!r}: no active source maps identifier type {t!r}")
+    if "phone_default_region" in settings and any(r.canonicalize.upper() == "PHONE" for r in active.values()):
+        import phonenumbers
+
+        if settings["phone_default_region"] not in phonenumbers.SUPPORTED_REGIONS:
+            problems.append(f"idr_meta.config phone_default_region={settings['phone_default_region']!r}: "
+                            "not a region phonenumbers knows (use a two-letter code such as US, GB, DE)")
+    if problems:
+        raise ConfigError(problems)
+    return Plan(tuple(sources), active, cfg, settings)

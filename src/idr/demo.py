@@ -1,0 +1,154 @@
+"""`idr demo`: a realistic little world of customer records, configured and resolved.
+
+Four sources describe the same people differently: a CRM, an order system, a loyalty
+programme and web sign-ups. Emails come in different cases and with stray spaces, phones
+in every format, some values are placeholders ('N/A', 'unknown'), many people typed the
+generic test@test.com, and a few households chain together through shared phones.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+FIRST = ["james", "mary", "john", "patricia", "robert", "jennifer", "michael", "linda", "william", "elizabeth",
+         "david", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah", "charles", "karen",
+         "zoë", "josé", "françois", "mårten", "o'brien"]
+LAST = ["smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis", "rodriguez", "martinez",
+        "hernandez", "lopez", "gonzalez", "wilson", "anderson", "thomas", "taylor", "moore", "jackson", "martin"]
+DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "example.org", "acme.co", "hotmail.com"]
+AREA = ["212", "305", "312", "415", "617", "646", "702", "713", "206", "303", "404", "512"]
+PLACEHOLDERS = ["N/A", "unknown", "", "null", "0000000000"]
+
+DEMO_CONFIG = {
+    "sources": [
+        {"table_id": "crm", "table_fqn": "crm_customers", "entity_key_expr": "customer_id",
+         "watermark_column": "updated_at", "identifiers": [
+             {"identifier_type": "EMAIL", "identifier_value_expr": "email"},
+             {"identifier_type": "PHONE", "identifier_value_expr": "phone"}]},
+        {"table_id": "orders", "table_fqn": "orders", "entity_key_expr": "order_id",
+         "watermark_column": "updated_at", "identifiers": [
+             {"identifier_type": "EMAIL", "identifier_value_expr": "customer_email"},
+             {"identifier_type": "PHONE", "identifier_value_expr": "contact_phone"}]},
+        {"table_id": "loyalty", "table_fqn": "loyalty_members", "entity_key_expr": "member_id",
+         "watermark_column": "updated_at", "identifiers": [
+             {"identifier_type": "LOYALTY_ID", "identifier_value_expr": "card_number"},
+             {"identifier_type": "EMAIL", "identifier_value_expr": "email"}]},
+        {"table_id": "web", "table_fqn": "web_signups", "entity_key_expr": "signup_id",
+         "watermark_column": "created_at", "identifiers": [
+             {"identifier_type": "EMAIL", "identifier_value_expr": "email"},
+             {"identifier_type": "LOYALTY_ID", "identifier_value_expr": "loyalty_card"}]},
+    ],
+    "rules": [
+        {"rule_id": "email", "identifier_type": "EMAIL", "canonicalize": "EMAIL", "max_group_size": 50,
+         "priority": 1},
+        {"rule_id": "phone", "identifier_type": "PHONE", "canonicalize": "PHONE", "max_group_size": 20,
+         "priority": 2},
+        {"rule_id": "loyalty", "identifier_type": "LOYALTY_ID", "canonicalize": "UPPERCASE",
+         "max_group_size": 5, "priority": 3},
+    ],
+    "exclusions": [
+        {"identifier_type": "EMAIL", "identifier_value_pattern": "test@test.com", "reason": "Generic test"},
+        {"identifier_type": "EMAIL", "identifier_value_pattern": "%@example.org", "is_pattern": True,
+         "reason": "Example domain"},
+        {"identifier_type": "EMAIL", "identifier_value_pattern": "noreply@%", "is_pattern": True,
+         "reason": "No-reply"},
+    ],
+    "config": {"large_cluster_threshold": "25"},
+}
+
+
+def _messy_email(rng: random.Random, email: str) -> str:
+    r = rng.random()
+    if r < 0.15:
+        return email.upper()
+    if r < 0.25:
+        return f"  {email.title()} "
+    return email
+
+
+def _messy_phone(rng: random.Random, digits: str) -> str:
+    a, b, c = digits[:3], digits[3:6], digits[6:]
+    return rng.choice([f"({a}) {b}-{c}", f"{a}.{b}.{c}", f"+1 {a} {b} {c}", f"{a}{b}{c}", f"1-{a}-{b}-{c}"])
+
+
+def generate(persons: int, seed: int) -> dict[str, pa.Table]:
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 1)
+    rows: dict[str, list[dict]] = {"crm_customers": [], "orders": [], "loyalty_members": [], "web_signups": []}
+    household_phone = None
+    for p in range(persons):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        email = f"{first}.{last}{p}@{rng.choice(DOMAINS)}".replace("'", "")
+        phone = rng.choice(AREA) + str(rng.randint(200, 999)) + f"{rng.randint(0, 9999):04d}"
+        # Every 40th person shares a phone with the previous one: households that chain.
+        if p % 40 == 1 and household_phone:
+            phone = household_phone
+        household_phone = phone
+        card = f"lc{p:07d}"
+        ts = base + timedelta(minutes=rng.randint(0, 60 * 24 * 300))
+        if rng.random() < 0.8:
+            rows["crm_customers"].append({
+                "customer_id": f"C{p:06d}", "first_name": first, "last_name": last,
+                "email": _messy_email(rng, email) if rng.random() < 0.9 else rng.choice(PLACEHOLDERS),
+                "phone": _messy_phone(rng, phone) if rng.random() < 0.85 else rng.choice(PLACEHOLDERS),
+                "updated_at": ts})
+        for _ in range(rng.choice([0, 1, 1, 2, 3])):
+            rows["orders"].append({
+                "order_id": len(rows["orders"]) + 100000,
+                "customer_email": "test@test.com" if rng.random() < 0.05 else _messy_email(rng, email),
+                "contact_phone": _messy_phone(rng, phone) if rng.random() < 0.5 else None,
+                "amount": round(rng.uniform(5, 500), 2), "updated_at": ts + timedelta(days=rng.randint(0, 30))})
+        if rng.random() < 0.4:
+            rows["loyalty_members"].append({
+                "member_id": f"L{p:06d}", "card_number": card.upper() if rng.random() < 0.5 else card,
+                "email": _messy_email(rng, email) if rng.random() < 0.7 else None, "updated_at": ts})
+        if rng.random() < 0.5:
+            rows["web_signups"].append({
+                "signup_id": f"W{p:06d}", "email": _messy_email(rng, email),
+                "loyalty_card": f" {card} " if rng.random() < 0.3 else None, "created_at": ts})
+    return {name: pa.Table.from_pylist(r) for name, r in rows.items()}
+
+
+def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
+    from .backends.duckdb import open_database, scalar, transaction
+    from .config.meta import write_config
+    from .config.models import Config
+    from .config.validate import build_plan
+    from .runs.runner import run
+    from .runs.summary import format_summary
+    from .schema import ensure_schema
+
+    if persons <= 0:
+        from .errors import InputError
+
+        raise InputError(f"--persons {persons}: must be a positive integer")
+    path = Path(db)
+    for p in (path, Path(f"{db}.wal")):
+        if p.exists():
+            p.unlink()
+    con = open_database(db)
+    try:
+        for name, table in generate(persons, seed).items():
+            con.register("demo_rows", table)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM demo_rows')
+            con.unregister("demo_rows")
+        ensure_schema(con)
+        cfg = Config.model_validate(DEMO_CONFIG)
+        build_plan(con, cfg)
+        with transaction(con):
+            write_config(con, cfg)
+        counts = {n: scalar(con, f'SELECT count(*) FROM "{n}"')
+                  for n in ("crm_customers", "orders", "loyalty_members", "web_signups")}
+    finally:
+        con.close()
+    print(f"created {db}: " + ", ".join(f"{n} {c:,} rows" for n, c in counts.items()))
+    result = run(db, "FULL")
+    print(format_summary(result, db))
+    print("Try next:")
+    print(f"  duckdb {db} \"SELECT * FROM idr_out.identity_clusters_current ORDER BY cluster_size DESC LIMIT 5\"")
+    print(f"  idr runs --db {db}")
+    return 0

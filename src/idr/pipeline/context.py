@@ -1,0 +1,55 @@
+"""What one run carries through its stages: the connection, the plan, timings and counts."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ..backends.duckdb import scalar
+from ..config.validate import Plan
+
+
+def utcnow() -> datetime:
+    # Naive UTC: DuckDB TIMESTAMP columns carry no zone; every timestamp idr writes is UTC.
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class StageRecord:
+    name: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    seconds: float = 0.0
+    rows_in: int | None = None
+    rows_out: int | None = None
+
+
+@dataclass
+class RunContext:
+    con: object
+    run_id: str
+    mode: str
+    plan: Plan
+    started_at: datetime
+    max_iters: int
+    strategy: str
+    stages: list[StageRecord] = field(default_factory=list)
+    counts: dict[str, object] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    current_stage: str | None = None
+
+    @contextmanager
+    def stage(self, name: str):
+        rec = StageRecord(name, utcnow())
+        self.current_stage = name
+        t0 = time.perf_counter()
+        yield rec
+        rec.seconds = time.perf_counter() - t0
+        rec.ended_at = utcnow()
+        self.stages.append(rec)
+        self.current_stage = None
+
+    def count(self, sql: str, params=None) -> int:
+        return int(scalar(self.con, sql, params))

@@ -1,0 +1,55 @@
+"""Stages 4-5: group entities by identifier value, skip oversized groups, build star edges.
+
+A group of n entities sharing a value yields n-1 edges (each member to the group's anchor,
+its smallest eid), never n(n-1)/2 pairs. Groups larger than the rule's max_group_size
+create no edges and are recorded, with a few sample entity keys, for review.
+"""
+
+from __future__ import annotations
+
+from .context import RunContext
+
+
+def group_guard(ctx: RunContext) -> None:
+    con = ctx.con
+    with ctx.stage("group_guard") as st:
+        st.rows_in = ctx.count("SELECT count(*) FROM idr_ids")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_groups AS "
+            "SELECT g.type_idx, g.value_norm, g.members, g.n, g.n > t.max_group_size AS skipped, t.max_group_size "
+            "FROM (SELECT type_idx, value_norm, list(eid) AS members, count(*) AS n FROM idr_ids "
+            "      GROUP BY type_idx, value_norm HAVING count(*) > 1) g "
+            "JOIN idr_types t USING (type_idx)"
+        )
+        con.execute("DROP TABLE idr_ids")
+        # The five smallest entity keys of each skipped group, as a sample for review.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_skipped AS "
+            "SELECT t.identifier_type, s.value_norm AS identifier_value_norm, s.n AS group_size, "
+            "  s.max_group_size AS max_allowed, s.sample_entity_keys "
+            "FROM (SELECT g.type_idx, g.value_norm, any_value(g.n) AS n, any_value(g.max_group_size) AS max_group_size,"
+            "        list(e.entity_key ORDER BY e.entity_key)[1:5] AS sample_entity_keys "
+            "      FROM (SELECT type_idx, value_norm, n, max_group_size, unnest(members) AS eid "
+            "            FROM idr_groups WHERE skipped) g "
+            "      JOIN idr_entities e USING (eid) GROUP BY g.type_idx, g.value_norm) s "
+            "JOIN idr_types t USING (type_idx)"
+        )
+        ctx.counts["groups_skipped"] = ctx.count("SELECT count(*) FROM idr_skipped")
+        ctx.counts["groups_linking"] = ctx.count("SELECT count(*) FROM idr_groups WHERE NOT skipped")
+        st.rows_out = ctx.counts["groups_linking"]
+        ctx.counts["groups_skipped_by_type"] = dict(con.execute(
+            "SELECT identifier_type, count(*) FROM idr_skipped GROUP BY ALL").fetchall())
+
+
+def build_edges(ctx: RunContext) -> None:
+    con = ctx.con
+    with ctx.stage("edges") as st:
+        st.rows_in = ctx.counts["groups_linking"]
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_edges AS "
+            "SELECT src, dst, type_idx, value_norm FROM ("
+            "  SELECT unnest(members) AS src, list_min(members) AS dst, type_idx, value_norm "
+            "  FROM idr_groups WHERE NOT skipped) WHERE src <> dst"
+        )
+        con.execute("DROP TABLE idr_groups")
+        ctx.counts["edges"] = st.rows_out = ctx.count("SELECT count(*) FROM idr_edges")

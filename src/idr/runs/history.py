@@ -1,0 +1,77 @@
+"""run_history and stage_metrics rows: the audit trail of every run."""
+
+from __future__ import annotations
+
+import enum
+import os
+
+from ..pipeline.context import RunContext, utcnow
+
+
+class Status(str, enum.Enum):
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    SUCCESS_WITH_WARNINGS = "SUCCESS_WITH_WARNINGS"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
+    DRY_RUN_COMPLETE = "DRY_RUN_COMPLETE"
+
+
+def mark_interrupted(con) -> list[str]:
+    """A RUNNING row seen by a process that holds the database lock belongs to a process
+    that died (killed, crashed, machine lost): nothing else can be running."""
+    rows = con.execute("SELECT run_id, pid FROM idr_out.run_history WHERE status = 'RUNNING'").fetchall()
+    for run_id, pid in rows:
+        con.execute(
+            "UPDATE idr_out.run_history SET status = 'INTERRUPTED', ended_at = ?, "
+            "error_message = ? WHERE run_id = ?",
+            [utcnow(), f"process {pid} ended before the run finished (killed or crashed); "
+                       "its results were never published", run_id],
+        )
+    return [r[0] for r in rows]
+
+
+def insert_running(con, run_id: str, mode: str, started_at, strategy: str) -> None:
+    from .. import __version__
+
+    con.execute(
+        "INSERT INTO idr_out.run_history (run_id, run_mode, status, started_at, components_strategy, "
+        "idr_version, pid) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?)",
+        [run_id, mode, started_at, strategy, __version__, os.getpid()],
+    )
+
+
+_COUNT_COLUMNS = {
+    "entities_processed": "entities",
+    "identifiers_extracted": "identifiers_extracted",
+    "edges_created": "edges",
+    "clusters_total": "clusters",
+    "clusters_impacted": "clusters",  # FULL recomputes every cluster
+    "largest_cluster": "largest_cluster",
+    "large_clusters": "large_clusters",
+    "groups_skipped": "groups_skipped",
+    "values_excluded": "values_excluded",
+    "values_invalid": "values_invalid",
+    "values_placeholder": "values_placeholder",
+    "components_rounds": "components_rounds",
+}
+
+
+def finish(con, ctx: RunContext, status: Status, *, error: str | None = None, error_stage: str | None = None,
+           ended_at=None) -> float:
+    ended_at = ended_at or utcnow()
+    duration = (ended_at - ctx.started_at).total_seconds()
+    cols = list(_COUNT_COLUMNS)
+    values = [ctx.counts.get(_COUNT_COLUMNS[c]) for c in cols]
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    con.execute(
+        f"UPDATE idr_out.run_history SET status = ?, ended_at = ?, duration_seconds = ?, warnings = ?, "
+        f"error_message = ?, error_stage = ?, {sets} WHERE run_id = ?",
+        [status.value, ended_at, duration, "; ".join(ctx.warnings) or None, error, error_stage, *values, ctx.run_id],
+    )
+    con.executemany(
+        "INSERT INTO idr_out.stage_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [[ctx.run_id, s.name, s.started_at, s.ended_at, s.seconds, s.rows_in, s.rows_out, s.rows_out]
+         for s in ctx.stages],
+    )
+    return duration

@@ -1,0 +1,55 @@
+"""The console summary printed at the end of a run."""
+
+from __future__ import annotations
+
+RULE = "=" * 60
+
+
+def _n(v) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+def format_summary(r, db: str) -> str:
+    c = r.counts
+    lines = [
+        RULE,
+        "IDR RUN SUMMARY",
+        RULE,
+        f"Run ID:           {r.run_id}",
+        f"Mode:             {r.mode}",
+        f"Status:           {r.status}",
+        f"Duration:         {r.duration_seconds:.2f} s",
+        "",
+        "INPUT:",
+        f"  Entities:             {_n(c.get('entities'))}",
+        f"  Identifier values:    {_n(c.get('identifiers_extracted'))}",
+        f"  └─ Invalid:           {_n(c.get('values_invalid'))}  (distinct values that failed normalisation)",
+        f"  └─ Placeholders:      {_n(c.get('values_placeholder'))}  (distinct values such as N/A, unknown)",
+        f"  └─ Excluded:          {_n(c.get('values_excluded'))}  (exclusion list)",
+        "",
+        "LINKING:",
+        f"  Edges created:        {_n(c.get('edges'))}",
+        f"  Groups skipped:       {_n(c.get('groups_skipped'))}  (max_group_size)",
+        f"  Components rounds:    {_n(c.get('components_rounds'))}",
+        "",
+        "CLUSTERS:",
+        f"  Total:                {_n(c.get('clusters'))}",
+        f"  └─ Singletons:        {_n(c.get('singletons'))}",
+        f"  Largest:              {_n(c.get('largest_cluster'))}  entities",
+        "",
+        "STAGES (seconds):",
+    ]
+    for s in r.stages:
+        lines.append(f"  {s.name:<14} {s.seconds:>8.2f}   rows in {_n(s.rows_in):>12}   out {_n(s.rows_out):>12}")
+    for w in r.warnings:
+        lines.append(f"WARNING: {w}")
+    for n in r.notes:
+        lines.append(f"NOTE: {n}")
+    for run_id in r.interrupted_runs:
+        lines.append(f"NOTE: earlier run {run_id} had been killed; it is now marked INTERRUPTED")
+    lines += [
+        "",
+        f"Results: SELECT * FROM idr_out.identity_clusters_current ORDER BY cluster_size DESC  (--db {db})",
+        RULE,
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,175 @@
+"""Tables idr owns, as data: schema -> table -> ordered columns.
+
+`idr init` creates what is missing and adds columns that later versions introduced, so
+it is safe to run on an existing database. Leading columns of the idr_meta tables are in
+the order the user manual's positional `INSERT ... VALUES` statements expect; every later
+column has a default.
+"""
+
+from __future__ import annotations
+
+from .backends.duckdb import scalar
+from .sql.quoting import ident, qualified
+
+SCHEMAS = ("idr_meta", "idr_work", "idr_out")
+
+# (column name, type and default). Order matters for idr_meta (positional inserts).
+TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("idr_meta", "source_table"): [
+        ("table_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("table_fqn", "VARCHAR NOT NULL"),
+        ("entity_key_expr", "VARCHAR NOT NULL"),
+        ("watermark_column", "VARCHAR"),
+        ("watermark_lookback_minutes", "INTEGER DEFAULT 0"),
+        ("is_active", "BOOLEAN DEFAULT TRUE"),
+        ("description", "VARCHAR"),
+    ],
+    ("idr_meta", "identifier_mapping"): [
+        ("table_id", "VARCHAR NOT NULL"),
+        ("identifier_type", "VARCHAR NOT NULL"),
+        ("identifier_value_expr", "VARCHAR NOT NULL"),
+        ("is_hashed", "BOOLEAN DEFAULT FALSE"),
+    ],
+    ("idr_meta", "rule"): [
+        ("rule_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("identifier_type", "VARCHAR NOT NULL"),
+        ("canonicalize", "VARCHAR DEFAULT 'NONE'"),
+        ("max_group_size", "INTEGER DEFAULT 10000"),
+        ("is_active", "BOOLEAN DEFAULT TRUE"),
+        ("priority", "INTEGER DEFAULT 100"),
+    ],
+    ("idr_meta", "identifier_exclusion"): [
+        ("identifier_type", "VARCHAR NOT NULL"),
+        ("identifier_value_pattern", "VARCHAR NOT NULL"),
+        ("is_pattern", "BOOLEAN DEFAULT FALSE"),
+        ("reason", "VARCHAR"),
+    ],
+    ("idr_meta", "config"): [
+        ("config_key", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("config_value", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("updated_at", "TIMESTAMP DEFAULT current_timestamp"),
+    ],
+    ("idr_meta", "run_state"): [
+        ("table_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("last_watermark_value", "TIMESTAMP"),
+        ("last_run_id", "VARCHAR"),
+        ("last_run_ts", "TIMESTAMP"),
+    ],
+    ("idr_out", "run_history"): [
+        ("run_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("run_mode", "VARCHAR NOT NULL"),
+        ("status", "VARCHAR NOT NULL"),
+        ("started_at", "TIMESTAMP NOT NULL"),
+        ("ended_at", "TIMESTAMP"),
+        ("duration_seconds", "DOUBLE"),
+        ("entities_processed", "BIGINT"),
+        ("identifiers_extracted", "BIGINT"),
+        ("edges_created", "BIGINT"),
+        ("clusters_total", "BIGINT"),
+        ("clusters_impacted", "BIGINT"),
+        ("largest_cluster", "BIGINT"),
+        ("large_clusters", "BIGINT"),
+        ("groups_skipped", "BIGINT"),
+        ("values_excluded", "BIGINT"),
+        ("values_invalid", "BIGINT"),
+        ("values_placeholder", "BIGINT"),
+        ("components_rounds", "INTEGER"),
+        ("components_strategy", "VARCHAR"),
+        ("warnings", "VARCHAR"),
+        ("error_message", "VARCHAR"),
+        ("error_stage", "VARCHAR"),
+        ("idr_version", "VARCHAR"),
+        ("pid", "INTEGER"),
+    ],
+    ("idr_out", "stage_metrics"): [
+        ("run_id", "VARCHAR NOT NULL"),
+        ("stage_name", "VARCHAR NOT NULL"),
+        ("started_at", "TIMESTAMP NOT NULL"),
+        ("ended_at", "TIMESTAMP"),
+        ("duration_seconds", "DOUBLE"),
+        ("rows_in", "BIGINT"),
+        ("rows_out", "BIGINT"),
+        ("rows_affected", "BIGINT"),
+    ],
+    ("idr_out", "skipped_identifier_groups"): [
+        ("run_id", "VARCHAR NOT NULL"),
+        ("identifier_type", "VARCHAR NOT NULL"),
+        ("identifier_value_norm", "VARCHAR NOT NULL"),
+        ("group_size", "BIGINT NOT NULL"),
+        ("max_allowed", "BIGINT NOT NULL"),
+        ("sample_entity_keys", "VARCHAR[]"),
+        ("reason", "VARCHAR"),
+        ("skipped_at", "TIMESTAMP DEFAULT current_timestamp"),
+    ],
+    ("idr_out", "identity_resolved_membership_current"): [
+        ("entity_key", "VARCHAR NOT NULL"),
+        ("resolved_id", "VARCHAR NOT NULL"),
+        ("table_id", "VARCHAR NOT NULL"),
+        ("run_id", "VARCHAR NOT NULL"),
+        ("updated_ts", "TIMESTAMP NOT NULL"),
+    ],
+    ("idr_out", "identity_clusters_current"): [
+        ("resolved_id", "VARCHAR NOT NULL"),
+        ("cluster_size", "BIGINT NOT NULL"),
+        ("run_id", "VARCHAR NOT NULL"),
+        ("updated_ts", "TIMESTAMP NOT NULL"),
+    ],
+    ("idr_out", "identity_edges_current"): [
+        ("identifier_type", "VARCHAR NOT NULL"),
+        ("identifier_value_norm", "VARCHAR NOT NULL"),
+        ("entity_key", "VARCHAR NOT NULL"),
+        ("anchor_entity_key", "VARCHAR NOT NULL"),
+        ("run_id", "VARCHAR NOT NULL"),
+    ],
+}
+
+# The *_current tables are replaced wholesale by a publishing run.
+CURRENT_TABLES = tuple(t for (s, t) in TABLES if s == "idr_out" and t.endswith("_current"))
+
+
+def table_ddl(schema: str, table: str) -> str:
+    cols = ",\n  ".join(f"{ident(c)} {t}" for c, t in TABLES[(schema, table)])
+    return f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} (\n  {cols}\n)"
+
+
+def _strip_constraints(col_type: str) -> str:
+    # ALTER TABLE ADD COLUMN cannot add PRIMARY KEY / NOT NULL to existing rows.
+    return col_type.replace(" NOT NULL", "").replace(" PRIMARY KEY", "")
+
+
+def ensure_schema(con) -> list[str]:
+    """Create missing schemas, tables and columns. Returns what was created, for the CLI."""
+    created: list[str] = []
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
+    existing = {
+        (s, t, c)
+        for s, t, c in con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema IN ('idr_meta', 'idr_out')"
+        ).fetchall()
+    }
+    existing_tables = {(s, t) for s, t, _ in existing}
+    for (schema, table), cols in TABLES.items():
+        if (schema, table) not in existing_tables:
+            con.execute(table_ddl(schema, table))
+            created.append(f"{schema}.{table}")
+            continue
+        for col, col_type in cols:
+            if (schema, table, col) not in existing:
+                con.execute(
+                    f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {ident(col)} "
+                    f"{_strip_constraints(col_type)}"
+                )
+                created.append(f"{schema}.{table}.{col}")
+    return created
+
+
+def is_initialised(con) -> bool:
+    n = scalar(
+        con,
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'idr_meta' "
+        "AND table_name IN ('source_table', 'identifier_mapping', 'rule', 'config')",
+    )
+    return n == 4
