@@ -97,7 +97,7 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
         # Counted over distinct values seen in the data (exclusion-list entries alone do not count).
         row = one_row(
             con,
-            "SELECT count(DISTINCT (kind, coalesce(value_norm, raw_value))) FILTER (status = 'placeholder'), "
+            f"SELECT count(DISTINCT (kind, {placeholder_key_sql('raw_value')})) FILTER (status = 'placeholder'), "
             "count(DISTINCT (kind, raw_value)) FILTER (status = 'invalid'), "
             "count(DISTINCT (kind, value_norm)) FILTER (status = 'excluded') "
             "FROM idr_value_status WHERE in_data",

@@ -1,0 +1,71 @@
+"""Test helpers: build a DuckDB database with source tables and an idr configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from idr.backends.duckdb import transaction
+from idr.config.meta import write_config
+from idr.config.models import Config
+from idr.schema import ensure_schema
+
+
+def make_db(path: Path, tables: dict[str, pa.Table | list[dict]], config: dict) -> Path:
+    """Create a database with the given source tables, idr schemas and configuration."""
+    con = duckdb.connect(str(path))
+    try:
+        for name, rows in tables.items():
+            tbl = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
+            con.register("src_rows", tbl)
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM src_rows')
+            con.unregister("src_rows")
+        ensure_schema(con)
+        with transaction(con):
+            write_config(con, Config.model_validate(config))
+    finally:
+        con.close()
+    return path
+
+
+def simple_config(table: str = "people", types: dict[str, str] | None = None, *, max_group_size=10000,
+                  key: str = "id", extra: dict | None = None) -> dict:
+    """One source whose columns named after identifier types map to rules with the given canonicalisers."""
+    types = types or {"email": "EMAIL"}
+    cfg = {
+        "sources": [{"table_id": "src", "table_fqn": table, "entity_key_expr": key,
+                     "identifiers": [{"identifier_type": col.upper(), "identifier_value_expr": col}
+                                     for col in types]}],
+        "rules": [{"rule_id": col, "identifier_type": col.upper(), "canonicalize": canon,
+                   "max_group_size": max_group_size} for col, canon in types.items()],
+    }
+    cfg.update(extra or {})
+    return cfg
+
+
+def query(path: Path, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def partition(path: Path) -> set[frozenset[str]]:
+    """Clusters of the published membership as a set of frozensets of entity keys."""
+    groups: dict[str, set[str]] = {}
+    for key, rid in query(path, "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current"):
+        groups.setdefault(rid, set()).add(key)
+    return {frozenset(g) for g in groups.values()}
+
+
+def idr_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """Run the real `idr` entry point in a child process."""
+    env = {**os.environ, **kw.pop("env", {})}
+    return subprocess.run([sys.executable, "-m", "idr", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
