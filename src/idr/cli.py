@@ -146,13 +146,10 @@ def cmd_config(args) -> int:
 def cmd_run(args) -> int:
     import signal
 
-    from .runs.runner import Interrupted, run
+    from .runs.runner import Interrupted, request_stop, run
     from .runs.summary import format_summary
 
-    def on_term(signum, frame):
-        raise Interrupted(f"received signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGTERM, request_stop)
     try:
         result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy)
     except Interrupted as e:

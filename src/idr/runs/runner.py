@@ -26,6 +26,16 @@ class Interrupted(BaseException):
     """Raised (e.g. from a SIGTERM handler) to stop a run cleanly: rollback and record it."""
 
 
+_stop_requested: list[int] = []
+
+
+def request_stop(signum: int, frame=None) -> None:
+    """Signal handler: stop the run in progress. DuckDB may turn the exception raised here
+    into its own "Query interrupted" error, so the request is also remembered."""
+    _stop_requested.append(signum)
+    raise Interrupted(f"received signal {signum}")
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -97,7 +107,9 @@ def _run(con, db, mode, max_iters, strategy) -> RunResult:
         publish.publish(ctx, finalize)
     except BaseException as e:
         _record_failure(con, ctx, e)
-        if isinstance(e, (IdrError, Interrupted, KeyboardInterrupt)):
+        if _is_interrupt(e) and not isinstance(e, Interrupted):
+            raise Interrupted(str(e) or "interrupted") from e
+        if isinstance(e, (IdrError, Interrupted)):
             raise
         raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e
     return RunResult(ctx.run_id, mode, status.value, duration["s"], dict(ctx.counts), ctx.stages,
@@ -109,9 +121,16 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
+def _is_interrupt(e: BaseException) -> bool:
+    # A signal that arrives while DuckDB executes surfaces as duckdb.InterruptException.
+    import duckdb
+
+    return bool(_stop_requested) or isinstance(e, (Interrupted, KeyboardInterrupt, duckdb.InterruptException))
+
+
 def _record_failure(con, ctx: RunContext, e: BaseException) -> None:
     stage = ctx.current_stage or "setup"
-    status = Status.INTERRUPTED if isinstance(e, (Interrupted, KeyboardInterrupt)) else Status.FAILED
+    status = Status.INTERRUPTED if _is_interrupt(e) else Status.FAILED
     try:
         finish(con, ctx, status, error=_describe(e), error_stage=stage)
     except Exception:  # the failure itself matters more than its audit row; never mask it
