@@ -22,6 +22,8 @@ LAST = ["smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "d
 DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "example.org", "acme.co", "hotmail.com"]
 AREA = ["212", "305", "312", "415", "617", "646", "702", "713", "206", "303", "404", "512"]
 PLACEHOLDERS = ["N/A", "unknown", "", "null", "0000000000"]
+STORE_PHONE = "(800) 275-2273"  # typed in by cashiers for many customers: a generic identifier
+INVALID_PHONES = ["555-1234", "123", "(000) 000-0001", "+1 999 999 9999"]
 
 DEMO_CONFIG = {
     "sources": [
@@ -97,10 +99,14 @@ def generate(persons: int, seed: int) -> dict[str, pa.Table]:
                 "phone": _messy_phone(rng, phone) if rng.random() < 0.85 else rng.choice(PLACEHOLDERS),
                 "updated_at": ts})
         for _ in range(rng.choice([0, 1, 1, 2, 3])):
+            r = rng.random()
+            # Some orders carry the store's own phone or a number that cannot exist.
+            contact = STORE_PHONE if r < 0.02 else rng.choice(INVALID_PHONES) if r < 0.04 else \
+                _messy_phone(rng, phone) if r < 0.5 else None
             rows["orders"].append({
                 "order_id": len(rows["orders"]) + 100000,
                 "customer_email": "test@test.com" if rng.random() < 0.05 else _messy_email(rng, email),
-                "contact_phone": _messy_phone(rng, phone) if rng.random() < 0.5 else None,
+                "contact_phone": contact,
                 "amount": round(rng.uniform(5, 500), 2), "updated_at": ts + timedelta(days=rng.randint(0, 30))})
         if rng.random() < 0.4:
             rows["loyalty_members"].append({
@@ -149,6 +155,7 @@ def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
     result = run(db, "FULL")
     print(format_summary(result, db))
     print("Try next:")
-    print(f"  duckdb {db} \"SELECT * FROM idr_out.identity_clusters_current ORDER BY cluster_size DESC LIMIT 5\"")
     print(f"  idr runs --db {db}")
+    print(f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql("
+          "'SELECT * FROM idr_out.skipped_identifier_groups'))\"")
     return 0
