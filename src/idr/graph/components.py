@@ -1,0 +1,135 @@
+"""Exact connected components of the identity graph, behind one function.
+
+Two strategies give the same table, (node, component) with component = the smallest node
+id of the node's component:
+
+- "inprocess" (default on DuckDB): the edges are fetched as numpy arrays and solved by
+  scipy's compiled graph search; the labels go back to DuckDB as a registered Arrow table.
+  About 3 s for 10M nodes / 10M edges on the reference machine.
+- "sql": large-star / small-star contraction run as SQL (see `star_contraction`), the path
+  for engines whose data does not fit one process (Spark, warehouses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components as _scipy_components
+
+from idr.graph.star_contraction import quote_ident, run_star_contraction
+
+if TYPE_CHECKING:
+    import duckdb
+
+STRATEGIES = ("inprocess", "sql")
+
+
+@dataclass(frozen=True)
+class Components:
+    table: str  # table or view (node BIGINT, component BIGINT), one row per node 0..n_nodes-1
+    rounds: int  # in-SQL: contraction rounds run; in-process: 1
+    count: int  # number of components, singletons included
+
+
+def connected_components(
+    con: duckdb.DuckDBPyConnection,
+    edges_table: str,
+    n_nodes: int,
+    *,
+    strategy: str = "inprocess",
+    max_iters: int = 100,
+    out_table: str = "idr_cc",
+) -> Components:
+    """Label nodes 0..n_nodes-1 by connected component of the undirected `edges_table`.
+
+    `edges_table` has non-null integer columns src, dst in 0..n_nodes-1; duplicates and
+    self-loops are allowed. The result lives in `out_table` (an unqualified name) on this
+    connection only: a registered Arrow view ("inprocess") or a temp table ("sql"); the
+    caller persists it if needed. `max_iters` bounds the SQL rounds; hitting it raises
+    ComponentsDidNotConverge rather than returning a partial answer.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown components strategy {strategy!r}; expected one of {STRATEGIES}")
+    _check_edges(con, edges_table, n_nodes)
+    if strategy == "inprocess":
+        count = _inprocess(con, edges_table, n_nodes, out_table)
+        return Components(table=out_table, rounds=1, count=count)
+    rounds, count = run_star_contraction(
+        con, edges_table, n_nodes, max_iters=max_iters, out_table=out_table
+    )
+    return Components(table=out_table, rounds=rounds, count=count)
+
+
+def _check_edges(con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int) -> None:
+    # One cheap scan, so both strategies refuse the same bad input instead of one of them
+    # failing late (scipy) or silently dropping rows (SQL drops NULLs and self-loops).
+    if n_nodes < 0:
+        raise ValueError(f"n_nodes must be >= 0, got {n_nodes}")
+    [(nulls, lo, hi)] = con.execute(
+        "SELECT SUM(CASE WHEN src IS NULL OR dst IS NULL THEN 1 ELSE 0 END),"
+        " LEAST(MIN(src), MIN(dst)), GREATEST(MAX(src), MAX(dst))"
+        f" FROM {quote_ident(edges_table)}"
+    ).fetchall()
+    if nulls:
+        raise ValueError(f"{edges_table} has {nulls} edges with a NULL endpoint")
+    if lo is not None and (lo < 0 or hi >= n_nodes):
+        raise ValueError(
+            f"edge endpoints must lie in 0..{n_nodes - 1}, found {lo}..{hi} in {edges_table}"
+        )
+
+
+def _inprocess(
+    con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int, out_table: str
+) -> int:
+    # int32 halves memory and is what scipy's csgraph uses internally anyway.
+    id_type = "INTEGER" if n_nodes < 2**31 else "BIGINT"
+    cols = con.execute(
+        f"SELECT CAST(src AS {id_type}) AS src, CAST(dst AS {id_type}) AS dst "
+        f"FROM {quote_ident(edges_table)}"
+    ).fetchnumpy()
+    src, dst = np.asarray(cols["src"]), np.asarray(cols["dst"])  # no NULLs: checked
+    del cols
+
+    if n_nodes == 0:
+        labels = np.empty(0, dtype=np.int64)
+        count = 0
+    else:
+        # Weak components of the edges read as directed = undirected components, with no
+        # symmetrised copy of the edges (about 3 s for 10M nodes / 10M edges).
+        ones = np.ones(src.size, dtype=np.int8)
+        graph = coo_matrix((ones, (src, dst)), shape=(n_nodes, n_nodes))
+        del src, dst, ones
+        count, scipy_labels = _scipy_components(graph, directed=True, connection="weak")
+        del graph
+        labels = _smallest_node_labels(scipy_labels, count)
+
+    con.unregister(out_table)
+    # A temp table left by an SQL-strategy run would shadow the view; drop it.
+    con.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(out_table)}")
+    con.register(
+        out_table,
+        pa.table({"node": np.arange(n_nodes, dtype=np.int64), "component": labels}),
+    )
+    return int(count)
+
+
+def _smallest_node_labels(labels: np.ndarray, count: int) -> np.ndarray:
+    """Relabel components 0..count-1 to the smallest node id of each component (int64).
+
+    scipy numbers components in the order it first meets them scanning nodes 0, 1, 2, ...,
+    so label k first appears at the smallest node of component k, and first appearances
+    are exactly the positions where the running maximum grows. If that ever stops holding
+    (fewer new maxima than components), fall back to an explicit minimum per label.
+    """
+    is_first = np.empty(labels.size, dtype=bool)
+    is_first[0] = True
+    np.greater(labels[1:], np.maximum.accumulate(labels)[:-1], out=is_first[1:])
+    firsts = np.flatnonzero(is_first)
+    if firsts.size != count:
+        firsts = np.full(count, labels.size, dtype=np.int64)
+        np.minimum.at(firsts, labels, np.arange(labels.size, dtype=np.int64))
+    return firsts.astype(np.int64, copy=False)[labels]
