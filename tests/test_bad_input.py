@@ -166,3 +166,33 @@ def test_runtime_failure_is_recorded_and_previous_results_stay(good_db):
                                            "ORDER BY started_at DESC LIMIT 1")
     assert status == "FAILED" and stage == "extract" and "Conversion" in msg
     assert {t: query(good_db, f"SELECT * FROM idr_out.{t} ORDER BY ALL") for t in outputs} == before
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("max(email)", "aggregate and window functions are not allowed"),
+    ("row_number() OVER ()", "aggregate and window functions are not allowed"),
+    ("no_such_function(email)", "cannot be evaluated"),
+])
+def test_expressions_that_cannot_run_per_row_are_refused(good_db, tmp_path, expr, expected):
+    cfg = simple_config(types={"email": "EMAIL"})
+    cfg["sources"][0]["identifiers"][0]["identifier_value_expr"] = expr
+    proc = idr_cli("config", "load", write_yaml(tmp_path, cfg), "--db", str(good_db))
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+
+
+def test_misspelt_config_key_is_refused_with_a_suggestion(good_db, tmp_path):
+    cfg = simple_config(types={"email": "EMAIL"}, extra={"config": {"large_cluster_treshold": "10"}})
+    proc = idr_cli("config", "load", write_yaml(tmp_path, cfg), "--db", str(good_db))
+    assert proc.returncode == 2 and "did you mean 'large_cluster_threshold'" in proc.stderr, proc.stderr
+
+
+def test_seed_positional_insert_into_source_table(good_db):
+    """DESIGN's six leading columns are all there is: a six-value INSERT works as the manual shows."""
+    con = duckdb.connect(str(good_db))
+    con.execute("CREATE TABLE more_people AS SELECT 7 AS id, 'z@x.com' AS email")
+    con.execute("INSERT INTO idr_meta.source_table VALUES ('more', 'more_people', 'id', NULL, 0, TRUE)")
+    con.execute("INSERT INTO idr_meta.identifier_mapping VALUES ('more', 'EMAIL', 'email', FALSE)")
+    con.close()
+    proc = idr_cli("run", "--db", str(good_db))
+    assert proc.returncode == 0, proc.stderr
+    assert query(good_db, "SELECT count(*) FROM idr_out.identity_resolved_membership_current") == [(3,)]

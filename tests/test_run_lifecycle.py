@@ -170,3 +170,34 @@ def test_seed_sql_positional_inserts_work(tmp_path):
     # max_group_size = 2 takes effect: every 3-member group is skipped, all singletons.
     assert result.counts["groups_skipped"] == 10
     assert query(db, "SELECT count(*) FROM idr_out.identity_clusters_current") == [(30,)]
+
+
+def test_two_runs_in_one_process_are_refused(tmp_path):
+    import threading
+
+    from idr.errors import LockedError
+
+    db = _chain_db(tmp_path, n=100_000)
+    errors, results = [], []
+
+    def go():
+        try:
+            results.append(run(str(db)))
+        except LockedError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 1 and len(errors) == 1 and "already in progress" in str(errors[0])
+    assert query(db, "SELECT status FROM idr_out.run_history") == [("SUCCESS",)]
+
+
+def test_rows_without_key_are_counted(tmp_path):
+    rows = [{"id": None, "email": "a@x.com"}, {"id": 1, "email": "a@x.com"}, {"id": 2, "email": "b@x.com"}]
+    db = make_db(tmp_path / "k.duckdb", {"people": rows}, simple_config(types={"email": "EMAIL"}))
+    proc = idr_cli("run", "--db", str(db))
+    assert proc.returncode == 0 and "Rows without key:     1" in proc.stdout
+    assert query(db, "SELECT rows_without_key, entities_processed FROM idr_out.run_history") == [(1, 2)]

@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Generate realistic sample sources (CRM, orders, loyalty, web sign-ups "
                                       "with messy emails and phones), configure idr for them, run FULL and "
                                       "print the summary. Replaces the demo database if it exists.")
-    demo.add_argument("--db", default="idr_demo.duckdb", help="database to create (default: ./idr_demo.duckdb)")
+    demo.add_argument("--db", default=argparse.SUPPRESS,
+                      help="database to create (default: ./idr_demo.duckdb; an existing file is replaced "
+                           "only if an earlier `idr demo` made it)")
     demo.add_argument("--persons", type=int, default=2000, help="number of simulated people (default 2000)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     return parser
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("idr: interrupted; nothing was published", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 0
 
 
 def cmd_init(args) -> int:
@@ -150,11 +156,12 @@ def cmd_run(args) -> int:
     from .runs.summary import format_summary
 
     signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     try:
         result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy)
     except Interrupted as e:
         print(f"idr: run interrupted ({e}); nothing was published", file=sys.stderr)
-        return 1
+        return 128 + (e.signum or signal.SIGINT)
     if args.quiet:
         print(f"{result.run_id} {result.status}")
     else:
@@ -190,7 +197,8 @@ def cmd_runs(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    return run_demo(args.db, persons=args.persons, seed=args.seed)
+    explicit = "--db" in sys.argv[1:] or any(a.startswith("--db=") for a in sys.argv[1:]) or "IDR_DB" in os.environ
+    return run_demo(args.db if explicit else "idr_demo.duckdb", persons=args.persons, seed=args.seed)
 
 
 COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo}

@@ -119,6 +119,22 @@ def generate(persons: int, seed: int) -> dict[str, pa.Table]:
     return {name: pa.Table.from_pylist(r) for name, r in rows.items()}
 
 
+def _is_demo_database(path: Path) -> bool:
+    """True if the file is a database an earlier `idr demo` made (its four sample tables)."""
+    from .backends.duckdb import open_database, scalar
+    from .errors import IdrError
+
+    try:
+        con = open_database(path, create=False, read_only=True)
+    except IdrError:
+        return False
+    try:
+        return scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND "
+                           "table_name IN ('crm_customers', 'orders', 'loyalty_members', 'web_signups')") == 4
+    finally:
+        con.close()
+
+
 def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
     from .backends.duckdb import open_database, scalar, transaction
     from .config.meta import write_config
@@ -133,6 +149,11 @@ def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
 
         raise InputError(f"--persons {persons}: must be a positive integer")
     path = Path(db)
+    if path.exists() and not _is_demo_database(path):
+        from .errors import InputError
+
+        raise InputError(f"--db {db}: exists and was not made by `idr demo`; refusing to replace it "
+                         "(choose another --db or delete the file)")
     for p in (path, Path(f"{db}.wal")):
         if p.exists():
             p.unlink()

@@ -2,8 +2,8 @@
 
 `idr init` creates what is missing and adds columns that later versions introduced, so
 it is safe to run on an existing database. Leading columns of the idr_meta tables are in
-the order the user manual's positional `INSERT ... VALUES` statements expect; every later
-column has a default.
+the order the user manual's positional `INSERT ... VALUES` statements expect. DuckDB wants a
+value for every column in a positional INSERT, so these tables have exactly those columns.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("watermark_column", "VARCHAR"),
         ("watermark_lookback_minutes", "INTEGER DEFAULT 0"),
         ("is_active", "BOOLEAN DEFAULT TRUE"),
-        ("description", "VARCHAR"),
     ],
     ("idr_meta", "identifier_mapping"): [
         ("table_id", "VARCHAR NOT NULL"),
@@ -64,6 +63,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("ended_at", "TIMESTAMP"),
         ("duration_seconds", "DOUBLE"),
         ("entities_processed", "BIGINT"),
+        ("rows_without_key", "BIGINT"),
         ("identifiers_extracted", "BIGINT"),
         ("edges_created", "BIGINT"),
         ("clusters_total", "BIGINT"),

@@ -41,6 +41,8 @@ def open_database(path: str | os.PathLike, *, create: bool = True, read_only: bo
         raise InputError(f"--db {p}: not a readable DuckDB database ({_first_line(msg)})") from None
     except duckdb.Error as e:
         raise InputError(f"--db {p}: cannot open as a DuckDB database ({_first_line(str(e))})") from None
+    # Every timestamp idr writes is UTC, including column defaults such as current_timestamp.
+    con.execute("SET TimeZone = 'UTC'")
     return con
 
 

@@ -44,7 +44,6 @@ class Source(_Model):
     watermark_column: str | None = None
     watermark_lookback_minutes: int = 0
     is_active: bool = True
-    description: str | None = None
     identifiers: list[IdentifierMapping] = Field(default_factory=list)
 
 

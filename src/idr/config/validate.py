@@ -76,6 +76,10 @@ def compile_expr(text: str, columns: set[str], where: str, problems: list[str]) 
     if tree.find(exp.Star) is not None:
         problems.append(f"{where}: {text!r}: '*' is not allowed; name the column")
         return None
+    if tree.find(exp.AggFunc, exp.Window) is not None:
+        problems.append(f"{where}: {text!r}: aggregate and window functions are not allowed "
+                        "(the expression is evaluated once per row)")
+        return None
     ok = True
     for col in tree.find_all(exp.Column):
         if col.table:
@@ -87,8 +91,27 @@ def compile_expr(text: str, columns: set[str], where: str, problems: list[str]) 
     return tree.sql(dialect="duckdb") if ok else None
 
 
+def bind_check(con, rel: str, sql: str | None, text: str, where: str, problems: list[str]) -> str | None:
+    """Let DuckDB's binder judge what sqlglot cannot: unknown functions, impossible casts of types."""
+    if sql is None:
+        return None
+    try:
+        con.execute(f"DESCRIBE SELECT {sql} FROM {rel}").fetchall()
+    except Exception as e:  # duckdb.BinderException, CatalogException, ParserException
+        problems.append(f"{where}: {text!r} cannot be evaluated: {str(e).strip().splitlines()[0]}")
+        return None
+    return sql
+
+
 def _check_settings(cfg: Config, problems: list[str]) -> dict:
     out: dict = {}
+    import difflib
+
+    for key in cfg.config:
+        if key not in SETTINGS:
+            close = difflib.get_close_matches(key, SETTINGS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(SETTINGS)})"
+            problems.append(f"idr_meta.config: unknown config_key {key!r}{hint}")
     for key in ("large_cluster_threshold", "max_iters"):
         raw = cfg.setting(key)
         try:
@@ -144,7 +167,9 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
     except Exception as e:  # duckdb.CatalogException, IOException, sqlglot errors: all "cannot read"
         problems.append(f"{where}: source {s.table_fqn!r} cannot be read ({str(e).strip().splitlines()[0]})")
         return None
-    key_sql = compile_expr(s.entity_key_expr, columns, f"{where} entity_key_expr", problems)
+    key_where = f"{where} entity_key_expr"
+    key_sql = bind_check(con, rel, compile_expr(s.entity_key_expr, columns, key_where, problems),
+                         s.entity_key_expr, key_where, problems)
     if s.watermark_column and s.watermark_column.lower() not in columns:
         problems.append(f"{where}: watermark_column {s.watermark_column!r} is not a column of {s.table_fqn!r}")
     if s.watermark_lookback_minutes is not None and s.watermark_lookback_minutes < 0:
@@ -154,7 +179,9 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
         mwhere = f"idr_meta.identifier_mapping ({s.table_id!r}, {m.identifier_type!r})"
         if m.identifier_type not in active:
             problems.append(f"{mwhere}: identifier type {m.identifier_type!r} has no active rule in idr_meta.rule")
-        sql = compile_expr(m.identifier_value_expr, columns, f"{mwhere} identifier_value_expr", problems)
+        vwhere = f"{mwhere} identifier_value_expr"
+        sql = bind_check(con, rel, compile_expr(m.identifier_value_expr, columns, vwhere, problems),
+                         m.identifier_value_expr, vwhere, problems)
         if sql is not None:
             mappings.append(MappingPlan(m.identifier_type, sql, bool(m.is_hashed)))
     if key_sql is None:

@@ -43,6 +43,7 @@ def insert_running(con, run_id: str, mode: str, started_at, strategy: str) -> No
 
 _COUNT_COLUMNS = {
     "entities_processed": "entities",
+    "rows_without_key": "rows_without_key",
     "identifiers_extracted": "identifiers_extracted",
     "edges_created": "edges",
     "clusters_total": "clusters",

@@ -7,13 +7,15 @@ process is visible afterwards; outputs and the final run_history row commit toge
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 
 from ..backends.duckdb import open_database
 from ..config.meta import read_config
 from ..config.validate import build_plan
-from ..errors import ConfigError, IdrError, InputError, RunError
+from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
 from ..pipeline import clusters, edges, extract, normalize, publish
 from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..schema import is_initialised
@@ -21,9 +23,18 @@ from .history import Status, finish, insert_running, mark_interrupted
 
 MODES = ("FULL", "INCR")
 
+# DuckDB's file lock stops other processes; within one process a second connection to the
+# same file would succeed, so runs in progress are also tracked here.
+_active_runs: set[str] = set()
+_active_lock = threading.Lock()
+
 
 class Interrupted(BaseException):
     """Raised (e.g. from a SIGTERM handler) to stop a run cleanly: rollback and record it."""
+
+    def __init__(self, message: str, signum: int | None = None):
+        super().__init__(message)
+        self.signum = signum
 
 
 _stop_requested: list[int] = []
@@ -33,7 +44,7 @@ def request_stop(signum: int, frame=None) -> None:
     """Signal handler: stop the run in progress. DuckDB may turn the exception raised here
     into its own "Query interrupted" error, so the request is also remembered."""
     _stop_requested.append(signum)
-    raise Interrupted(f"received signal {signum}")
+    raise Interrupted(f"received signal {signum}", signum=signum)
 
 
 @dataclass
@@ -65,11 +76,20 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
         raise InputError(f"--run-mode {mode!r}: expected one of {', '.join(MODES)}")
     if max_iters is not None and max_iters <= 0:
         raise InputError(f"--max-iters {max_iters}: must be a positive integer")
-    con = open_database(db, create=False)
+    key = os.path.realpath(db)
+    with _active_lock:
+        if key in _active_runs:
+            raise LockedError(f"--db {db}: a run is already in progress on this database in this process")
+        _active_runs.add(key)
     try:
-        return _run(con, db, mode, max_iters, strategy)
+        con = open_database(db, create=False)
+        try:
+            return _run(con, db, mode, max_iters, strategy)
+        finally:
+            con.close()
     finally:
-        con.close()
+        with _active_lock:
+            _active_runs.discard(key)
 
 
 def _run(con, db, mode, max_iters, strategy) -> RunResult:
@@ -108,7 +128,8 @@ def _run(con, db, mode, max_iters, strategy) -> RunResult:
     except BaseException as e:
         _record_failure(con, ctx, e)
         if _is_interrupt(e) and not isinstance(e, Interrupted):
-            raise Interrupted(str(e) or "interrupted") from e
+            signum = _stop_requested[-1] if _stop_requested else None
+            raise Interrupted(str(e) or "interrupted", signum=signum) from e
         if isinstance(e, (IdrError, Interrupted)):
             raise
         raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e

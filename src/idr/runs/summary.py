@@ -22,6 +22,8 @@ def format_summary(r, db: str) -> str:
         "",
         "INPUT:",
         f"  Entities:             {_n(c.get('entities'))}",
+        *([f"  Rows without key:     {_n(c['rows_without_key'])}  (entity_key_expr was NULL: skipped)"]
+          if c.get("rows_without_key") else []),
         f"  Identifier values:    {_n(c.get('identifiers_extracted'))}",
         f"  └─ Invalid:           {_n(c.get('values_invalid'))}  (distinct values that failed normalisation)",
         f"  └─ Placeholders:      {_n(c.get('values_placeholder'))}  (distinct values such as N/A, unknown)",
