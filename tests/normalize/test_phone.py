@@ -130,38 +130,71 @@ def test_unsupported_region_is_a_config_error(region):
 _DIGITS = "0123456789"
 _FULLWIDTH = str.maketrans(_DIGITS, "０１２３４５６７８９")
 _ARABIC_INDIC = str.maketrans(_DIGITS, "٠١٢٣٤٥٦٧٨٩")
-_PREFIXES = ["", "", "", "+1", "1", "+44", "44", "011", "0", "00", "+49", "49", "+33", "0033",
-             "+55", "+", "++1", "(+1)", "+1-", "011 44", "01", "1 1", "+0"]
-_SEPARATORS = ["", "", " ", "-", ".", "(", ")", "  ", " - ", "/", "\t", "\u00a0", ". "]
-_TAILS = ["", "", "", "", " ext 12", "x5", " #3", "ABC", "a", ";ext=7", ",,9", " ", "-", ".",
-          "\n", " (home)"]
-_LEADS = ["", "", "", " ", "Tel: ", "(", "+", "-", "tel:"]
+_PREFIXES = ["", "", "+1", "+1 ", "1", "1-", "+44", "+44 ", "44", "0", "+49", "49", "+33", "011",
+             "011 44", "00", "0033", "+55", "+", "++1", "(+1)", "01", "1 1", "+0"]
+_SEPARATORS = ["", " ", "-", ".", "(", ")", ") ", " - "]
+_ODD_SEPARATORS = _SEPARATORS + ["  ", "/", "\t", "\u00a0", ". ", "\n"]
+_TAILS = ["", " ext 12", "x5", " #3", "ABC", "a", ";ext=7", ",,9", " ", "-", ".", "\n", " (home)"]
+_LEADS = ["", " ", "Tel: ", "(", "+", "-", "tel:"]
 _AREAS = ["555", "650", "201", "212", "416", "268", "800", "900", "20", "30", "89", "151",
           "7911", "11", "21", "6", "1", "0"]
 
 
 @st.composite
 def phone_strings(draw) -> str:
+    """Realistic pieces: prefixes (+1, 1, +44, 011, 0, ...), area codes valid and not (0xx,
+    1xx, 555, unassigned), digit runs of 5-14 and separators; one value in three also gets
+    odd pieces: leading text, letters, extensions, other whitespace, unicode digits."""
+    odd = draw(st.integers(0, 2)) == 0
+    seps = st.sampled_from(_ODD_SEPARATORS if odd else _SEPARATORS)
     area = draw(st.one_of(st.sampled_from(_AREAS),
                           st.tuples(st.sampled_from("01"), st.text(_DIGITS, min_size=2,
                                                                    max_size=2)).map("".join),
                           st.text(_DIGITS, min_size=1, max_size=4)))
     if draw(st.booleans()):
         area = f"({area})"
-    body = draw(st.text(_DIGITS, min_size=5, max_size=14))
+    body = draw(st.one_of(st.text(_DIGITS, min_size=7, max_size=8),
+                          st.text(_DIGITS, min_size=5, max_size=14)))
     cut = draw(st.integers(0, len(body)))
-    s = "".join([draw(st.sampled_from(_LEADS)), draw(st.sampled_from(_PREFIXES)),
-                 draw(st.sampled_from(_SEPARATORS)), area, draw(st.sampled_from(_SEPARATORS)),
-                 body[:cut], draw(st.sampled_from(_SEPARATORS)), body[cut:],
-                 draw(st.sampled_from(_TAILS))])
-    digits = draw(st.sampled_from([None] * 8 + [_FULLWIDTH, _ARABIC_INDIC]))
-    return s.translate(digits) if digits else s
+    s = "".join([draw(st.sampled_from(_PREFIXES)), draw(seps), area, draw(seps), body[:cut],
+                 draw(seps), body[cut:]])
+    if odd:
+        s = draw(st.sampled_from(_LEADS)) + s + draw(st.sampled_from(_TAILS))
+        digits = draw(st.sampled_from([None, None, _FULLWIDTH, _ARABIC_INDIC]))
+        s = s.translate(digits) if digits else s
+    return s
+
+
+def _example_numbers(region: str) -> list[str]:
+    types = [phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE,
+             phonenumbers.PhoneNumberType.TOLL_FREE]
+    return [phonenumbers.national_significant_number(ex) for t in types
+            if (ex := phonenumbers.example_number_for_type(region, t))]
+
+
+_EXAMPLES = [(r, n) for r in PROPERTY_REGIONS for n in _example_numbers(r)]
+
+
+@st.composite
+def example_based_strings(draw) -> str:
+    """A real number of one of the regions (tail randomised), written as people do."""
+    region, nsn = draw(st.sampled_from(_EXAMPLES))
+    md = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    keep = draw(st.integers(2, len(nsn)))
+    nsn = nsn[:keep] + draw(st.text(_DIGITS, min_size=len(nsn) - keep, max_size=len(nsn) - keep))
+    cut = draw(st.integers(1, len(nsn) - 1))
+    number = nsn[:cut] + draw(st.sampled_from(_SEPARATORS)) + nsn[cut:]
+    cc = str(md.country_code)
+    lead = draw(st.sampled_from(["", md.national_prefix or "", f"+{cc}", f"+{cc} ", cc, f"{cc}-",
+                                 f"({md.national_prefix or ''})", "00" + cc, "011 " + cc]))
+    return lead + number
 
 
 @pytest.mark.parametrize("region", PROPERTY_REGIONS)
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(values=st.lists(phone_strings(), min_size=1, max_size=150))
+@given(values=st.lists(st.one_of(phone_strings(), example_based_strings()), min_size=1,
+                       max_size=150))
 def test_normalize_phones_equals_phonenumbers_on_random_strings(region, values):
     got, stats = normalize(values, region)
     assert [got[v] for v in values] == phone_slow(values, region)
@@ -211,10 +244,7 @@ def bulk_values(region: str, n: int, seed: int) -> tuple[list[str], set[str]]:
     """n distinct values, ~90% realistic; returns (values, the realistic ones)."""
     rng = random.Random(f"{seed}-{region}")
     md = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    types = [phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE,
-             phonenumbers.PhoneNumberType.TOLL_FREE]
-    bases = [phonenumbers.national_significant_number(ex) for t in types
-             if (ex := phonenumbers.example_number_for_type(region, t))]
+    bases = _example_numbers(region)
     cc, national_prefix = str(md.country_code), md.national_prefix or ""
     realistic: set[str] = set()
     values: dict[str, None] = {}

@@ -1,63 +1,71 @@
-"""Canonicalisers as SQL expressions over a VARCHAR value.
+"""Canonicalisers as SQL over a VARCHAR column, in two parts: clean, then check.
 
-Each returns the normalised value, or NULL when the value cannot be an identifier of that
-kind (an email without a domain, a phone that is not a valid number). They run on the
-distinct raw values of a run, inside DuckDB, so they stay vectorised. PHONE is special: its
-exact answer comes from the phonenumbers library (see normalize/phone.py).
+`clean_sql(canon, col)` transforms a raw value; `valid_sql(canon, col)` is a predicate on the
+cleaned value (None when every cleaned value is acceptable). They are separate so a query
+can compute the cleaned value once in an inner SELECT and test it in an outer one: DuckDB
+does not share repeated sub-expressions, and cleaning is the expensive half. Callers pass a
+column name, never an expression, for the same reason.
+
+PHONE is not here: its exact answer comes from the phonenumbers library (see phone.py).
 """
 
 from __future__ import annotations
 
-# Characters trimmed from every value: ASCII whitespace and the no-break space that
-# spreadsheets love to leave behind.
-_WS = "' \t\n\r\x0b\x0c\u00a0'"
+# Whitespace trimmed from every value: what RE2's \s knows, plus vertical tab and the
+# no-break space that spreadsheets leave behind. DuckDB's trim(x, chars) is several times
+# slower than a regex test, so values are only rewritten when an edge is whitespace.
+_EDGE_WS = r"^[\s\x0b\xa0]|[\s\x0b\xa0]$"
+_EDGE_WS_RUN = r"^[\s\x0b\xa0]+|[\s\x0b\xa0]+$"
 
 
-def _trim(v: str) -> str:
-    return f"trim({v}, {_WS})"
+def trim_sql(col: str) -> str:
+    return f"CASE WHEN regexp_matches({col}, '{_EDGE_WS}') THEN regexp_replace({col}, '{_EDGE_WS_RUN}', '', 'g') " \
+           f"ELSE {col} END"
 
 
-def _email(v: str) -> str:
-    e = f"lower(nfc_normalize({_trim(v)}))"
-    # One '@', a non-empty local part and a dotted domain, no whitespace.
-    return f"CASE WHEN regexp_full_match({e}, '[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+') THEN {e} END"
+def _email(col: str) -> str:
+    return f"lower(nfc_normalize({trim_sql(col)}))"
 
 
-def _email_gmail(v: str) -> str:
-    """EMAIL, then Gmail's own equivalences: dots and +tags in the local part do not matter,
-    googlemail.com is gmail.com. Opt-in: other providers treat dots as significant."""
-    e = _email(v)
+def _email_gmail(col: str) -> str:
+    """EMAIL, then Gmail's own equivalences: dots and +tags in the local part do not matter
+    and googlemail.com is gmail.com. Opt-in: other providers treat dots as significant."""
+    e = _email(col)
     local, domain = f"split_part({e}, '@', 1)", f"split_part({e}, '@', 2)"
-    folded = f"replace(split_part({local}, '+', 1), '.', '') || '@gmail.com'"
-    return f"CASE WHEN {domain} IN ('gmail.com', 'googlemail.com') THEN nullif({folded}, '@gmail.com') ELSE {e} END"
+    return (f"CASE WHEN {domain} IN ('gmail.com', 'googlemail.com') "
+            f"THEN replace(split_part({local}, '+', 1), '.', '') || '@gmail.com' ELSE {e} END")
 
 
-def _nonempty(expr: str) -> str:
-    return f"nullif({expr}, '')"
-
-
-CANONICAL_SQL = {
-    "NONE": lambda v: _nonempty(v),
-    "TRIM": lambda v: _nonempty(_trim(v)),
-    "LOWERCASE": lambda v: _nonempty(f"lower({_trim(v)})"),
-    "UPPERCASE": lambda v: _nonempty(f"upper({_trim(v)})"),
+CLEAN_SQL = {
+    "NONE": lambda c: c,
+    "TRIM": trim_sql,
+    "LOWERCASE": lambda c: f"lower({trim_sql(c)})",
+    "UPPERCASE": lambda c: f"upper({trim_sql(c)})",
     "EMAIL": _email,
     "EMAIL_GMAIL": _email_gmail,
-    "DIGITS": lambda v: _nonempty(f"regexp_replace({v}, '[^0-9]', '', 'g')"),
+    "DIGITS": lambda c: f"regexp_replace({c}, '[^0-9]', '', 'g')",
 }
 
-# Values that are already hashes (is_hashed mappings) must not be re-shaped by a
-# canonicaliser: hex digests only lose case and surrounding whitespace.
-HASHED_SQL = lambda v: _nonempty(f"lower({_trim(v)})")  # noqa: E731
+# One '@', a non-empty local part, a dotted domain, no whitespace.
+_EMAIL_OK = r"regexp_full_match({x}, '[^@\s]+@[^@\s.]+(\.[^@\s.]+)+')"
+VALID_SQL = {"EMAIL": _EMAIL_OK, "EMAIL_GMAIL": _EMAIL_OK}
 
 
-def canonical_sql(canonicalize: str, value_sql: str, *, hashed: bool = False) -> str:
-    """SQL expression normalising value_sql. PHONE is handled by normalize/phone.py."""
+def clean_sql(canonicalize: str, col: str, *, hashed: bool = False) -> str:
+    """Cleaned value of column `col`. Hashed values (is_hashed mappings) must not be re-shaped
+    by a canonicaliser: hex digests only lose case and surrounding whitespace."""
     if hashed:
-        return HASHED_SQL(value_sql)
-    return CANONICAL_SQL[canonicalize.upper()](value_sql)
+        return f"lower({trim_sql(col)})"
+    return CLEAN_SQL[canonicalize.upper()](col)
 
 
-def placeholder_key_sql(value_sql: str) -> str:
+def valid_sql(canonicalize: str, col: str, *, hashed: bool = False) -> str | None:
+    """Predicate on the cleaned column `col`, or None. Empty strings are always invalid."""
+    if hashed or canonicalize.upper() not in VALID_SQL:
+        return None
+    return VALID_SQL[canonicalize.upper()].format(x=col)
+
+
+def placeholder_key_sql(col: str) -> str:
     """The form compared with the placeholder list: trimmed and lower-cased."""
-    return f"lower({_trim(value_sql)})"
+    return f"lower({trim_sql(col)})"

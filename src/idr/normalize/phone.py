@@ -114,14 +114,16 @@ def _length_in(x: str, lengths) -> str:
 
 
 def _lengths_where(md, results) -> list[int]:
-    """Lengths (0..17) whose _test_number_length result is in `results`. The result depends on
-    the length only, so asking phonenumbers itself keeps its edge cases."""
-    return [n for n in range(_MAX_DIGITS + 1) if _test_number_length("0" * n, md) in results]
+    """Lengths (up to the longest value claimed) whose _test_number_length result is in
+    `results`. It depends on the length only; asking phonenumbers keeps its edge cases."""
+    return [n for n in range(_MAX_RAW_LENGTH + 1)
+            if _test_number_length("0" * n, md) in results]
 
 
 def _digits_only(pattern: str) -> bool:
     """Whether every match of the regex is made of digits (no '.', classes only of digits)."""
-    return "^" not in pattern and re.fullmatch(r"(?:\\d|[0-9()|?:*+{},\[\]$-])*", pattern) is not None
+    allowed = r"(?:\\d|[0-9()|?:*+{},\[\]$-])*"
+    return "^" not in pattern and re.fullmatch(allowed, pattern) is not None
 
 
 def _separators_removed(x: str) -> str:
@@ -378,7 +380,8 @@ def phone_fast_sql(col_sql: str, region: str) -> tuple[str, str]:
 
     Each is a scalar subquery over the outer value (the steps need their own SELECTs);
     DuckDB decorrelates it into a vectorised pass plus a hash join on the value, about three
-    times the cost of normalize_phones' single pass. Prefer normalize_phones for bulk work."""
+    times the cost of normalize_phones' single pass (twice that when both are used). Prefer
+    normalize_phones for bulk work."""
     result = f"(SELECT {_RESULT} FROM ({_steps_sql(region, f'SELECT ({col_sql}) AS {_V}')}))"
     return f"{result} IS NOT NULL", f"nullif({result}, '')"
 
@@ -417,8 +420,8 @@ def normalize_phones(con, in_table: str, out_table: str, region: str) -> PhoneSt
         view = "__ph_slow_" + uuid.uuid4().hex
         con.register(view, slow)
         try:
-            con.execute(f"UPDATE {out} SET norm = s.norm FROM {_ident(view)} s "
-                        f"WHERE {out}.raw = s.raw AND {out}.norm IS NULL")
+            con.execute(f"UPDATE {out} AS o SET norm = s.norm FROM {_ident(view)} AS s "
+                        "WHERE o.raw = s.raw AND o.norm IS NULL")
         finally:
             con.unregister(view)
     con.execute(f"UPDATE {out} SET norm = NULL WHERE norm = ''")

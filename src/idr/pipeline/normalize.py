@@ -1,8 +1,12 @@
-"""Stages 2-3: normalise distinct raw values, then drop placeholders, invalid and excluded ones.
+"""Stages 2-3: normalise identifier values, then drop placeholders, invalid and excluded ones.
 
-Work is done once per distinct (kind, raw value), never per row. Exact exclusions are fed
-through the same canonicaliser as the data (so 'Test@Test.com ' excludes test@test.com);
-LIKE patterns match the normalised value.
+SQL canonicalisers run inline on every row: they are cheap vectorised string functions,
+cheaper than collapsing to distinct values and joining back. PHONE is the exception: its
+exact answer may need the phonenumbers library, so it runs once per distinct value (see
+normalize/phone.py) and rows pick their result up with a join.
+
+Exact exclusions go through the same canonicaliser as the data (so 'Test@Test.com '
+excludes test@test.com); LIKE patterns match the normalised value.
 """
 
 from __future__ import annotations
@@ -10,106 +14,126 @@ from __future__ import annotations
 import pyarrow as pa
 
 from ..backends.duckdb import one_row
-from ..normalize.canonical import canonical_sql, placeholder_key_sql
+from ..normalize.canonical import clean_sql, placeholder_key_sql, valid_sql
 from .context import RunContext
 from .extract import Kind
 
 
-def _register_exclusions(ctx: RunContext, kinds: list[Kind]) -> None:
+def _register(con, name: str, columns: dict[str, pa.Array]) -> None:
+    """A small temp table filled through Arrow, so its values never become SQL text."""
+    con.register(f"{name}_arrow", pa.table(columns))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(f"{name}_arrow")
+
+
+def _register_guards(ctx: RunContext, kinds: list[Kind]) -> None:
     types = {k.identifier_type: k.type_idx for k in kinds}
     rows = [(types[e.identifier_type], e.identifier_value_pattern, bool(e.is_pattern))
             for e in ctx.plan.config.exclusions if e.identifier_type in types]
-    tbl = pa.table({
+    _register(ctx.con, "idr_exclusions", {
         "type_idx": pa.array([r[0] for r in rows], pa.int32()),
         "value": pa.array([r[1] for r in rows], pa.string()),
         "is_pattern": pa.array([r[2] for r in rows], pa.bool_()),
     })
-    ctx.con.register("idr_exclusions_arrow", tbl)
-    ctx.con.execute("CREATE OR REPLACE TEMP TABLE idr_exclusions AS SELECT * FROM idr_exclusions_arrow")
-    ctx.con.unregister("idr_exclusions_arrow")
+    _register(ctx.con, "idr_placeholders", {
+        "key": pa.array(sorted(set(ctx.plan.settings["placeholder_values"]) | {""}), pa.string()),
+    })
+
+
+def _patterns_sql(ctx: RunContext, kinds: list[Kind], type_col: str, value_col: str) -> tuple[str, dict]:
+    """A predicate "value matches one of its type's LIKE exclusions", patterns bound as
+    parameters. Written out per type rather than joined: a correlated join against the
+    pattern table costs a hash aggregation over every row."""
+    by_type: dict[int, list[str]] = {}
+    types = {k.identifier_type: k.type_idx for k in kinds}
+    for e in ctx.plan.config.exclusions:
+        if e.is_pattern and e.identifier_type in types:
+            by_type.setdefault(types[e.identifier_type], []).append(e.identifier_value_pattern)
+    params, whens = {}, []
+    for type_idx, patterns in sorted(by_type.items()):
+        likes = []
+        for pattern in patterns:
+            name = f"pattern_{len(params)}"
+            params[name] = pattern
+            likes.append(f"{value_col} LIKE ${name}")
+        whens.append(f"WHEN {type_idx} THEN ({' OR '.join(likes)})")
+    if not whens:
+        return "FALSE", {}
+    return f"coalesce(CASE {type_col} {' '.join(whens)} ELSE FALSE END, FALSE)", params
+
+
+def _in_list(kinds: list[Kind]) -> str:
+    return ", ".join(str(k.kind) for k in kinds)  # integers idr assigned, not user text
+
+
+def _normalised_sql(kinds: list[Kind], source: str, col: str, key: str) -> str:
+    """SELECT <key columns>, kind, value_norm, ph_key over `source`: clean in an inner query, check in
+    the outer. ph_key, the lower-cased cleaned value, is what the placeholder list is matched against."""
+    clean = " ".join(f"WHEN {k.kind} THEN {clean_sql(k.canonicalize, col, hashed=k.is_hashed)}" for k in kinds)
+    checks = [(k, valid_sql(k.canonicalize, "clean", hashed=k.is_hashed)) for k in kinds]
+    check = " ".join(f"WHEN {k.kind} THEN {v}" for k, v in checks if v)
+    value = f"CASE WHEN CASE kind {check} ELSE TRUE END THEN clean END" if check else "clean"
+    return (f"SELECT {key}, kind, nullif({value}, '') AS value_norm, lower(clean) AS ph_key FROM ("
+            f"SELECT {key}, kind, CASE kind {clean} END AS clean FROM {source} WHERE kind IN ({_in_list(kinds)}))")
 
 
 def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
     con = ctx.con
-    _register_exclusions(ctx, kinds)
+    _register_guards(ctx, kinds)
+    sql_kinds = [k for k in kinds if k.is_hashed or k.canonicalize != "PHONE"]
+    phone_kinds = [k for k in kinds if not k.is_hashed and k.canonicalize == "PHONE"]
+    exact_src = "(SELECT x.value AS raw_value, k.kind FROM idr_exclusions x " \
+                "JOIN idr_kinds k USING (type_idx) WHERE NOT x.is_pattern)"
+    patterns_sql, pattern_params = _patterns_sql(ctx, kinds, "k.type_idx", "v.value_norm")
     with ctx.stage("normalize") as st:
-        # Distinct values, plus exact exclusion values so they get the same treatment.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_distinct AS "
-            "SELECT kind, raw_value, bool_or(in_data) AS in_data FROM ("
-            "  SELECT DISTINCT kind, raw_value, TRUE AS in_data FROM idr_raw_ids"
-            "  UNION ALL SELECT k.kind, x.value, FALSE FROM idr_exclusions x JOIN idr_kinds k USING (type_idx)"
-            "  WHERE NOT x.is_pattern) GROUP BY kind, raw_value"
-        )
-        st.rows_in = ctx.count("SELECT count(*) FROM idr_distinct")
-        sql_kinds = [k for k in kinds if k.is_hashed or k.canonicalize != "PHONE"]
-        phone_kinds = [k for k in kinds if not k.is_hashed and k.canonicalize == "PHONE"]
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_norm "
-                    "(kind INTEGER, raw_value VARCHAR, in_data BOOLEAN, value_norm VARCHAR)")
+        st.rows_in = ctx.counts["identifiers_extracted"]
+        rows, exact = [], []  # per-row normalised values; normalised exact exclusions
         if sql_kinds:
-            cases = " ".join(
-                f"WHEN {k.kind} THEN {canonical_sql(k.canonicalize, 'raw_value', hashed=k.is_hashed)}"
-                for k in sql_kinds
-            )
-            in_list = ", ".join(str(k.kind) for k in sql_kinds)
-            con.execute(
-                f"INSERT INTO idr_norm SELECT kind, raw_value, in_data, CASE kind {cases} END "
-                f"FROM idr_distinct WHERE kind IN ({in_list})"
-            )
+            rows.append(_normalised_sql(sql_kinds, "idr_raw_ids", "raw_value", "eid"))
+            exact.append(_normalised_sql(sql_kinds, exact_src, "raw_value", "raw_value"))
         if phone_kinds:
             from ..normalize.phone import normalize_phones
 
-            in_list = ", ".join(str(k.kind) for k in phone_kinds)
-            con.execute("CREATE OR REPLACE TEMP TABLE idr_phone_in AS SELECT DISTINCT raw_value AS raw "
-                        f"FROM idr_distinct WHERE kind IN ({in_list})")
-            stats = normalize_phones(con, "idr_phone_in", "idr_phone_out", ctx.plan.settings["phone_default_region"])
-            ctx.counts["phone_fast_path"] = stats.fast
-            ctx.counts["phone_slow_path"] = stats.slow
+            phones = _in_list(phone_kinds)
             con.execute(
-                "INSERT INTO idr_norm SELECT d.kind, d.raw_value, d.in_data, p.norm FROM idr_distinct d "
-                f"JOIN idr_phone_out p ON p.raw = d.raw_value WHERE d.kind IN ({in_list})"
+                "CREATE OR REPLACE TEMP TABLE idr_phone_in AS "
+                f"SELECT DISTINCT raw_value AS raw FROM idr_raw_ids WHERE kind IN ({phones}) "
+                f"UNION SELECT raw_value FROM {exact_src} WHERE kind IN ({phones})"
             )
-            con.execute("DROP TABLE idr_phone_in")
-            con.execute("DROP TABLE idr_phone_out")
-        st.rows_out = ctx.count("SELECT count(*) FROM idr_norm WHERE value_norm IS NOT NULL")
+            stats = normalize_phones(con, "idr_phone_in", "idr_phone_out", ctx.plan.settings["phone_default_region"])
+            ctx.counts.update(phone_fast_path=stats.fast, phone_slow_path=stats.slow)
+            # Phones are cleaned inside normalize_phones; their placeholder key is taken from
+            # the raw text, once per distinct value.
+            phone_out = f"(SELECT raw, norm, {placeholder_key_sql('raw')} AS ph_key FROM idr_phone_out)"
+            for out, src, keys in ((rows, "idr_raw_ids", "r.eid"), (exact, exact_src, "r.raw_value")):
+                out.append(f"SELECT {keys}, r.kind, p.norm AS value_norm, p.ph_key FROM {src} r "
+                           f"JOIN {phone_out} p ON p.raw = r.raw_value WHERE r.kind IN ({phones})")
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_excluded_exact AS SELECT DISTINCT kind, value_norm "
+                    f"FROM ({' UNION ALL '.join(exact)}) WHERE value_norm IS NOT NULL")
+        # Status of every identifier value read.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_status AS "
+            "SELECT v.eid, k.type_idx, v.value_norm, CASE "
+            "  WHEN v.ph_key IN (SELECT key FROM idr_placeholders) THEN 'placeholder' "
+            "  WHEN v.value_norm IS NULL THEN 'invalid' "
+            f"  WHEN x.kind IS NOT NULL OR {patterns_sql} THEN 'excluded' "
+            "  ELSE 'ok' END AS status "
+            f"FROM ({' UNION ALL '.join(rows)}) v JOIN idr_kinds k ON k.kind = v.kind "
+            "LEFT JOIN idr_excluded_exact x ON x.kind = v.kind AND x.value_norm = v.value_norm",
+            pattern_params,
+        )
+        for t in ("idr_raw_ids", "idr_phone_in", "idr_phone_out", "idr_excluded_exact"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        st.rows_out = ctx.count("SELECT count(value_norm) FROM idr_status")
 
     with ctx.stage("exclude") as st:
-        # Status per distinct value. Placeholders are judged on the raw text as well as the
-        # normalised one ('N/A' and ' n/a ' both), and never link.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_excluded_norm AS "
-            "SELECT DISTINCT k.kind, n.value_norm FROM idr_exclusions x JOIN idr_kinds k USING (type_idx) "
-            "JOIN idr_norm n ON n.kind = k.kind AND n.value_norm IS NOT NULL AND ("
-            "  (NOT x.is_pattern AND n.raw_value = x.value) OR (x.is_pattern AND n.value_norm LIKE x.value))"
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_value_status AS "
-            "SELECT n.kind, n.raw_value, n.in_data, n.value_norm, CASE "
-            f"  WHEN list_contains($placeholders, {placeholder_key_sql('n.raw_value')}) "
-            "     OR list_contains($placeholders, lower(n.value_norm)) THEN 'placeholder' "
-            "  WHEN n.value_norm IS NULL THEN 'invalid' "
-            "  WHEN x.kind IS NOT NULL THEN 'excluded' "
-            "  ELSE 'ok' END AS status "
-            "FROM idr_norm n LEFT JOIN idr_excluded_norm x ON x.kind = n.kind AND x.value_norm = n.value_norm",
-            {"placeholders": ctx.plan.settings["placeholder_values"] + [""]},
-        )
-        # Counts are over values seen in the data (exclusion-list entries alone do not count).
-        # Counted over distinct values seen in the data (exclusion-list entries alone do not count).
-        row = one_row(
-            con,
-            f"SELECT count(DISTINCT (kind, {placeholder_key_sql('raw_value')})) FILTER (status = 'placeholder'), "
-            "count(DISTINCT (kind, raw_value)) FILTER (status = 'invalid'), "
-            "count(DISTINCT (kind, value_norm)) FILTER (status = 'excluded') "
-            "FROM idr_value_status WHERE in_data",
-        )
-        ctx.counts.update(values_placeholder=row[0], values_invalid=row[1], values_excluded=row[2])
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_ids AS "
-            "SELECT DISTINCT r.eid, k.type_idx, s.value_norm FROM idr_raw_ids r "
-            "JOIN idr_value_status s ON s.kind = r.kind AND s.raw_value = r.raw_value AND s.status = 'ok' "
-            "JOIN idr_kinds k ON k.kind = r.kind"
-        )
         st.rows_in = ctx.counts["identifiers_extracted"]
+        # Counted per identifier value read (a record's email, phone, ...), not per distinct value.
+        row = one_row(con, "SELECT count(*) FILTER (status = 'placeholder'), count(*) FILTER (status = 'invalid'), "
+                           "count(*) FILTER (status = 'excluded') FROM idr_status")
+        ctx.counts.update(values_placeholder=row[0], values_invalid=row[1], values_excluded=row[2])
+        # One row per (entity, type, value): a record may carry the same value twice.
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_ids AS "
+                    "SELECT DISTINCT eid, type_idx, value_norm FROM idr_status WHERE status = 'ok'")
+        con.execute("DROP TABLE idr_status")
         st.rows_out = ctx.count("SELECT count(*) FROM idr_ids")
-        for t in ("idr_distinct", "idr_norm", "idr_excluded_norm", "idr_raw_ids"):
-            con.execute(f"DROP TABLE {t}")

@@ -24,9 +24,9 @@ def format_summary(r, db: str) -> str:
         f"  Entities:             {_n(c.get('entities'))}",
         *([f"  Rows without key:     {_n(c['rows_without_key'])}  (entity_key_expr was NULL: skipped)"]
           if c.get("rows_without_key") else []),
-        f"  Identifier values:    {_n(c.get('identifiers_extracted'))}",
-        f"  └─ Invalid:           {_n(c.get('values_invalid'))}  (distinct values that failed normalisation)",
-        f"  └─ Placeholders:      {_n(c.get('values_placeholder'))}  (distinct values such as N/A, unknown)",
+        f"  Identifier values:    {_n(c.get('identifiers_extracted'))}  (one per record and mapping, NULLs left out)",
+        f"  └─ Invalid:           {_n(c.get('values_invalid'))}  (values that are not a valid identifier)",
+        f"  └─ Placeholders:      {_n(c.get('values_placeholder'))}  (values such as N/A, unknown)",
         f"  └─ Excluded:          {_n(c.get('values_excluded'))}  (exclusion list)",
         "",
         "LINKING:",
