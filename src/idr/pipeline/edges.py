@@ -1,7 +1,7 @@
 """Stages 4-5: group entities by identifier value, skip oversized groups, build star edges.
 
-A group of n entities sharing a value yields n-1 edges (each member to the group's anchor,
-its smallest eid), never n(n-1)/2 pairs. Groups larger than the rule's max_group_size
+A group of n entities sharing a value yields n-1 edges (each member to the group's anchor),
+never n(n-1)/2 pairs. Groups larger than the rule's max_group_size
 create no edges and are recorded, with a few sample entity keys, for review.
 """
 
@@ -14,11 +14,13 @@ def group_guard(ctx: RunContext) -> None:
     con = ctx.con
     with ctx.stage("group_guard") as st:
         st.rows_in = ctx.count("SELECT count(*) FROM idr_ids")
+        # Groups of two or more entities. The anchor is the member with the smallest hash of
+        # its entity key, so the published edges are the same on every run over the same data.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_groups AS "
-            "SELECT g.type_idx, g.value_norm, g.members, g.n, g.n > t.max_group_size AS skipped, t.max_group_size "
-            "FROM (SELECT type_idx, value_norm, list(eid) AS members, count(*) AS n FROM idr_ids "
-            "      GROUP BY type_idx, value_norm HAVING count(*) > 1) g "
+            "SELECT g.*, g.n > t.max_group_size AS skipped, t.max_group_size "
+            "FROM (SELECT type_idx, value_norm, list(eid) AS members, count(*) AS n, arg_min(eid, h) AS anchor "
+            "      FROM idr_ids GROUP BY type_idx, value_norm HAVING count(*) > 1) g "
             "JOIN idr_types t USING (type_idx)"
         )
         con.execute("DROP TABLE idr_ids")
@@ -48,8 +50,8 @@ def build_edges(ctx: RunContext) -> None:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_edges AS "
             "SELECT src, dst, type_idx, value_norm FROM ("
-            "  SELECT unnest(members) AS src, list_min(members) AS dst, type_idx, value_norm "
-            "  FROM idr_groups WHERE NOT skipped) WHERE src <> dst"
+            "  SELECT unnest(members) AS src, anchor AS dst, type_idx, value_norm FROM idr_groups WHERE NOT skipped) "
+            "WHERE src <> dst"
         )
         con.execute("DROP TABLE idr_groups")
         ctx.counts["edges"] = st.rows_out = ctx.count("SELECT count(*) FROM idr_edges")

@@ -1,7 +1,9 @@
 """Stage 1: read every active source into entities and raw identifier values.
 
 Entities get dense integer ids (eid) once, here; everything after this works on integers
-and joins back to entity keys only when writing outputs. Identifier types are mapped to
+and joins back to entity keys only when writing outputs. The order of eids is arbitrary
+(ordering 10M keys costs seconds), so where a choice must be the same on every run over
+the same data, h = hash(entity_key) decides. Identifier types are mapped to
 small integers too ("kinds"), so no user-supplied name is ever spliced into SQL text.
 """
 
@@ -70,7 +72,7 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
         # Dense ids 0..n-1; their order does not matter, only that they are dense.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_entities AS "
-            "SELECT entity_key, table_id, (row_number() OVER ()) - 1 AS eid "
+            "SELECT entity_key, table_id, (row_number() OVER ()) - 1 AS eid, hash(entity_key) AS h "
             "FROM (SELECT DISTINCT entity_key, table_id FROM idr_source_keys WHERE entity_key IS NOT NULL)"
         )
         con.execute("DROP TABLE idr_source_keys")
@@ -83,12 +85,12 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
         ]
         if values:
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE idr_raw_ids AS SELECT e.eid, r.kind, r.raw_value "
+                "CREATE OR REPLACE TEMP TABLE idr_raw_ids AS SELECT e.eid, e.h, r.kind, r.raw_value "
                 f"FROM ({' UNION ALL '.join(values)}) r JOIN idr_entities e USING (entity_key) "
                 "WHERE r.raw_value IS NOT NULL"
             )
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE idr_raw_ids "
-                        "(eid BIGINT, kind INTEGER, raw_value VARCHAR)")
+                        "(eid BIGINT, h UBIGINT, kind INTEGER, raw_value VARCHAR)")
         ctx.counts["identifiers_extracted"] = ctx.count("SELECT count(*) FROM idr_raw_ids")
         st.rows_in, st.rows_out = rows, ctx.counts["entities"]

@@ -89,7 +89,7 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
         st.rows_in = ctx.counts["identifiers_extracted"]
         rows, exact = [], []  # per-row normalised values; normalised exact exclusions
         if sql_kinds:
-            rows.append(_normalised_sql(sql_kinds, "idr_raw_ids", "raw_value", "eid"))
+            rows.append(_normalised_sql(sql_kinds, "idr_raw_ids", "raw_value", "eid, h"))
             exact.append(_normalised_sql(sql_kinds, exact_src, "raw_value", "raw_value"))
         if phone_kinds:
             from ..normalize.phone import normalize_phones
@@ -105,7 +105,7 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
             # Phones are cleaned inside normalize_phones; their placeholder key is taken from
             # the raw text, once per distinct value.
             phone_out = f"(SELECT raw, norm, {placeholder_key_sql('raw')} AS ph_key FROM idr_phone_out)"
-            for out, src, keys in ((rows, "idr_raw_ids", "r.eid"), (exact, exact_src, "r.raw_value")):
+            for out, src, keys in ((rows, "idr_raw_ids", "r.eid, r.h"), (exact, exact_src, "r.raw_value")):
                 out.append(f"SELECT {keys}, r.kind, p.norm AS value_norm, p.ph_key FROM {src} r "
                            f"JOIN {phone_out} p ON p.raw = r.raw_value WHERE r.kind IN ({phones})")
         con.execute("CREATE OR REPLACE TEMP TABLE idr_excluded_exact AS SELECT DISTINCT kind, value_norm "
@@ -113,7 +113,7 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
         # Status of every identifier value read.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_status AS "
-            "SELECT v.eid, k.type_idx, v.value_norm, CASE "
+            "SELECT v.eid, v.h, k.type_idx, v.value_norm, CASE "
             "  WHEN v.ph_key IN (SELECT key FROM idr_placeholders) THEN 'placeholder' "
             "  WHEN v.value_norm IS NULL THEN 'invalid' "
             f"  WHEN x.kind IS NOT NULL OR {patterns_sql} THEN 'excluded' "
@@ -134,6 +134,6 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
         ctx.counts.update(values_placeholder=row[0], values_invalid=row[1], values_excluded=row[2])
         # One row per (entity, type, value): a record may carry the same value twice.
         con.execute("CREATE OR REPLACE TEMP TABLE idr_ids AS "
-                    "SELECT DISTINCT eid, type_idx, value_norm FROM idr_status WHERE status = 'ok'")
+                    "SELECT DISTINCT eid, h, type_idx, value_norm FROM idr_status WHERE status = 'ok'")
         con.execute("DROP TABLE idr_status")
         st.rows_out = ctx.count("SELECT count(*) FROM idr_ids")
