@@ -24,6 +24,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "components_strategy": ("inprocess", "Connected components: inprocess (scipy) or sql (star contraction)"),
     "max_iters": ("100", "Round limit for the sql components strategy; reaching it fails the run"),
+    "memory_limit": ("", "DuckDB memory limit for a run, e.g. 3GB (empty: DuckDB's default, 80% of RAM)"),
 }
 
 

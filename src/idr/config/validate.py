@@ -9,6 +9,7 @@ SQL text re-rendered from the parsed tree, never the user's raw text.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +130,9 @@ def _check_settings(cfg: Config, problems: list[str]) -> dict:
         out["placeholder_values"] = sorted({v.strip().lower() for v in values})
     except ValueError:
         problems.append("idr_meta.config placeholder_values: expected a JSON list of strings")
+    out["memory_limit"] = cfg.setting("memory_limit").strip()
+    if out["memory_limit"] and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", out["memory_limit"], re.I):
+        problems.append(f"idr_meta.config memory_limit={out['memory_limit']!r}: expected a size such as 3GB or 512MB")
     strategy = cfg.setting("components_strategy").strip().lower()
     if strategy not in ("inprocess", "sql"):
         problems.append(f"idr_meta.config components_strategy={strategy!r}: expected inprocess or sql")

@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components as _scipy_components
 
 from idr.graph.star_contraction import quote_ident, run_star_contraction
 
@@ -85,6 +83,11 @@ def _check_edges(con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int)
 def _inprocess(
     con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int, out_table: str
 ) -> int:
+    # Imported here, not at module level: scipy takes ~0.3 s to import and the run preloads
+    # it in a background thread while DuckDB extracts.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as _scipy_components
+
     # int32 halves memory and is what scipy's csgraph uses internally anyway.
     id_type = "INTEGER" if n_nodes < 2**31 else "BIGINT"
     cols = con.execute(

@@ -13,12 +13,13 @@ from .context import RunContext
 
 def components(ctx: RunContext) -> None:
     with ctx.stage("components") as st:
-        n = ctx.counts["entities"]
         st.rows_in = ctx.counts["edges"]
-        cc = connected_components(ctx.con, "idr_edges", n, strategy=ctx.strategy,
+        cc = connected_components(ctx.con, "idr_edges", ctx.counts["nodes"], strategy=ctx.strategy,
                                   max_iters=ctx.max_iters, out_table="idr_cc")
         ctx.counts["components_rounds"] = cc.rounds
-        ctx.counts["clusters"] = st.rows_out = cc.count
+        # Node ids no entity uses (rows without a key, repeated keys) are isolated nodes,
+        # one component each: not clusters.
+        st.rows_out = cc.count - (ctx.counts["nodes"] - ctx.counts["entities"])
         ctx.cc_table = cc.table
 
 
@@ -27,19 +28,17 @@ def membership(ctx: RunContext) -> None:
     with ctx.stage("membership") as st:
         st.rows_in = ctx.counts["entities"]
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_member_cc AS "
-            f"SELECT e.entity_key, e.table_id, c.component FROM idr_entities e JOIN {ctx.cc_table} c ON c.node = e.eid"
-        )
-        con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_clusters AS "
-            "SELECT component, min(entity_key) AS resolved_id, count(*) AS cluster_size "
-            "FROM idr_member_cc GROUP BY component"
+            "SELECT c.component, min(e.entity_key) AS resolved_id, count(*) AS cluster_size "
+            f"FROM idr_entities e JOIN {ctx.cc_table} c ON c.node = e.eid GROUP BY c.component"
         )
+        # Membership is a view: publishing reads it once, so materialising it would only
+        # copy a million rows of strings.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_membership AS "
-            "SELECT m.entity_key, c.resolved_id, m.table_id FROM idr_member_cc m JOIN idr_clusters c USING (component)"
+            "CREATE OR REPLACE TEMP VIEW idr_membership AS "
+            "SELECT e.entity_key, cl.resolved_id, e.table_id FROM idr_entities e "
+            f"JOIN {ctx.cc_table} c ON c.node = e.eid JOIN idr_clusters cl USING (component)"
         )
-        con.execute("DROP TABLE idr_member_cc")
         threshold = ctx.plan.settings["large_cluster_threshold"]
         total, largest, singletons, large = one_row(
             con,

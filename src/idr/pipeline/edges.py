@@ -13,17 +13,15 @@ from .context import RunContext
 def group_guard(ctx: RunContext) -> None:
     con = ctx.con
     with ctx.stage("group_guard") as st:
-        st.rows_in = ctx.count("SELECT count(*) FROM idr_ids")
+        st.rows_in = ctx.counts["identifiers_linkable"]
         # Groups of two or more entities. The anchor is the member with the smallest hash of
         # its entity key, so the published edges are the same on every run over the same data.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_groups AS "
-            "SELECT g.*, g.n > t.max_group_size AS skipped, t.max_group_size "
-            "FROM (SELECT type_idx, value_norm, list(eid) AS members, count(*) AS n, arg_min(eid, h) AS anchor "
-            "      FROM idr_ids GROUP BY type_idx, value_norm HAVING count(*) > 1) g "
-            "JOIN idr_types t USING (type_idx)"
+            "SELECT g.*, g.n > t.max_group_size AS skipped, t.max_group_size FROM ("
+            "  SELECT type_idx, value_norm, count(*) AS n, arg_min(eid, h) AS anchor FROM idr_ids "
+            "  GROUP BY type_idx, value_norm HAVING count(*) > 1) g JOIN idr_types t USING (type_idx)"
         )
-        con.execute("DROP TABLE idr_ids")
         # The five smallest entity keys of each skipped group, as a sample for review.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_skipped AS "
@@ -31,9 +29,8 @@ def group_guard(ctx: RunContext) -> None:
             "  s.max_group_size AS max_allowed, s.sample_entity_keys "
             "FROM (SELECT g.type_idx, g.value_norm, any_value(g.n) AS n, any_value(g.max_group_size) AS max_group_size,"
             "        list(e.entity_key ORDER BY e.entity_key)[1:5] AS sample_entity_keys "
-            "      FROM (SELECT type_idx, value_norm, n, max_group_size, unnest(members) AS eid "
-            "            FROM idr_groups WHERE skipped) g "
-            "      JOIN idr_entities e USING (eid) GROUP BY g.type_idx, g.value_norm) s "
+            "      FROM idr_groups g JOIN idr_ids i USING (type_idx, value_norm) JOIN idr_entities e USING (eid) "
+            "      WHERE g.skipped GROUP BY g.type_idx, g.value_norm) s "
             "JOIN idr_types t USING (type_idx)"
         )
         ctx.counts["groups_skipped"] = ctx.count("SELECT count(*) FROM idr_skipped")
@@ -49,9 +46,9 @@ def build_edges(ctx: RunContext) -> None:
         st.rows_in = ctx.counts["groups_linking"]
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_edges AS "
-            "SELECT src, dst, type_idx, value_norm FROM ("
-            "  SELECT unnest(members) AS src, anchor AS dst, type_idx, value_norm FROM idr_groups WHERE NOT skipped) "
-            "WHERE src <> dst"
+            "SELECT i.eid AS src, g.anchor AS dst, i.type_idx, i.value_norm "
+            "FROM idr_ids i JOIN idr_groups g USING (type_idx, value_norm) WHERE NOT g.skipped AND i.eid <> g.anchor"
         )
-        con.execute("DROP TABLE idr_groups")
+        for drop in ("DROP VIEW idr_ids", "DROP TABLE idr_status", "DROP TABLE idr_groups"):
+            con.execute(drop)
         ctx.counts["edges"] = st.rows_out = ctx.count("SELECT count(*) FROM idr_edges")

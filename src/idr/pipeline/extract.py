@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from ..backends.duckdb import one_row
 from ..sql.quoting import literal
 from .context import RunContext
 
@@ -54,43 +55,70 @@ def register_kinds(con, kinds: list[Kind]) -> None:
     con.unregister("idr_kinds_arrow")
 
 
-def _key_sql(src) -> str:
-    return f"{literal(src.table_id + ':')} || CAST(({src.key_sql}) AS VARCHAR)"
+def _source_rows(ctx: RunContext, si: int, src, offset: int) -> tuple[int, int, int]:
+    """Copy one source's key and mapped values into idr_src_<si>, numbering rows from offset.
+
+    One scan per source; the copy gives both the entity list and the identifier values
+    the same row numbers, which a second scan of a view or file could not promise.
+    Returns (rows, rows with a key, distinct keys).
+    """
+    values = "".join(f", CAST(({m.value_sql}) AS VARCHAR) AS v{j}" for j, m in enumerate(src.mappings))
+    ctx.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE idr_src_{si} AS "
+        f"SELECT (row_number() OVER ()) - 1 + {offset} AS rid, ({src.key_sql}) AS k{values} FROM {src.relation_sql}"
+    )
+    return one_row(ctx.con, f"SELECT count(*), count(k), count(DISTINCT k) FROM idr_src_{si}")
 
 
 def extract(ctx: RunContext, kinds: list[Kind]) -> None:
+    """idr_entities(entity_key, table_id, eid, h) and idr_raw_ids(eid, h, kind, raw_value, dup).
+
+    eid is the source row number (offset per source), so identifier values need no join
+    on entity keys; only a source whose keys repeat maps its rows to one eid per key.
+    eids therefore have gaps (rows without a key, repeated keys): harmless, such ids are
+    isolated nodes that no entity refers to. h = hash(source, key) orders members where
+    a choice must be the same on every run.
+    """
     con = ctx.con
     kind_of = {(k.identifier_type, k.is_hashed): k.kind for k in kinds}
+    entities, values = [], []
+    offset = without_key = 0
     with ctx.stage("extract") as st:
-        keys = " UNION ALL ".join(
-            f"SELECT {_key_sql(s)} AS entity_key, {literal(s.table_id)} AS table_id FROM {s.relation_sql}"
-            for s in ctx.plan.sources
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_source_keys AS {keys}")
-        rows = ctx.count("SELECT count(*) FROM idr_source_keys")
-        ctx.counts["rows_without_key"] = ctx.count("SELECT count(*) FROM idr_source_keys WHERE entity_key IS NULL")
-        # Dense ids 0..n-1; their order does not matter, only that they are dense.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_entities AS "
-            "SELECT entity_key, table_id, (row_number() OVER ()) - 1 AS eid, hash(entity_key) AS h "
-            "FROM (SELECT DISTINCT entity_key, table_id FROM idr_source_keys WHERE entity_key IS NOT NULL)"
-        )
-        con.execute("DROP TABLE idr_source_keys")
-        ctx.counts["entities"] = ctx.count("SELECT count(*) FROM idr_entities")
-
-        values = [
-            f"SELECT {_key_sql(s)} AS entity_key, {kind_of[(m.identifier_type, m.is_hashed)]} AS kind, "
-            f"CAST(({m.value_sql}) AS VARCHAR) AS raw_value FROM {s.relation_sql}"
-            for s in ctx.plan.sources for m in s.mappings
-        ]
-        if values:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE idr_raw_ids AS SELECT e.eid, e.h, r.kind, r.raw_value "
-                f"FROM ({' UNION ALL '.join(values)}) r JOIN idr_entities e USING (entity_key) "
-                "WHERE r.raw_value IS NOT NULL"
+        for si, src in enumerate(ctx.plan.sources):
+            rows, keyed, distinct = _source_rows(ctx, si, src, offset)
+            without_key += rows - keyed
+            table = f"idr_src_{si}"
+            if distinct == keyed:
+                entity_src, rows_sql, eid = f"{table} WHERE k IS NOT NULL", f"{table} WHERE k IS NOT NULL", "rid"
+            else:  # repeated keys: every row of a key takes the key's first row number
+                con.execute(f"CREATE OR REPLACE TEMP TABLE idr_keys_{si} AS "
+                            f"SELECT k, min(rid) AS eid FROM {table} WHERE k IS NOT NULL GROUP BY k")
+                entity_src, rows_sql, eid = f"idr_keys_{si}", f"{table} JOIN idr_keys_{si} USING (k) WHERE TRUE", "eid"
+            entities.append(
+                f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) AS entity_key, "
+                f"{literal(src.table_id)} AS table_id, {eid} AS eid, hash({si}, k) AS h FROM {entity_src}"
             )
+            # Can one entity carry the same (type, value) twice? Only with repeated keys or two
+            # mappings of one type; later stages deduplicate just those rows.
+            types = [m.identifier_type for m in src.mappings]
+            dup = "TRUE" if distinct != keyed or len(set(types)) < len(types) else "FALSE"
+            values += [
+                f"SELECT {eid} AS eid, hash({si}, k) AS h, {kind_of[(m.identifier_type, m.is_hashed)]} AS kind, "
+                f"v{j} AS raw_value, {dup} AS dup FROM {rows_sql} AND v{j} IS NOT NULL"
+                for j, m in enumerate(src.mappings)
+            ]
+            offset += rows
+        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_entities AS {' UNION ALL '.join(entities)}")
+        if values:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE idr_raw_ids AS {' UNION ALL '.join(values)}")
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE idr_raw_ids "
-                        "(eid BIGINT, h UBIGINT, kind INTEGER, raw_value VARCHAR)")
+                        "(eid BIGINT, h UBIGINT, kind INTEGER, raw_value VARCHAR, dup BOOLEAN)")
+        for si in range(len(ctx.plan.sources)):
+            con.execute(f"DROP TABLE IF EXISTS idr_src_{si}")
+            con.execute(f"DROP TABLE IF EXISTS idr_keys_{si}")
+        ctx.counts["rows_without_key"] = without_key
+        ctx.counts["nodes"] = offset
+        ctx.counts["entities"] = ctx.count("SELECT count(*) FROM idr_entities")
         ctx.counts["identifiers_extracted"] = ctx.count("SELECT count(*) FROM idr_raw_ids")
-        st.rows_in, st.rows_out = rows, ctx.counts["entities"]
+        st.rows_in, st.rows_out = offset, ctx.counts["entities"]

@@ -19,6 +19,10 @@ from .context import RunContext
 from .extract import Kind
 
 
+# Status codes of identifier values (TINYINT: 16M rows of text would cost memory).
+STATUS = {"ok": 0, "placeholder": 1, "invalid": 2, "excluded": 3}
+
+
 def _register(con, name: str, columns: dict[str, pa.Array]) -> None:
     """A small temp table filled through Arrow, so its values never become SQL text."""
     con.register(f"{name}_arrow", pa.table(columns))
@@ -89,7 +93,7 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
         st.rows_in = ctx.counts["identifiers_extracted"]
         rows, exact = [], []  # per-row normalised values; normalised exact exclusions
         if sql_kinds:
-            rows.append(_normalised_sql(sql_kinds, "idr_raw_ids", "raw_value", "eid, h"))
+            rows.append(_normalised_sql(sql_kinds, "idr_raw_ids", "raw_value", "eid, h, dup"))
             exact.append(_normalised_sql(sql_kinds, exact_src, "raw_value", "raw_value"))
         if phone_kinds:
             from ..normalize.phone import normalize_phones
@@ -105,19 +109,19 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
             # Phones are cleaned inside normalize_phones; their placeholder key is taken from
             # the raw text, once per distinct value.
             phone_out = f"(SELECT raw, norm, {placeholder_key_sql('raw')} AS ph_key FROM idr_phone_out)"
-            for out, src, keys in ((rows, "idr_raw_ids", "r.eid, r.h"), (exact, exact_src, "r.raw_value")):
+            for out, src, keys in ((rows, "idr_raw_ids", "r.eid, r.h, r.dup"), (exact, exact_src, "r.raw_value")):
                 out.append(f"SELECT {keys}, r.kind, p.norm AS value_norm, p.ph_key FROM {src} r "
                            f"JOIN {phone_out} p ON p.raw = r.raw_value WHERE r.kind IN ({phones})")
         con.execute("CREATE OR REPLACE TEMP TABLE idr_excluded_exact AS SELECT DISTINCT kind, value_norm "
                     f"FROM ({' UNION ALL '.join(exact)}) WHERE value_norm IS NOT NULL")
-        # Status of every identifier value read.
+        # Status of every identifier value read, as a small code (see STATUS).
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_status AS "
-            "SELECT v.eid, v.h, k.type_idx, v.value_norm, CASE "
-            "  WHEN v.ph_key IN (SELECT key FROM idr_placeholders) THEN 'placeholder' "
-            "  WHEN v.value_norm IS NULL THEN 'invalid' "
-            f"  WHEN x.kind IS NOT NULL OR {patterns_sql} THEN 'excluded' "
-            "  ELSE 'ok' END AS status "
+            "SELECT v.eid, v.h, k.type_idx::TINYINT AS type_idx, v.value_norm, v.dup, CASE "
+            f"  WHEN v.ph_key IN (SELECT key FROM idr_placeholders) THEN {STATUS['placeholder']} "
+            f"  WHEN v.value_norm IS NULL THEN {STATUS['invalid']} "
+            f"  WHEN x.kind IS NOT NULL OR {patterns_sql} THEN {STATUS['excluded']} "
+            f"  ELSE {STATUS['ok']} END::TINYINT AS status "
             f"FROM ({' UNION ALL '.join(rows)}) v JOIN idr_kinds k ON k.kind = v.kind "
             "LEFT JOIN idr_excluded_exact x ON x.kind = v.kind AND x.value_norm = v.value_norm",
             pattern_params,
@@ -128,12 +132,18 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
 
     with ctx.stage("exclude") as st:
         st.rows_in = ctx.counts["identifiers_extracted"]
-        # Counted per identifier value read (a record's email, phone, ...), not per distinct value.
-        row = one_row(con, "SELECT count(*) FILTER (status = 'placeholder'), count(*) FILTER (status = 'invalid'), "
-                           "count(*) FILTER (status = 'excluded') FROM idr_status")
-        ctx.counts.update(values_placeholder=row[0], values_invalid=row[1], values_excluded=row[2])
-        # One row per (entity, type, value): a record may carry the same value twice.
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_ids AS "
-                    "SELECT DISTINCT eid, h, type_idx, value_norm FROM idr_status WHERE status = 'ok'")
-        con.execute("DROP TABLE idr_status")
-        st.rows_out = ctx.count("SELECT count(*) FROM idr_ids")
+        # Counted per value read: a record's email, phone, ...
+        row = one_row(con, "SELECT " + ", ".join(f"count(*) FILTER (status = {code})" for code in STATUS.values())
+                      + " FROM idr_status")
+        counts = dict(zip(STATUS, row))
+        ctx.counts.update(values_placeholder=counts["placeholder"], values_invalid=counts["invalid"],
+                          values_excluded=counts["excluded"])
+        st.rows_out = ctx.counts["identifiers_linkable"] = counts["ok"]
+        # One row per (entity, type, value). Only rows flagged dup (repeated keys, two
+        # mappings of one type in a source) can repeat, so only they pay for DISTINCT.
+        ok = STATUS["ok"]
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW idr_ids AS "
+            f"SELECT eid, h, type_idx, value_norm FROM idr_status WHERE status = {ok} AND NOT dup UNION ALL "
+            f"SELECT DISTINCT eid, h, type_idx, value_norm FROM idr_status WHERE status = {ok} AND dup"
+        )
