@@ -172,6 +172,7 @@ def test_runtime_failure_is_recorded_and_previous_results_stay(good_db):
     ("max(email)", "aggregate and window functions are not allowed"),
     ("row_number() OVER ()", "aggregate and window functions are not allowed"),
     ("no_such_function(email)", "cannot be evaluated"),
+    ("histogram(email)", "aggregates over rows"),
 ])
 def test_expressions_that_cannot_run_per_row_are_refused(good_db, tmp_path, expr, expected):
     cfg = simple_config(types={"email": "EMAIL"})

@@ -132,3 +132,12 @@ def test_repeated_full_keeps_resolved_ids(tmp_path):
                       "(SELECT resolved_id, count(*) n FROM idr_out.identity_resolved_membership_current GROUP BY 1) m "
                       "USING (resolved_id)")
     assert len(sizes) == len({r for _, r in first}) and all(ok for (ok,) in sizes)
+
+
+def test_whitespace_only_values_never_link_even_without_normalisation(tmp_path):
+    rows = [{"id": 1, "code": "   "}, {"id": 2, "code": " \t "}, {"id": 3, "code": " N/A"}, {"id": 4, "code": "n/a"},
+            {"id": 5, "code": "A1"}, {"id": 6, "code": "A1"}]
+    db = make_db(tmp_path / "ws.duckdb", {"people": rows}, simple_config(types={"code": "NONE"}))
+    result = run(str(db))
+    assert [c for c in partition(db) if len(c) > 1] == [frozenset({"src:5", "src:6"})]
+    assert result.counts["values_placeholder"] == 4

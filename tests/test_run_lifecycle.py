@@ -86,7 +86,7 @@ def _wait_for_running_row(db, proc, timeout=60):
 proc_started: dict[int, float] = {}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_killed_run_leaves_previous_results_and_is_marked(tmp_path, sig):
     db = _chain_db(tmp_path)
     con = duckdb.connect(str(db))
@@ -105,9 +105,9 @@ def test_killed_run_leaves_previous_results_and_is_marked(tmp_path, sig):
     assert proc.returncode != 0
     assert partition(db) == before
     assert query(db, "SELECT DISTINCT run_id FROM idr_out.identity_resolved_membership_current") == [(first.run_id,)]
-    if sig == signal.SIGTERM:
-        # Handled: rolled back and recorded at once.
-        assert "interrupted" in err
+    if sig != signal.SIGKILL:
+        # Handled: rolled back and recorded at once; exit code 128 + signal number.
+        assert "interrupted" in err and proc.returncode == 128 + sig
         assert query(db, "SELECT status FROM idr_out.run_history WHERE run_id <> ?", [first.run_id]) == \
             [("INTERRUPTED",)]
     else:
@@ -201,3 +201,20 @@ def test_rows_without_key_are_counted(tmp_path):
     proc = idr_cli("run", "--db", str(db))
     assert proc.returncode == 0 and "Rows without key:     1" in proc.stdout
     assert query(db, "SELECT rows_without_key, entities_processed FROM idr_out.run_history") == [(1, 2)]
+
+
+def test_demo_database_choice(tmp_path, monkeypatch):
+    """`idr demo` writes ./idr_demo.duckdb by default, honours --db and IDR_DB, and never
+    replaces a database it did not make."""
+    from idr.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IDR_DB", raising=False)
+    assert main(["demo", "--persons", "50"]) == 0 and (tmp_path / "idr_demo.duckdb").exists()
+    assert main(["--db", "mine.duckdb", "demo", "--persons", "50"]) == 0 and (tmp_path / "mine.duckdb").exists()
+    monkeypatch.setenv("IDR_DB", str(tmp_path / "env.duckdb"))
+    assert main(["demo", "--persons", "50"]) == 0 and (tmp_path / "env.duckdb").exists()
+    (tmp_path / "precious.duckdb").write_text("not a demo")
+    assert main(["demo", "--db", "precious.duckdb"]) == 2
+    assert (tmp_path / "precious.duckdb").read_text() == "not a demo"
+    assert not (tmp_path / "idr.duckdb").exists()

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "identifier, form clusters with stable resolved ids, audit every run.",
         epilog="Quick start: idr demo   |   Docs: docs/cli.md",
     )
-    parser.add_argument("--db", default=os.environ.get("IDR_DB", DEFAULT_DB),
+    parser.add_argument("--db", default=None,
                         help=f"DuckDB database file (default: $IDR_DB or ./{DEFAULT_DB})")
     parser.add_argument("--version", action="version", version=f"idr {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "with messy emails and phones), configure idr for them, run FULL and "
                                       "print the summary. Replaces the demo database if it exists.")
     demo.add_argument("--db", default=argparse.SUPPRESS,
-                      help="database to create (default: ./idr_demo.duckdb; an existing file is replaced "
+                      help=f"database to create (default: $IDR_DB or ./{DEMO_DB}; an existing file is replaced "
                            "only if an earlier `idr demo` made it)")
     demo.add_argument("--persons", type=int, default=2000, help="number of simulated people (default 2000)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
@@ -80,12 +80,21 @@ def _version() -> str:
     return __version__
 
 
+DEMO_DB = "idr_demo.duckdb"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.db is None:  # neither --db (before or after the command) nor a default yet
+        args.db = os.environ.get("IDR_DB") or (DEMO_DB if args.command == "demo" else DEFAULT_DB)
     from .errors import InputError, LockedError, RunError
+    from .runs.runner import Interrupted
 
     try:
         return COMMANDS[args.command](args)
+    except Interrupted as e:
+        print(f"idr: run interrupted ({e}); nothing was published", file=sys.stderr)
+        return 128 + (e.signum or 2)
     except (InputError, LockedError) as e:
         print(f"idr: error: {e}", file=sys.stderr)
         return 2
@@ -149,19 +158,22 @@ def cmd_config(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop a run cleanly: rolled back, recorded INTERRUPTED, exit 128+signal."""
     import signal
 
-    from .runs.runner import Interrupted, request_stop, run
-    from .runs.summary import format_summary
+    from .runs.runner import request_stop
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    try:
-        result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy)
-    except Interrupted as e:
-        print(f"idr: run interrupted ({e}); nothing was published", file=sys.stderr)
-        return 128 + (e.signum or signal.SIGINT)
+
+
+def cmd_run(args) -> int:
+    from .runs.runner import run
+    from .runs.summary import format_summary
+
+    _stop_on_signals()
+    result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy)
     if args.quiet:
         print(f"{result.run_id} {result.status}")
     else:
@@ -197,8 +209,8 @@ def cmd_runs(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    explicit = "--db" in sys.argv[1:] or any(a.startswith("--db=") for a in sys.argv[1:]) or "IDR_DB" in os.environ
-    return run_demo(args.db if explicit else "idr_demo.duckdb", persons=args.persons, seed=args.seed)
+    _stop_on_signals()
+    return run_demo(args.db, persons=args.persons, seed=args.seed)
 
 
 COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..sql.quoting import literal, qualified
+from ..sql.quoting import ident, literal, qualified
 from .models import CANONICALIZERS, SETTINGS, Config, Rule
 
 FILE_SUFFIXES = {".parquet": "read_parquet", ".csv": "read_csv", ".tsv": "read_csv", ".gz": "read_csv"}
@@ -92,14 +92,19 @@ def compile_expr(text: str, columns: set[str], where: str, problems: list[str]) 
     return tree.sql(dialect="duckdb") if ok else None
 
 
-def bind_check(con, rel: str, sql: str | None, text: str, where: str, problems: list[str]) -> str | None:
-    """Let DuckDB's binder judge what sqlglot cannot: unknown functions, impossible casts of types."""
+def bind_check(con, rel: str, first_col: str, sql: str | None, text: str, where: str,
+               problems: list[str]) -> str | None:
+    """Let DuckDB's binder judge what sqlglot cannot: unknown functions, impossible types, and
+    aggregates sqlglot does not know (selected beside a plain column they need a GROUP BY)."""
     if sql is None:
         return None
     try:
-        con.execute(f"DESCRIBE SELECT {sql} FROM {rel}").fetchall()
+        con.execute(f"DESCRIBE SELECT {sql}, {ident(first_col)} FROM {rel}").fetchall()
     except Exception as e:  # duckdb.BinderException, CatalogException, ParserException
-        problems.append(f"{where}: {text!r} cannot be evaluated: {str(e).strip().splitlines()[0]}")
+        reason = str(e).strip().splitlines()[0]
+        if "GROUP BY" in reason:
+            reason = "it aggregates over rows; the expression is evaluated once per row"
+        problems.append(f"{where}: {text!r} cannot be evaluated: {reason}")
         return None
     return sql
 
@@ -167,12 +172,13 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
         return None
     try:
         rel = relation_sql(s.table_fqn)
-        columns = {r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+        described = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
+        columns = {r[0].lower() for r in described}
     except Exception as e:  # duckdb.CatalogException, IOException, sqlglot errors: all "cannot read"
         problems.append(f"{where}: source {s.table_fqn!r} cannot be read ({str(e).strip().splitlines()[0]})")
         return None
     key_where = f"{where} entity_key_expr"
-    key_sql = bind_check(con, rel, compile_expr(s.entity_key_expr, columns, key_where, problems),
+    key_sql = bind_check(con, rel, described[0][0], compile_expr(s.entity_key_expr, columns, key_where, problems),
                          s.entity_key_expr, key_where, problems)
     if s.watermark_column and s.watermark_column.lower() not in columns:
         problems.append(f"{where}: watermark_column {s.watermark_column!r} is not a column of {s.table_fqn!r}")
@@ -184,7 +190,7 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
         if m.identifier_type not in active:
             problems.append(f"{mwhere}: identifier type {m.identifier_type!r} has no active rule in idr_meta.rule")
         vwhere = f"{mwhere} identifier_value_expr"
-        sql = bind_check(con, rel, compile_expr(m.identifier_value_expr, columns, vwhere, problems),
+        sql = bind_check(con, rel, described[0][0], compile_expr(m.identifier_value_expr, columns, vwhere, problems),
                          m.identifier_value_expr, vwhere, problems)
         if sql is not None:
             mappings.append(MappingPlan(m.identifier_type, sql, bool(m.is_hashed)))

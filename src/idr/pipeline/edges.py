@@ -14,8 +14,9 @@ def group_guard(ctx: RunContext) -> None:
     con = ctx.con
     with ctx.stage("group_guard") as st:
         st.rows_in = ctx.counts["identifiers_linkable"]
-        # Groups of two or more entities. The anchor is the member with the smallest hash of
-        # its entity key, so the published edges are the same on every run over the same data.
+        # Groups of two or more entities. The anchor is the member with the smallest
+        # hash(source index, key), so the published edges are the same on every run over the
+        # same data and configuration.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_groups AS "
             "SELECT g.*, g.n > t.max_group_size AS skipped, t.max_group_size FROM ("

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from ..backends.duckdb import one_row
-from ..normalize.canonical import clean_sql, placeholder_key_sql, valid_sql
+from ..normalize.canonical import clean_sql, placeholder_key_sql, trim_sql, valid_sql
 from .context import RunContext
 from .extract import Kind
 
@@ -77,7 +77,11 @@ def _normalised_sql(kinds: list[Kind], source: str, col: str, key: str) -> str:
     checks = [(k, valid_sql(k.canonicalize, "clean", hashed=k.is_hashed)) for k in kinds]
     check = " ".join(f"WHEN {k.kind} THEN {v}" for k, v in checks if v)
     value = f"CASE WHEN CASE kind {check} ELSE TRUE END THEN clean END" if check else "clean"
-    return (f"SELECT {key}, kind, nullif({value}, '') AS value_norm, lower(clean) AS ph_key FROM ("
+    # NONE keeps values as they are, so only its placeholder key needs trimming here.
+    untrimmed = [k for k in kinds if k.canonicalize == "NONE" and not k.is_hashed]
+    ph_key = (f"lower(CASE WHEN kind IN ({_in_list(untrimmed)}) THEN {trim_sql('clean')} ELSE clean END)"
+              if untrimmed else "lower(clean)")
+    return (f"SELECT {key}, kind, nullif({value}, '') AS value_norm, {ph_key} AS ph_key FROM ("
             f"SELECT {key}, kind, CASE kind {clean} END AS clean FROM {source} WHERE kind IN ({_in_list(kinds)}))")
 
 

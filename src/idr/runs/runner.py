@@ -115,6 +115,7 @@ def _run(con, db, mode, max_iters, strategy) -> RunResult:
     if mode == "INCR":
         # Incremental processing is not built yet; a FULL run gives the same answer.
         notes.append("INCR is not incremental yet in this version: the run recomputed everything (FULL)")
+    _stop_requested.clear()
     con.execute("SET preserve_insertion_order = false")
     if plan.settings["memory_limit"]:
         # SET takes no parameters; the value was validated as a size and is quoted anyway.
@@ -159,10 +160,12 @@ def _describe(e: BaseException) -> str:
 
 
 def _is_interrupt(e: BaseException) -> bool:
-    # A signal that arrives while DuckDB executes surfaces as duckdb.InterruptException.
+    # A signal that arrives while DuckDB executes a statement surfaces as DuckDB's own
+    # "Query interrupted" error rather than as the exception Python raised.
     import duckdb
 
-    return bool(_stop_requested) or isinstance(e, (Interrupted, KeyboardInterrupt, duckdb.InterruptException))
+    return bool(_stop_requested) or isinstance(e, (Interrupted, KeyboardInterrupt, duckdb.InterruptException)) \
+        or (isinstance(e, RuntimeError) and str(e).strip() == "Query interrupted")
 
 
 def _record_failure(con, ctx: RunContext, e: BaseException) -> None:
