@@ -78,3 +78,13 @@ def one_row(con, sql: str, params=None) -> tuple | None:
 def scalar(con, sql: str, params=None):
     row = one_row(con, sql, params)
     return None if row is None else row[0]
+
+
+def small_temp_table(con, name: str, columns: dict[str, str], rows: list[tuple]) -> None:
+    """A temp table of a few configuration rows, filled with bound parameters so the
+    values (identifier types, patterns, placeholders) never become SQL text. `name` and
+    `columns` are idr's own identifiers and types."""
+    cols = ", ".join(f"{c} {t}" for c, t in columns.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
+    if rows:
+        con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' for _ in columns)})", [list(r) for r in rows])

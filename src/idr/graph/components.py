@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-
 from idr.graph.star_contraction import quote_ident, run_star_contraction
 
 if TYPE_CHECKING:
     import duckdb
+    import numpy as np
 
 STRATEGIES = ("inprocess", "sql")
 
@@ -83,8 +81,10 @@ def _check_edges(con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int)
 def _inprocess(
     con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int, out_table: str
 ) -> int:
-    # Imported here, not at module level: scipy takes ~0.3 s to import and the run preloads
-    # it in a background thread while DuckDB extracts.
+    # Imported here, not at module level: numpy, pyarrow and scipy take ~0.4 s to import and
+    # the run preloads them in a background thread while DuckDB extracts.
+    import numpy as np
+    import pyarrow as pa
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components as _scipy_components
 
@@ -120,7 +120,7 @@ def _inprocess(
     return int(count)
 
 
-def _smallest_node_labels(labels: np.ndarray, count: int) -> np.ndarray:
+def _smallest_node_labels(labels: "np.ndarray", count: int) -> "np.ndarray":
     """Relabel components 0..count-1 to the smallest node id of each component (int64).
 
     scipy numbers components in the order it first meets them scanning nodes 0, 1, 2, ...,
@@ -128,6 +128,8 @@ def _smallest_node_labels(labels: np.ndarray, count: int) -> np.ndarray:
     are exactly the positions where the running maximum grows. If that ever stops holding
     (fewer new maxima than components), fall back to an explicit minimum per label.
     """
+    import numpy as np
+
     is_first = np.empty(labels.size, dtype=bool)
     is_first[0] = True
     np.greater(labels[1:], np.maximum.accumulate(labels)[:-1], out=is_first[1:])

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow as pa
-
-from ..backends.duckdb import one_row
+from ..backends.duckdb import one_row, small_temp_table
 from ..sql.quoting import literal
 from .context import RunContext
 
@@ -41,18 +39,12 @@ def plan_kinds(ctx: RunContext) -> list[Kind]:
 
 
 def register_kinds(con, kinds: list[Kind]) -> None:
-    """idr_kinds / idr_types as temp tables, filled through Arrow (names stay data)."""
-    tbl = pa.table({
-        "kind": [k.kind for k in kinds],
-        "type_idx": [k.type_idx for k in kinds],
-        "identifier_type": [k.identifier_type for k in kinds],
-        "max_group_size": [k.max_group_size for k in kinds],
-    })
-    con.register("idr_kinds_arrow", tbl)
-    con.execute("CREATE OR REPLACE TEMP TABLE idr_kinds AS SELECT * FROM idr_kinds_arrow")
+    """idr_kinds / idr_types as temp tables (identifier type names stay data)."""
+    small_temp_table(con, "idr_kinds", {"kind": "INTEGER", "type_idx": "INTEGER", "identifier_type": "VARCHAR",
+                                        "max_group_size": "BIGINT"},
+                     [(k.kind, k.type_idx, k.identifier_type, k.max_group_size) for k in kinds])
     con.execute("CREATE OR REPLACE TEMP TABLE idr_types AS "
                 "SELECT DISTINCT type_idx, identifier_type, max_group_size FROM idr_kinds")
-    con.unregister("idr_kinds_arrow")
 
 
 def _source_rows(ctx: RunContext, si: int, src, offset: int) -> tuple[int, int, int]:

@@ -11,9 +11,7 @@ excludes test@test.com); LIKE patterns match the normalised value.
 
 from __future__ import annotations
 
-import pyarrow as pa
-
-from ..backends.duckdb import one_row
+from ..backends.duckdb import one_row, small_temp_table
 from ..normalize.canonical import clean_sql, placeholder_key_sql, trim_sql, valid_sql
 from .context import RunContext
 from .extract import Kind
@@ -23,25 +21,13 @@ from .extract import Kind
 STATUS = {"ok": 0, "placeholder": 1, "invalid": 2, "excluded": 3}
 
 
-def _register(con, name: str, columns: dict[str, pa.Array]) -> None:
-    """A small temp table filled through Arrow, so its values never become SQL text."""
-    con.register(f"{name}_arrow", pa.table(columns))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-    con.unregister(f"{name}_arrow")
-
-
 def _register_guards(ctx: RunContext, kinds: list[Kind]) -> None:
     types = {k.identifier_type: k.type_idx for k in kinds}
-    rows = [(types[e.identifier_type], e.identifier_value_pattern, bool(e.is_pattern))
-            for e in ctx.plan.config.exclusions if e.identifier_type in types]
-    _register(ctx.con, "idr_exclusions", {
-        "type_idx": pa.array([r[0] for r in rows], pa.int32()),
-        "value": pa.array([r[1] for r in rows], pa.string()),
-        "is_pattern": pa.array([r[2] for r in rows], pa.bool_()),
-    })
-    _register(ctx.con, "idr_placeholders", {
-        "key": pa.array(sorted(set(ctx.plan.settings["placeholder_values"]) | {""}), pa.string()),
-    })
+    small_temp_table(ctx.con, "idr_exclusions", {"type_idx": "INTEGER", "value": "VARCHAR", "is_pattern": "BOOLEAN"},
+                     [(types[e.identifier_type], e.identifier_value_pattern, bool(e.is_pattern))
+                      for e in ctx.plan.config.exclusions if e.identifier_type in types])
+    small_temp_table(ctx.con, "idr_placeholders", {"key": "VARCHAR"},
+                     [(p,) for p in sorted(set(ctx.plan.settings["placeholder_values"]) | {""})])
 
 
 def _patterns_sql(ctx: RunContext, kinds: list[Kind], type_col: str, value_col: str) -> tuple[str, dict]:

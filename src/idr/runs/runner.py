@@ -76,6 +76,7 @@ def _preload_heavy_modules() -> None:
 
     def load():
         import phonenumbers  # noqa: F401
+        import pyarrow  # noqa: F401
         import scipy.sparse.csgraph  # noqa: F401
 
     threading.Thread(target=load, name="idr-preload", daemon=True).start()
