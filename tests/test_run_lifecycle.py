@@ -200,6 +200,8 @@ def test_rows_without_key_are_counted(tmp_path):
     db = make_db(tmp_path / "k.duckdb", {"people": rows}, simple_config(types={"email": "EMAIL"}))
     proc = idr_cli("run", "--db", str(db))
     assert proc.returncode == 0 and "Rows without key:     1" in proc.stdout
+    # Progress: one line per finished stage on standard error.
+    assert [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("idr: ")] == STAGES
     assert query(db, "SELECT rows_without_key, entities_processed FROM idr_out.run_history") == [(1, 2)]
 
 

@@ -51,13 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      "atomically. Exit 0 on success (also with warnings), 1 if the run failed, "
                                      "2 on bad input or configuration.")
     run.add_argument("--run-mode", default="FULL", type=str.upper, choices=["FULL", "INCR"],
-                     help="FULL recomputes everything (default); INCR processes changes since the last run")
+                     help="FULL recomputes everything (default). INCR is accepted but not incremental yet: "
+                          "it runs FULL and says so")
     run.add_argument("--max-iters", type=int, default=None,
                      help="round limit for the sql components strategy (default: config max_iters, 100); "
                           "reaching it fails the run")
     run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
                      help="connected components strategy (default: config components_strategy, inprocess)")
-    run.add_argument("--quiet", action="store_true", help="print only the run id and status")
+    run.add_argument("--quiet", action="store_true",
+                     help="print only the run id and status (no per-stage progress on standard error)")
 
     runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
     runs.add_argument("--limit", type=int, default=20, help="how many runs to show (default 20)")
@@ -168,12 +170,19 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGINT, request_stop)
 
 
+def _print_stage(stage) -> None:
+    """Progress on standard error, one line per finished stage, so long runs show life."""
+    rows = "" if stage.rows_out is None else f"  {stage.rows_out:,} rows"
+    print(f"idr: {stage.name:<12} {stage.seconds:7.2f} s{rows}", file=sys.stderr, flush=True)
+
+
 def cmd_run(args) -> int:
     from .runs.runner import run
     from .runs.summary import format_summary
 
     _stop_on_signals()
-    result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy)
+    result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy,
+                 progress=None if args.quiet else _print_stage)
     if args.quiet:
         print(f"{result.run_id} {result.status}")
     else:

@@ -39,6 +39,7 @@ class RunContext:
     counts: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     current_stage: str | None = None
+    on_stage: object = None  # optional callable(StageRecord), for progress output
 
     @contextmanager
     def stage(self, name: str):
@@ -50,6 +51,8 @@ class RunContext:
         rec.ended_at = utcnow()
         self.stages.append(rec)
         self.current_stage = None
+        if self.on_stage is not None:
+            self.on_stage(rec)
 
     def count(self, sql: str, params=None) -> int:
         return int(scalar(self.con, sql, params))

@@ -82,8 +82,11 @@ def _preload_heavy_modules() -> None:
     threading.Thread(target=load, name="idr-preload", daemon=True).start()
 
 
-def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: str | None = None) -> RunResult:
-    """Run identity resolution on the DuckDB database at `db` and publish the results."""
+def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: str | None = None,
+        progress=None) -> RunResult:
+    """Run identity resolution on the DuckDB database at `db` and publish the results.
+
+    progress: optional callable, called with each StageRecord as its stage finishes."""
     mode = mode.upper()
     if mode not in MODES:
         raise InputError(f"--run-mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -97,7 +100,7 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
     try:
         con = open_database(db, create=False)
         try:
-            return _run(con, db, mode, max_iters, strategy)
+            return _run(con, db, mode, max_iters, strategy, progress)
         finally:
             con.close()
     finally:
@@ -105,7 +108,7 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
             _active_runs.discard(key)
 
 
-def _run(con, db, mode, max_iters, strategy) -> RunResult:
+def _run(con, db, mode, max_iters, strategy, progress) -> RunResult:
     require_initialised(con, db)
     interrupted = mark_interrupted(con)
     plan = build_plan(con, read_config(con))
@@ -124,7 +127,7 @@ def _run(con, db, mode, max_iters, strategy) -> RunResult:
     _preload_heavy_modules()
     started = utcnow()
     ctx = RunContext(con=con, run_id=new_run_id(started), mode=mode, plan=plan, started_at=started,
-                     max_iters=max_iters or plan.settings["max_iters"], strategy=strategy)
+                     max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress)
     insert_running(con, ctx.run_id, mode, started, strategy)
     status = Status.SUCCESS
     try:
