@@ -123,11 +123,15 @@ def test_repeated_full_keeps_resolved_ids(tmp_path):
     rng = random.Random(5)
     rows = [{"id": i, "email": f"p{rng.randint(0, 300)}@x.com"} for i in range(1000)]
     db = make_db(tmp_path / "x.duckdb", {"people": rows}, simple_config(types={"email": "EMAIL"}))
+    edges_sql = ("SELECT identifier_type, identifier_value_norm, entity_key, anchor_entity_key "
+                 "FROM idr_out.identity_edges_current ORDER BY ALL")
     run(str(db))
     first = query(db, "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current ORDER BY 1")
+    first_edges = query(db, edges_sql)
     run(str(db), strategy="sql")
     second = query(db, "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current ORDER BY 1")
     assert first == second and len(first) == 1000
+    assert query(db, edges_sql) == first_edges and len(first_edges) > 500  # edges are stable too
     sizes = query(db, "SELECT c.cluster_size = m.n FROM idr_out.identity_clusters_current c JOIN "
                       "(SELECT resolved_id, count(*) n FROM idr_out.identity_resolved_membership_current GROUP BY 1) m "
                       "USING (resolved_id)")

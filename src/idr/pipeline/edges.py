@@ -15,7 +15,7 @@ def group_guard(ctx: RunContext) -> None:
     with ctx.stage("group_guard") as st:
         st.rows_in = ctx.counts["identifiers_linkable"]
         # Groups of two or more entities. The anchor is the member with the smallest
-        # hash(source index, key), so the published edges are the same on every run over the
+        # hash(table_id, key), so the published edges are the same on every run over the
         # same data and configuration.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_groups AS "

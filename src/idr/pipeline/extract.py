@@ -3,7 +3,7 @@
 Entities get dense integer ids (eid) once, here; everything after this works on integers
 and joins back to entity keys only when writing outputs. The order of eids is arbitrary
 (ordering 10M keys costs seconds), so where a choice must be the same on every run over
-the same data, h = hash(entity_key) decides. Identifier types are mapped to
+the same data, h = hash(table_id, key) decides. Identifier types are mapped to
 small integers too ("kinds"), so no user-supplied name is ever spliced into SQL text.
 """
 
@@ -68,7 +68,7 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     eid is the source row number (offset per source), so identifier values need no join
     on entity keys; only a source whose keys repeat maps its rows to one eid per key.
     eids therefore have gaps (rows without a key, repeated keys): harmless, such ids are
-    isolated nodes that no entity refers to. h = hash(source, key) orders members where
+    isolated nodes that no entity refers to. h = hash(table_id, key) orders members where
     a choice must be the same on every run.
     """
     con = ctx.con
@@ -88,14 +88,14 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
                 entity_src, rows_sql, eid = f"idr_keys_{si}", f"{table} JOIN idr_keys_{si} USING (k) WHERE TRUE", "eid"
             entities.append(
                 f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) AS entity_key, "
-                f"{literal(src.table_id)} AS table_id, {eid} AS eid, hash({si}, k) AS h FROM {entity_src}"
+                f"{literal(src.table_id)} AS table_id, {eid} AS eid, hash({literal(src.table_id)}, k) AS h FROM {entity_src}"
             )
             # Can one entity carry the same (type, value) twice? Only with repeated keys or two
             # mappings of one type; later stages deduplicate just those rows.
             types = [m.identifier_type for m in src.mappings]
             dup = "TRUE" if distinct != keyed or len(set(types)) < len(types) else "FALSE"
             values += [
-                f"SELECT {eid} AS eid, hash({si}, k) AS h, {kind_of[(m.identifier_type, m.is_hashed)]} AS kind, "
+                f"SELECT {eid} AS eid, hash({literal(src.table_id)}, k) AS h, {kind_of[(m.identifier_type, m.is_hashed)]} AS kind, "
                 f"v{j} AS raw_value, {dup} AS dup FROM {rows_sql} AND v{j} IS NOT NULL"
                 for j, m in enumerate(src.mappings)
             ]
