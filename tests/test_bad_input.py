@@ -197,3 +197,56 @@ def test_seed_positional_insert_into_source_table(good_db):
     proc = idr_cli("run", "--db", str(good_db))
     assert proc.returncode == 0, proc.stderr
     assert query(good_db, "SELECT count(*) FROM idr_out.identity_resolved_membership_current") == [(3,)]
+
+
+@pytest.mark.parametrize("expr", ["unnest(string_split(email, ','))", "COLUMNS('^e')"])
+def test_expressions_that_change_rows_or_columns_are_refused(good_db, tmp_path, expr):
+    cfg = simple_config(types={"email": "EMAIL"})
+    cfg["sources"][0]["identifiers"][0]["identifier_value_expr"] = expr
+    proc = idr_cli("config", "load", write_yaml(tmp_path, cfg), "--db", str(good_db))
+    assert proc.returncode == 2 and "one value per row" in proc.stderr, proc.stderr
+
+
+def test_null_in_idr_meta_is_a_problem_not_a_default(good_db):
+    con = duckdb.connect(str(good_db))
+    con.execute("UPDATE idr_meta.rule SET max_group_size = NULL")
+    con.close()
+    before = snapshot(good_db)
+    proc = idr_cli("run", "--db", str(good_db))
+    assert proc.returncode == 2 and "max_group_size = NULL" in proc.stderr, proc.stderr
+    assert snapshot(good_db) == before
+
+
+@pytest.mark.parametrize("mutation, expected", [
+    (lambda c: c["rules"][0].update(max_group_size=10**11), "max_group_size"),
+    (lambda c: c.update(config={"memory_limit": "99999999999999TB"}), "memory_limit"),
+    (lambda c: c["sources"][0].update(identifiers=[]), "nothing can link"),
+])
+def test_out_of_range_and_empty_configurations(good_db, tmp_path, mutation, expected):
+    cfg = simple_config(types={"email": "EMAIL"})
+    mutation(cfg)
+    if expected == "nothing can link":
+        cfg["rules"] = []
+    path = write_yaml(tmp_path, cfg)
+    proc = idr_cli("config", "load", path, "--db", str(good_db))
+    if expected == "memory_limit":  # a valid-looking size DuckDB cannot take: refused at run time
+        assert proc.returncode == 0, proc.stderr
+        proc = idr_cli("run", "--db", str(good_db))
+    assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_dropped_output_table_asks_for_init(good_db):
+    con = duckdb.connect(str(good_db))
+    con.execute("DROP TABLE idr_out.run_history")
+    con.close()
+    proc = idr_cli("run", "--db", str(good_db))
+    assert proc.returncode == 2 and "idr init" in proc.stderr and "Traceback" not in proc.stderr
+    assert idr_cli("init", "--db", str(good_db)).returncode == 0
+    assert idr_cli("run", "--db", str(good_db)).returncode == 0
+
+
+def test_export_to_unwritable_path(good_db, tmp_path):
+    proc = idr_cli("config", "export", "--db", str(good_db), "--out", str(tmp_path / "no" / "such" / "x.yaml"))
+    assert proc.returncode == 2 and "No such file" in proc.stderr and "Traceback" not in proc.stderr
+    proc = idr_cli("runs", "--limit", "-1", "--db", str(good_db))
+    assert proc.returncode == 2 and "positive integer" in proc.stderr

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+import pyarrow as pa
+
 import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -106,7 +108,6 @@ def test_long_chain_with_shuffled_keys(tmp_path, strategy):
     keys = list(range(n))
     random.Random(3).shuffle(keys)
     rows = {"id": keys, "a": [f"v{i // 2}" for i in range(n)], "b": [f"w{(i + 1) // 2}" for i in range(n)]}
-    import pyarrow as pa
 
     db = make_db(tmp_path / "chain.duckdb", {"people": pa.table(rows)},
                  simple_config(types={"a": "NONE", "b": "NONE"}))
@@ -145,3 +146,43 @@ def test_whitespace_only_values_never_link_even_without_normalisation(tmp_path):
     result = run(str(db))
     assert [c for c in partition(db) if len(c) > 1] == [frozenset({"src:5", "src:6"})]
     assert result.counts["values_placeholder"] == 4
+
+
+def test_sources_of_every_kind_and_blank_keys(tmp_path):
+    """Views, parquet and CSV files, integer/date keys, empty sources, and blank keys (no entity)."""
+    import duckdb
+
+    db = tmp_path / "kinds.duckdb"
+    parquet, csv = tmp_path / "loyalty.parquet", tmp_path / "web.csv"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT 10 AS id, 'shared@x.com' AS email) TO '{parquet}' (FORMAT parquet)")
+    con.close()
+    # '1.0' and '1' are different codes: CSV values must be read as text, not sniffed as numbers.
+    csv.write_text("id,email,code\nw1,SHARED@x.com,1.0\nw2,other@x.com,1\nw3,third@x.com,1.0\n")
+    cfg = {
+        "sources": [
+            {"table_id": "crm", "table_fqn": "crm_view", "entity_key_expr": "id",
+             "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"}]},
+            {"table_id": "blank", "table_fqn": "blank_keys", "entity_key_expr": "k",
+             "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"}]},
+            {"table_id": "empty", "table_fqn": "nothing", "entity_key_expr": "d",
+             "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"}]},
+            {"table_id": "loyalty", "table_fqn": str(parquet), "entity_key_expr": "id",
+             "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"}]},
+            {"table_id": "web", "table_fqn": str(csv), "entity_key_expr": "id",
+             "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"},
+                             {"identifier_type": "CODE", "identifier_value_expr": "code"}]},
+        ],
+        "rules": [{"rule_id": "email", "identifier_type": "EMAIL", "canonicalize": "EMAIL"},
+                  {"rule_id": "code", "identifier_type": "CODE", "canonicalize": "NONE"}],
+    }
+    make_db(db, {"people": [{"id": 1, "email": "shared@x.com"}, {"id": 2, "email": "other@x.com"}],
+                 "blank_keys": [{"k": "", "email": "shared@x.com"}, {"k": " ", "email": "other@x.com"}],
+                 "nothing": pa.table({"d": pa.array([], pa.date32()), "email": pa.array([], pa.string())})}, cfg)
+    con = duckdb.connect(str(db))
+    con.execute("CREATE VIEW crm_view AS SELECT * FROM people")
+    con.close()
+    result = run(str(db))
+    assert result.counts["rows_without_key"] == 2
+    assert {c for c in partition(db) if len(c) > 1} == {
+        frozenset({"crm:1", "loyalty:10", "web:w1", "web:w3"}), frozenset({"crm:2", "web:w2"})}

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-mode", default="FULL", type=str.upper, choices=["FULL", "INCR"],
                      help="FULL recomputes everything (default). INCR is accepted but not incremental yet: "
                           "it runs FULL and says so")
-    run.add_argument("--max-iters", type=int, default=None,
+    run.add_argument("--max-iters", type=_positive_int, default=None,
                      help="round limit for the sql components strategy (default: config max_iters, 100); "
                           "reaching it fails the run")
     run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print only the run id and status (no per-stage progress on standard error)")
 
     runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
-    runs.add_argument("--limit", type=int, default=20, help="how many runs to show (default 20)")
+    runs.add_argument("--limit", type=_positive_int, default=20, help="how many runs to show (default 20)")
 
     demo = sub.add_parser("demo", help="create a sample database, configure it, run FULL, print the summary",
                           description="Generate realistic sample sources (CRM, orders, loyalty, web sign-ups "
@@ -71,9 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default=argparse.SUPPRESS,
                       help=f"database to create (default: $IDR_DB or ./{DEMO_DB}; an existing file is replaced "
                            "only if an earlier `idr demo` made it)")
-    demo.add_argument("--persons", type=int, default=2000, help="number of simulated people (default 2000)")
+    demo.add_argument("--persons", type=_positive_int, default=2000, help="number of simulated people (default 2000)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def _version() -> str:
@@ -110,6 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         # Output piped into `head` and the like: stop quietly, as Unix tools do.
         sys.stderr.close()
         return 0
+    except OSError as e:
+        print(f"idr: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - a bug or an unforeseen database error: no traceback
+        print(f"idr: unexpected error: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+              "\n(please report it; run with IDR_DEBUG=1 for the traceback)", file=sys.stderr)
+        if os.environ.get("IDR_DEBUG"):
+            raise
+        return 1
 
 
 def cmd_init(args) -> int:

@@ -8,7 +8,6 @@ value for every column in a positional INSERT, so these tables have exactly thos
 
 from __future__ import annotations
 
-from .backends.duckdb import scalar
 from .sql.quoting import ident, qualified
 
 SCHEMAS = ("idr_meta", "idr_work", "idr_out")
@@ -167,9 +166,10 @@ def ensure_schema(con) -> list[str]:
 
 
 def is_initialised(con) -> bool:
-    n = scalar(
-        con,
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'idr_meta' "
-        "AND table_name IN ('source_table', 'identifier_mapping', 'rule', 'config')",
-    )
-    return n == 4
+    """Every idr table is there (a dropped one would fail a run half-way)."""
+    found = {
+        (s, t) for s, t in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('idr_meta', 'idr_out')").fetchall()
+    }
+    return all(key in found for key in TABLES)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
+from ..errors import ConfigError
 from ..schema import TABLES
 from ..sql.quoting import ident, qualified
 from .models import Config, Exclusion, IdentifierMapping, Rule, Source
@@ -14,33 +17,51 @@ def _rows(con, table: str, order_by: str) -> list[dict]:
 
 
 def _known(table: str, row: dict) -> dict:
-    """Drop columns the model does not know (users may add their own) and NULLs that have defaults."""
+    """Only the columns the model knows (users may add their own columns)."""
     cols = {c for c, _ in TABLES[("idr_meta", table)]}
-    return {k: v for k, v in row.items() if k in cols and v is not None}
+    return {k: v for k, v in row.items() if k in cols}
+
+
+def _build(cls, table: str, row: dict, problems: list[str], **extra):
+    """A model from a row; a NULL or out-of-range value becomes a problem, not a default."""
+    try:
+        return cls(**_known(table, row), **extra)
+    except ValidationError as e:
+        key = next((str(row[c]) for c in ("rule_id", "table_id", "config_key") if row.get(c) is not None), "?")
+        for err in e.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            value = "NULL" if err.get("input") is None else repr(err.get("input"))
+            problems.append(f"idr_meta.{table} ({key!r}): {field} = {value}: {err['msg']}")
+        return None
 
 
 def read_config(con) -> Config:
+    """The configuration in idr_meta; ConfigError lists every row that cannot be read."""
+    problems: list[str] = []
     mappings: dict[str, list[IdentifierMapping]] = {}
     for row in _rows(con, "identifier_mapping", "table_id, identifier_type, identifier_value_expr"):
-        mappings.setdefault(row["table_id"], []).append(
-            IdentifierMapping(**{k: v for k, v in _known("identifier_mapping", row).items() if k != "table_id"})
-        )
-    sources = [
-        Source(**_known("source_table", row), identifiers=mappings.pop(row["table_id"], []))
-        for row in _rows(con, "source_table", "table_id")
-    ]
+        m = _build(IdentifierMapping, "identifier_mapping", {k: v for k, v in row.items() if k != "table_id"},
+                   problems)
+        if m is not None:
+            mappings.setdefault(row["table_id"], []).append(m)
+    sources = [s for row in _rows(con, "source_table", "table_id")
+               if (s := _build(Source, "source_table", row, problems,
+                               identifiers=mappings.pop(row["table_id"], []))) is not None]
     # Mappings whose table_id names no source are kept visible so validation can report them.
     orphans = [
         Source(table_id=tid, table_fqn="", entity_key_expr="", is_active=False, identifiers=ms)
         for tid, ms in mappings.items()
     ]
+    rules = [r for row in _rows(con, "rule", "priority, rule_id")
+             if (r := _build(Rule, "rule", row, problems)) is not None]
+    exclusions = [e for row in _rows(con, "identifier_exclusion", "identifier_type, identifier_value_pattern")
+                  if (e := _build(Exclusion, "identifier_exclusion", row, problems)) is not None]
+    if problems:
+        raise ConfigError(problems)
     return Config(
         sources=sources + orphans,
-        rules=[Rule(**_known("rule", r)) for r in _rows(con, "rule", "priority, rule_id")],
-        exclusions=[
-            Exclusion(**_known("identifier_exclusion", r))
-            for r in _rows(con, "identifier_exclusion", "identifier_type, identifier_value_pattern")
-        ],
+        rules=rules,
+        exclusions=exclusions,
         config={r["config_key"]: r["config_value"] for r in _rows(con, "config", "config_key")
                 if r["config_value"] is not None},
     )

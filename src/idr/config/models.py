@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# The idr_meta columns are 32-bit INTEGER: larger numbers are refused here, not by DuckDB.
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 CANONICALIZERS = ("NONE", "TRIM", "LOWERCASE", "UPPERCASE", "EMAIL", "EMAIL_GMAIL", "PHONE", "DIGITS")
 
@@ -43,7 +48,7 @@ class Source(_Model):
     table_fqn: str
     entity_key_expr: str
     watermark_column: str | None = None
-    watermark_lookback_minutes: int = 0
+    watermark_lookback_minutes: Int32 = 0
     is_active: bool = True
     identifiers: list[IdentifierMapping] = Field(default_factory=list)
 
@@ -52,9 +57,9 @@ class Rule(_Model):
     rule_id: str
     identifier_type: str
     canonicalize: str = "NONE"
-    max_group_size: int = 10000
+    max_group_size: Int32 = 10000
     is_active: bool = True
-    priority: int = 100
+    priority: Int32 = 100
 
 
 class Exclusion(_Model):

@@ -18,6 +18,8 @@ from ..sql.quoting import ident, literal, qualified
 from .models import CANONICALIZERS, SETTINGS, Config, Rule
 
 FILE_SUFFIXES = {".parquet": "read_parquet", ".csv": "read_csv", ".tsv": "read_csv", ".gz": "read_csv"}
+# CSV values are read as text: type sniffing would turn '1.0' and '1' into the same number.
+READER_OPTIONS = {"read_csv": ", all_varchar = true", "read_parquet": ""}
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,15 @@ def relation_sql(table_fqn: str) -> str:
     suffix = Path(table_fqn.lower()).suffix
     if suffix in FILE_SUFFIXES or "/" in table_fqn or "*" in table_fqn:
         reader = FILE_SUFFIXES.get(suffix, "read_parquet" if "parquet" in table_fqn.lower() else "read_csv")
-        return f"{reader}({literal(table_fqn)})"
+        return f"{reader}({literal(table_fqn)}{READER_OPTIONS[reader]})"
     from sqlglot import exp
 
     parts = [p.name for p in exp.to_table(table_fqn, dialect="duckdb").parts]
     return qualified(*parts)
+
+
+# Set-returning or column-expanding functions would change the number of rows or columns.
+_ROW_CHANGING = {"unnest", "explode", "columns", "generate_subscripts", "unnest_tokens"}
 
 
 def compile_expr(text: str, columns: set[str], where: str, problems: list[str]) -> str | None:
@@ -77,6 +83,12 @@ def compile_expr(text: str, columns: set[str], where: str, problems: list[str]) 
     if tree.find(exp.Star) is not None:
         problems.append(f"{where}: {text!r}: '*' is not allowed; name the column")
         return None
+    names = {f.sql_name().lower() if not isinstance(f, exp.Anonymous) else f.name.lower()
+             for f in tree.find_all(exp.Func)}
+    if tree.find(exp.Unnest, exp.Explode) is not None or names & _ROW_CHANGING:
+        problems.append(f"{where}: {text!r}: functions that return several rows or columns "
+                        f"({', '.join(sorted(_ROW_CHANGING))}) are not allowed; one value per row")
+        return None
     if tree.find(exp.AggFunc, exp.Window) is not None:
         problems.append(f"{where}: {text!r}: aggregate and window functions are not allowed "
                         "(the expression is evaluated once per row)")
@@ -89,7 +101,7 @@ def compile_expr(text: str, columns: set[str], where: str, problems: list[str]) 
         elif col.name.lower() not in columns:
             problems.append(f"{where}: unknown column {col.name!r} (columns: {', '.join(sorted(columns))})")
             ok = False
-    return tree.sql(dialect="duckdb") if ok else None
+    return tree.sql(dialect="duckdb", comments=False) if ok else None
 
 
 def bind_check(con, rel: str, first_col: str, sql: str | None, text: str, where: str,
@@ -99,7 +111,10 @@ def bind_check(con, rel: str, first_col: str, sql: str | None, text: str, where:
     if sql is None:
         return None
     try:
-        con.execute(f"DESCRIBE SELECT {sql}, {ident(first_col)} FROM {rel}").fetchall()
+        described = con.execute(f"DESCRIBE SELECT {sql}, {ident(first_col)} FROM {rel}").fetchall()
+        if len(described) != 2:
+            problems.append(f"{where}: {text!r} yields {len(described) - 1} columns; it must yield one value")
+            return None
     except Exception as e:  # duckdb.BinderException, CatalogException, ParserException
         reason = str(e).strip().splitlines()[0]
         if "GROUP BY" in reason:
@@ -214,6 +229,8 @@ def build_plan(con, cfg: Config) -> Plan:
                if (p := _plan_source(con, s, active, problems)) is not None]
     if not any(s.is_active for s in cfg.sources):
         problems.append("idr_meta.source_table: no active sources configured")
+    elif not any(s.identifiers for s in cfg.sources if s.is_active):
+        problems.append("idr_meta.identifier_mapping: no active source maps any identifier, so nothing can link")
     mapped = {m.identifier_type for s in cfg.sources if s.is_active for m in s.identifiers}
     for t, r in active.items():
         if t not in mapped:

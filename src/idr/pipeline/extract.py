@@ -55,9 +55,11 @@ def _source_rows(ctx: RunContext, si: int, src, offset: int) -> tuple[int, int, 
     Returns (rows, rows with a key, distinct keys).
     """
     values = "".join(f", CAST(({m.value_sql}) AS VARCHAR) AS v{j}" for j, m in enumerate(src.mappings))
+    # An empty or blank key is no key: otherwise every such row would become one entity.
+    key = f"CASE WHEN trim(CAST(({src.key_sql}) AS VARCHAR)) = '' THEN NULL ELSE ({src.key_sql}) END"
     ctx.con.execute(
         f"CREATE OR REPLACE TEMP TABLE idr_src_{si} AS "
-        f"SELECT (row_number() OVER ()) - 1 + {offset} AS rid, ({src.key_sql}) AS k{values} FROM {src.relation_sql}"
+        f"SELECT (row_number() OVER ()) - 1 + {offset} AS rid, {key} AS k{values} FROM {src.relation_sql}"
     )
     return one_row(ctx.con, f"SELECT count(*), count(k), count(DISTINCT k) FROM idr_src_{si}")
 

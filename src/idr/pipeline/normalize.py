@@ -107,7 +107,7 @@ def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
         # Status of every identifier value read, as a small code (see STATUS).
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_status AS "
-            "SELECT v.eid, v.h, k.type_idx::TINYINT AS type_idx, v.value_norm, v.dup, CASE "
+            "SELECT v.eid, v.h, k.type_idx::SMALLINT AS type_idx, v.value_norm, v.dup, CASE "
             f"  WHEN v.ph_key IN (SELECT key FROM idr_placeholders) THEN {STATUS['placeholder']} "
             f"  WHEN v.value_norm IS NULL THEN {STATUS['invalid']} "
             f"  WHEN x.kind IS NOT NULL OR {patterns_sql} THEN {STATUS['excluded']} "

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+
+import duckdb
 from dataclasses import dataclass, field
 
 from ..backends.duckdb import open_database
@@ -67,7 +69,8 @@ def new_run_id(now) -> str:
 
 def require_initialised(con, db) -> None:
     if not is_initialised(con):
-        raise InputError(f"--db {db}: no idr schemas found; run `idr init --db {db}` and load a configuration")
+        raise InputError(f"--db {db}: idr's tables are missing or incomplete; run `idr init --db {db}` "
+                         "(safe to repeat) and load a configuration")
 
 
 def _preload_heavy_modules() -> None:
@@ -123,13 +126,18 @@ def _run(con, db, mode, max_iters, strategy, progress) -> RunResult:
     con.execute("SET preserve_insertion_order = false")
     if plan.settings["memory_limit"]:
         # SET takes no parameters; the value was validated as a size and is quoted anyway.
-        con.execute(f"SET memory_limit = {literal(plan.settings['memory_limit'])}")
+        try:
+            con.execute(f"SET memory_limit = {literal(plan.settings['memory_limit'])}")
+        except duckdb.Error as e:
+            raise ConfigError(f"idr_meta.config memory_limit={plan.settings['memory_limit']!r}: "
+                              f"{str(e).strip().splitlines()[0]}") from None
     _preload_heavy_modules()
     started = utcnow()
     ctx = RunContext(con=con, run_id=new_run_id(started), mode=mode, plan=plan, started_at=started,
                      max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress)
     insert_running(con, ctx.run_id, mode, started, strategy)
     status = Status.SUCCESS
+    duration: dict[str, float] = {}
     try:
         kinds = extract.plan_kinds(ctx)
         extract.register_kinds(con, kinds)
@@ -140,13 +148,15 @@ def _run(con, db, mode, max_iters, strategy, progress) -> RunResult:
         clusters.components(ctx)
         clusters.membership(ctx)
         status = Status.SUCCESS_WITH_WARNINGS if ctx.warnings else Status.SUCCESS
-        duration = {}
 
         def finalize(c):
             duration["s"] = finish(c, ctx, status)
 
         publish.publish(ctx, finalize)
     except BaseException as e:
+        if "s" in duration:
+            # The publish transaction committed: the run succeeded, whatever came after.
+            raise
         _record_failure(con, ctx, e)
         if _is_interrupt(e) and not isinstance(e, Interrupted):
             signum = _stop_requested[-1] if _stop_requested else None
@@ -166,8 +176,6 @@ def _describe(e: BaseException) -> str:
 def _is_interrupt(e: BaseException) -> bool:
     # A signal that arrives while DuckDB executes a statement surfaces as DuckDB's own
     # "Query interrupted" error rather than as the exception Python raised.
-    import duckdb
-
     return bool(_stop_requested) or isinstance(e, (Interrupted, KeyboardInterrupt, duckdb.InterruptException)) \
         or (isinstance(e, RuntimeError) and str(e).strip() == "Query interrupted")
 
