@@ -123,9 +123,6 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
 }
 
-# The *_current tables are replaced wholesale by a publishing run.
-CURRENT_TABLES = tuple(t for (s, t) in TABLES if s == "idr_out" and t.endswith("_current"))
-
 
 def table_ddl(schema: str, table: str) -> str:
     cols = ",\n  ".join(f"{ident(c)} {t}" for c, t in TABLES[(schema, table)])

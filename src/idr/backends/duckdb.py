@@ -63,11 +63,6 @@ def transaction(con):
         con.execute("COMMIT")
 
 
-def table_columns(con, relation_sql: str) -> list[tuple[str, str]]:
-    """(name, type) of a relation given as SQL text that is already safely quoted."""
-    return [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()]
-
-
 def one_row(con, sql: str, params=None) -> tuple | None:
     """First row of a query. Reads the whole result: DuckDB 2 keeps a connection busy
     until a result is drained, so a bare fetchone() would block the next statement."""

@@ -7,10 +7,6 @@ path in a table function) it goes through these functions and nowhere else.
 
 from __future__ import annotations
 
-import re
-
-_SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-
 
 def ident(name: str) -> str:
     """Quote one identifier part, doubling embedded double quotes."""
@@ -30,6 +26,3 @@ def literal(value: str) -> str:
         raise ValueError("string literal contains a NUL character")
     return "'" + value.replace("'", "''") + "'"
 
-
-def is_simple_name(name: str) -> bool:
-    return bool(_SIMPLE_NAME.match(name))
