@@ -40,6 +40,7 @@ class RunContext:
     warnings: list[str] = field(default_factory=list)
     current_stage: str | None = None
     on_stage: object = None  # optional callable(StageRecord), for progress output
+    cc_table: str | None = None  # (node, component) relation made by the components stage
 
     @contextmanager
     def stage(self, name: str):

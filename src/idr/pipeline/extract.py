@@ -76,29 +76,34 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     con = ctx.con
     kind_of = {(k.identifier_type, k.is_hashed): k.kind for k in kinds}
     entities, values = [], []
-    offset = without_key = 0
+    offset = without_key = n_entities = 0
     with ctx.stage("extract") as st:
         for si, src in enumerate(ctx.plan.sources):
             rows, keyed, distinct = _source_rows(ctx, si, src, offset)
             without_key += rows - keyed
+            n_entities += distinct
             table = f"idr_src_{si}"
             if distinct == keyed:
-                entity_src, rows_sql, eid = f"{table} WHERE k IS NOT NULL", f"{table} WHERE k IS NOT NULL", "rid"
+                entity_src = rows_from = table
+                eid, keyed_rows = "rid", "k IS NOT NULL"
             else:  # repeated keys: every row of a key takes the key's first row number
                 con.execute(f"CREATE OR REPLACE TEMP TABLE idr_keys_{si} AS "
                             f"SELECT k, min(rid) AS eid FROM {table} WHERE k IS NOT NULL GROUP BY k")
-                entity_src, rows_sql, eid = f"idr_keys_{si}", f"{table} JOIN idr_keys_{si} USING (k) WHERE TRUE", "eid"
+                entity_src, rows_from = f"idr_keys_{si}", f"{table} JOIN idr_keys_{si} USING (k)"
+                eid, keyed_rows = "eid", "TRUE"  # the join already dropped rows without a key
             entities.append(
                 f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) AS entity_key, "
-                f"{literal(src.table_id)} AS table_id, {eid} AS eid, hash({literal(src.table_id)}, k) AS h FROM {entity_src}"
+                f"{literal(src.table_id)} AS table_id, {eid} AS eid, hash({literal(src.table_id)}, k) AS h "
+                f"FROM {entity_src} WHERE k IS NOT NULL"
             )
             # Can one entity carry the same (type, value) twice? Only with repeated keys or two
             # mappings of one type; later stages deduplicate just those rows.
             types = [m.identifier_type for m in src.mappings]
             dup = "TRUE" if distinct != keyed or len(set(types)) < len(types) else "FALSE"
             values += [
-                f"SELECT {eid} AS eid, hash({literal(src.table_id)}, k) AS h, {kind_of[(m.identifier_type, m.is_hashed)]} AS kind, "
-                f"v{j} AS raw_value, {dup} AS dup FROM {rows_sql} AND v{j} IS NOT NULL"
+                f"SELECT {eid} AS eid, hash({literal(src.table_id)}, k) AS h, "
+                f"{kind_of[(m.identifier_type, m.is_hashed)]} AS kind, "
+                f"v{j} AS raw_value, {dup} AS dup FROM {rows_from} WHERE {keyed_rows} AND v{j} IS NOT NULL"
                 for j, m in enumerate(src.mappings)
             ]
             offset += rows
@@ -113,6 +118,6 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
             con.execute(f"DROP TABLE IF EXISTS idr_keys_{si}")
         ctx.counts["rows_without_key"] = without_key
         ctx.counts["nodes"] = offset
-        ctx.counts["entities"] = ctx.count("SELECT count(*) FROM idr_entities")
+        ctx.counts["entities"] = n_entities  # count(DISTINCT k) leaves NULL keys out
         ctx.counts["identifiers_extracted"] = ctx.count("SELECT count(*) FROM idr_raw_ids")
         st.rows_in, st.rows_out = offset, ctx.counts["entities"]

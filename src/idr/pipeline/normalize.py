@@ -17,12 +17,11 @@ from .context import RunContext
 from .extract import Kind
 
 
-# Status codes of identifier values (TINYINT: 16M rows of text would cost memory).
+# Status codes of identifier values (TINYINT, not text: 16M rows of text cost memory).
 STATUS = {"ok": 0, "placeholder": 1, "invalid": 2, "excluded": 3}
 
 
-def _register_guards(ctx: RunContext, kinds: list[Kind]) -> None:
-    types = {k.identifier_type: k.type_idx for k in kinds}
+def _register_guards(ctx: RunContext, types: dict[str, int]) -> None:
     small_temp_table(ctx.con, "idr_exclusions", {"type_idx": "INTEGER", "value": "VARCHAR", "is_pattern": "BOOLEAN"},
                      [(types[e.identifier_type], e.identifier_value_pattern, bool(e.is_pattern))
                       for e in ctx.plan.config.exclusions if e.identifier_type in types])
@@ -30,12 +29,11 @@ def _register_guards(ctx: RunContext, kinds: list[Kind]) -> None:
                      [(p,) for p in sorted(set(ctx.plan.settings["placeholder_values"]) | {""})])
 
 
-def _patterns_sql(ctx: RunContext, kinds: list[Kind], type_col: str, value_col: str) -> tuple[str, dict]:
+def _patterns_sql(ctx: RunContext, types: dict[str, int], type_col: str, value_col: str) -> tuple[str, dict]:
     """A predicate "value matches one of its type's LIKE exclusions", patterns bound as
     parameters. Written out per type rather than joined: a correlated join against the
     pattern table costs a hash aggregation over every row."""
     by_type: dict[int, list[str]] = {}
-    types = {k.identifier_type: k.type_idx for k in kinds}
     for e in ctx.plan.config.exclusions:
         if e.is_pattern and e.identifier_type in types:
             by_type.setdefault(types[e.identifier_type], []).append(e.identifier_value_pattern)
@@ -73,12 +71,13 @@ def _normalised_sql(kinds: list[Kind], source: str, col: str, key: str) -> str:
 
 def normalize(ctx: RunContext, kinds: list[Kind]) -> None:
     con = ctx.con
-    _register_guards(ctx, kinds)
+    types = {k.identifier_type: k.type_idx for k in kinds}
+    _register_guards(ctx, types)
     sql_kinds = [k for k in kinds if k.is_hashed or k.canonicalize != "PHONE"]
     phone_kinds = [k for k in kinds if not k.is_hashed and k.canonicalize == "PHONE"]
     exact_src = "(SELECT x.value AS raw_value, k.kind FROM idr_exclusions x " \
                 "JOIN idr_kinds k USING (type_idx) WHERE NOT x.is_pattern)"
-    patterns_sql, pattern_params = _patterns_sql(ctx, kinds, "k.type_idx", "v.value_norm")
+    patterns_sql, pattern_params = _patterns_sql(ctx, types, "k.type_idx", "v.value_norm")
     with ctx.stage("normalize") as st:
         st.rows_in = ctx.counts["identifiers_extracted"]
         rows, exact = [], []  # per-row normalised values; normalised exact exclusions
