@@ -30,6 +30,15 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "components_strategy": ("inprocess", "Connected components: inprocess (scipy) or sql (star contraction)"),
     "max_iters": ("100", "Round limit for the sql components strategy; reaching it fails the run"),
     "memory_limit": ("", "DuckDB memory limit for a run, e.g. 3GB (empty: DuckDB's default, 80% of RAM)"),
+    "rollback_retention_runs": ("3", "How many recent published runs `idr rollback --to` can return to"),
+    "dry_run_retention_days": ("7", "Dry-run rows older than this many days are removed at the start of every run"),
+    "metrics_exporters": ("", "Comma-separated exporters run after every run: pushgateway, textfile, datadog, webhook"),
+    "metrics_pushgateway_url": ("", "Pushgateway base URL for the pushgateway exporter, e.g. http://127.0.0.1:9091"),
+    "metrics_textfile_path": ("", "File the textfile exporter writes (node-exporter textfile collector)"),
+    "metrics_webhook_url": ("", "URL the webhook exporter POSTs to (secret from $IDR_WEBHOOK_SECRET)"),
+    "metrics_datadog_site": ("datadoghq.com", "DataDog site (API key from $DD_API_KEY)"),
+    "metrics_datadog_host": ("", "DataDog API base URL override, e.g. a proxy (empty: https://api.<site>)"),
+    "metrics_env": ("", "Value of the env tag/label on exported metrics (empty: none)"),
 }
 
 

@@ -133,7 +133,7 @@ def _check_settings(cfg: Config, problems: list[str]) -> dict:
             close = difflib.get_close_matches(key, SETTINGS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(SETTINGS)})"
             problems.append(f"idr_meta.config: unknown config_key {key!r}{hint}")
-    for key in ("large_cluster_threshold", "max_iters"):
+    for key in ("large_cluster_threshold", "max_iters", "rollback_retention_runs", "dry_run_retention_days"):
         raw = cfg.setting(key)
         try:
             out[key] = int(raw)
