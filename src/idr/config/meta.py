@@ -44,9 +44,12 @@ def read_config(con) -> Config:
                    problems)
         if m is not None:
             mappings.setdefault(row["table_id"], []).append(m)
+    deleted = {r["table_id"]: r["deleted_expr"] for r in _rows(con, "source_soft_delete", "table_id")}
     sources = [s for row in _rows(con, "source_table", "table_id")
-               if (s := _build(Source, "source_table", row, problems,
+               if (s := _build(Source, "source_table", row, problems, deleted_expr=deleted.pop(row["table_id"], None),
                                identifiers=mappings.pop(row["table_id"], []))) is not None]
+    for table_id in deleted:
+        problems.append(f"idr_meta.source_soft_delete: table_id {table_id!r} has no row in idr_meta.source_table")
     # Mappings whose table_id names no source are kept visible so validation can report them.
     orphans = [
         Source(table_id=tid, table_fqn="", entity_key_expr="", is_active=False, identifiers=ms)
@@ -80,9 +83,12 @@ def _insert(con, table: str, rows: list[dict]) -> None:
 
 def write_config(con, cfg: Config) -> None:
     """Replace the configuration tables' contents. The caller owns the transaction."""
-    for table in ("identifier_mapping", "source_table", "rule", "identifier_exclusion", "config"):
+    for table in ("identifier_mapping", "source_soft_delete", "source_table", "rule", "identifier_exclusion",
+                  "config"):
         con.execute(f"DELETE FROM {qualified('idr_meta', table)}")
-    _insert(con, "source_table", [s.model_dump(exclude={"identifiers"}) for s in cfg.sources])
+    _insert(con, "source_table", [s.model_dump(exclude={"identifiers", "deleted_expr"}) for s in cfg.sources])
+    _insert(con, "source_soft_delete", [{"table_id": s.table_id, "deleted_expr": s.deleted_expr}
+                                        for s in cfg.sources if s.deleted_expr])
     _insert(con, "identifier_mapping", [
         {"table_id": s.table_id, **m.model_dump()} for s in cfg.sources for m in s.identifiers
     ])

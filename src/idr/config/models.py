@@ -59,6 +59,9 @@ class Source(_Model):
     watermark_column: str | None = None
     watermark_lookback_minutes: Int32 = 0
     is_active: bool = True
+    # SQL condition over the source's columns; rows where it is TRUE count as deleted.
+    # Stored in idr_meta.source_soft_delete (source_table keeps the manual's six columns).
+    deleted_expr: str | None = None
     identifiers: list[IdentifierMapping] = Field(default_factory=list)
 
 

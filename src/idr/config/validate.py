@@ -17,6 +17,8 @@ from ..errors import ConfigError
 from ..sql.quoting import ident, literal, qualified
 from .models import CANONICALIZERS, SETTINGS, Config, Rule
 
+WATERMARK_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS",
+                   "DATETIME", "TIMESTAMPTZ"}
 FILE_SUFFIXES = {".parquet": "read_parquet", ".csv": "read_csv", ".tsv": "read_csv", ".gz": "read_csv"}
 # CSV values are read as text: type sniffing would turn '1.0' and '1' into the same number.
 READER_OPTIONS = {"read_csv": ", all_varchar = true", "read_parquet": ""}
@@ -35,7 +37,9 @@ class SourcePlan:
     relation_sql: str
     key_sql: str
     mappings: tuple[MappingPlan, ...]
-    watermark_column: str | None
+    watermark_sql: str | None  # the watermark as a TIMESTAMP expression, if configured
+    lookback_minutes: int
+    deleted_sql: str | None  # TRUE for rows that count as deleted
 
 
 @dataclass(frozen=True)
@@ -195,8 +199,28 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
     key_where = f"{where} entity_key_expr"
     key_sql = bind_check(con, rel, described[0][0], compile_expr(s.entity_key_expr, columns, key_where, problems),
                          s.entity_key_expr, key_where, problems)
+    watermark_sql = None
     if s.watermark_column and s.watermark_column.lower() not in columns:
         problems.append(f"{where}: watermark_column {s.watermark_column!r} is not a column of {s.table_fqn!r}")
+    elif s.watermark_column:
+        col_type = next(t for c, t, *_ in described if c.lower() == s.watermark_column.lower())
+        if col_type.split("(")[0] not in WATERMARK_TYPES:
+            problems.append(f"{where}: watermark_column {s.watermark_column!r} has type {col_type}; "
+                            "expected a DATE or TIMESTAMP column")
+        else:
+            name = next(c for c, *_ in described if c.lower() == s.watermark_column.lower())
+            watermark_sql = f"CAST({ident(name)} AS TIMESTAMP)"
+    deleted_sql = None
+    if s.deleted_expr:
+        dwhere = f"idr_meta.source_soft_delete {s.table_id!r} deleted_expr"
+        deleted_sql = bind_check(con, rel, described[0][0], compile_expr(s.deleted_expr, columns, dwhere, problems),
+                                 s.deleted_expr, dwhere, problems)
+        if deleted_sql is not None:
+            kind = con.execute(f"DESCRIBE SELECT ({deleted_sql}) FROM {rel}").fetchall()[0][1]
+            if kind != "BOOLEAN":
+                problems.append(f"{dwhere}: {s.deleted_expr!r} has type {kind}; it must be a TRUE/FALSE condition "
+                                "such as is_deleted or deleted_at IS NOT NULL")
+                deleted_sql = None
     if s.watermark_lookback_minutes is not None and s.watermark_lookback_minutes < 0:
         problems.append(f"{where}: watermark_lookback_minutes must be >= 0")
     mappings = []
@@ -211,7 +235,8 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
             mappings.append(MappingPlan(m.identifier_type, sql, bool(m.is_hashed)))
     if key_sql is None:
         return None
-    return SourcePlan(s.table_id, rel, key_sql, tuple(mappings), s.watermark_column)
+    return SourcePlan(s.table_id, rel, key_sql, tuple(mappings), watermark_sql,
+                      int(s.watermark_lookback_minutes or 0), deleted_sql)
 
 
 def build_plan(con, cfg: Config) -> Plan:

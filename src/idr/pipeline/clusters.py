@@ -1,7 +1,10 @@
-"""Stages 6-7: connected components over the edges, then membership and cluster tables.
+"""Stages 6-7: connected components over the edges, then the proposed clusters with stable ids.
 
-resolved_id is the smallest entity key of the cluster: deterministic, so repeating a FULL
-run on unchanged data yields the same ids, and a singleton's id is its own entity key.
+Output (temp relations the publish and dry-run stages read):
+- idr_proposed_clusters(component, resolved_id, cluster_size): every cluster of the scope;
+- idr_proposed_membership(entity_key, resolved_id, table_id): every entity of the scope;
+- idr_lineage(event, resolved_id, related_resolved_id, entities_moved, sizes): merges and splits.
+The scope is everything for FULL and the affected clusters for INCR (pipeline/scope.py).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from ..backends.duckdb import one_row
 from ..graph import connected_components
 from .context import RunContext
+from .stable_ids import assign_resolved_ids
 
 
 def components(ctx: RunContext) -> None:
@@ -19,35 +23,44 @@ def components(ctx: RunContext) -> None:
         ctx.counts["components_rounds"] = cc.rounds
         # Node ids no entity uses (rows without a key, repeated keys) are isolated nodes,
         # one component each: not clusters.
-        st.rows_out = cc.count - (ctx.counts["nodes"] - ctx.counts["entities"])
+        st.rows_out = cc.count - (ctx.counts["nodes"] - ctx.count("SELECT count(*) FROM idr_entities"))
         ctx.cc_table = cc.table
 
 
 def membership(ctx: RunContext) -> None:
     con = ctx.con
     with ctx.stage("membership") as st:
-        st.rows_in = ctx.counts["entities"]
+        st.rows_in = ctx.count("SELECT count(*) FROM idr_entities")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_clusters AS "
-            "SELECT c.component, min(e.entity_key) AS resolved_id, count(*) AS cluster_size "
+            "SELECT c.component, min(e.entity_key) AS min_key, count(*) AS cluster_size "
             f"FROM idr_entities e JOIN {ctx.cc_table} c ON c.node = e.eid GROUP BY c.component"
         )
-        # Membership is a view: publishing reads it once, so materialising it would only
-        # copy a million rows of strings.
+        assign_resolved_ids(ctx)
+        # A view: publishing reads it once, so materialising it would only copy strings.
         con.execute(
-            "CREATE OR REPLACE TEMP VIEW idr_membership AS "
-            "SELECT e.entity_key, cl.resolved_id, e.table_id FROM idr_entities e "
-            f"JOIN {ctx.cc_table} c ON c.node = e.eid JOIN idr_clusters cl USING (component)"
+            "CREATE OR REPLACE TEMP VIEW idr_proposed_membership AS "
+            "SELECT e.entity_key, p.resolved_id, e.table_id FROM idr_entities e "
+            f"JOIN {ctx.cc_table} c ON c.node = e.eid JOIN idr_proposed_clusters p USING (component)"
         )
-        threshold = ctx.plan.settings["large_cluster_threshold"]
-        total, largest, singletons, large = one_row(
-            con,
-            "SELECT count(*), coalesce(max(cluster_size), 0), count(*) FILTER (cluster_size = 1), "
-            "count(*) FILTER (cluster_size > ?) FROM idr_clusters", [threshold],
+        st.rows_out = ctx.counts["clusters_impacted"] = ctx.count("SELECT count(*) FROM idr_proposed_clusters")
+        _cluster_counts(ctx)
+
+
+def _cluster_counts(ctx: RunContext) -> None:
+    """Totals over the clusters as they will be after publishing (INCR: scope + the rest)."""
+    threshold = ctx.plan.settings["large_cluster_threshold"]
+    stats = "count(*), coalesce(max(cluster_size), 0), count(*) FILTER (cluster_size = 1), " \
+            "count(*) FILTER (cluster_size > $t), coalesce(sum(cluster_size), 0)"
+    sql = f"SELECT {stats} FROM idr_proposed_clusters"
+    if ctx.mode == "INCR":
+        sql = (f"SELECT sum(a), max(b), sum(c), sum(d), sum(e) FROM ({sql} UNION ALL SELECT {stats} "
+               "FROM idr_out.identity_clusters_current WHERE resolved_id NOT IN "
+               "(SELECT resolved_id FROM idr_scope_clusters)) AS s(a, b, c, d, e)")
+    total, largest, singletons, large, resolved = (int(v or 0) for v in one_row(ctx.con, sql, {"t": threshold}))
+    ctx.counts.update(clusters=total, largest_cluster=largest, singletons=singletons, large_clusters=large,
+                      entities_resolved=resolved)
+    if large:
+        ctx.warnings.append(
+            f"{large:,} cluster(s) larger than large_cluster_threshold={threshold:,} (largest: {largest:,})"
         )
-        ctx.counts.update(clusters=total, largest_cluster=largest, singletons=singletons, large_clusters=large)
-        if large:
-            ctx.warnings.append(
-                f"{large:,} cluster(s) larger than large_cluster_threshold={threshold:,} (largest: {largest:,})"
-            )
-        st.rows_out = total

@@ -41,6 +41,9 @@ class RunContext:
     current_stage: str | None = None
     on_stage: object = None  # optional callable(StageRecord), for progress output
     cc_table: str | None = None  # (node, component) relation made by the components stage
+    baseline: object = None  # runs.state.Baseline: the published state this run starts from
+    watermarks: dict = field(default_factory=dict)  # table_id -> newest watermark read
+    dry_run: bool = False
 
     @contextmanager
     def stage(self, name: str):

@@ -15,13 +15,17 @@ def group_guard(ctx: RunContext) -> None:
     with ctx.stage("group_guard") as st:
         st.rows_in = ctx.counts["identifiers_linkable"]
         # Groups of two or more entities. The anchor is the member with the smallest
-        # hash(table_id, key), so the published edges are the same on every run over the
+        # hash(entity_key), so the published edges are the same on every run over the
         # same data and configuration.
+        # INCR: a group may have holders outside the scope; idr_group_sizes has its true size.
+        size, sizes = ("coalesce(o.n, g.n)", "LEFT JOIN idr_group_sizes o USING (type_idx, value_norm)") \
+            if ctx.mode == "INCR" else ("g.n", "")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_groups AS "
-            "SELECT g.*, g.n > t.max_group_size AS skipped, t.max_group_size FROM ("
+            f"SELECT g.type_idx, g.value_norm, {size} AS n, g.anchor, {size} > t.max_group_size AS skipped, "
+            "t.max_group_size FROM ("
             "  SELECT type_idx, value_norm, count(*) AS n, arg_min(eid, h) AS anchor FROM idr_ids "
-            "  GROUP BY type_idx, value_norm HAVING count(*) > 1) g JOIN idr_types t USING (type_idx)"
+            f"  GROUP BY type_idx, value_norm HAVING count(*) > 1) g JOIN idr_types t USING (type_idx) {sizes}"
         )
         # The five smallest entity keys of each skipped group, as a sample for review.
         con.execute(
@@ -50,6 +54,5 @@ def build_edges(ctx: RunContext) -> None:
             "SELECT i.eid AS src, g.anchor AS dst, i.type_idx, i.value_norm "
             "FROM idr_ids i JOIN idr_groups g USING (type_idx, value_norm) WHERE NOT g.skipped AND i.eid <> g.anchor"
         )
-        for drop in ("DROP VIEW idr_ids", "DROP TABLE idr_status", "DROP TABLE idr_groups"):
-            con.execute(drop)
+        con.execute("DROP TABLE idr_groups")  # idr_ids stays: publish writes the identifiers
         ctx.counts["edges"] = st.rows_out = ctx.count("SELECT count(*) FROM idr_edges")

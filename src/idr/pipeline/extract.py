@@ -3,7 +3,7 @@
 Entities get dense integer ids (eid) once, here; everything after this works on integers
 and joins back to entity keys only when writing outputs. The order of eids is arbitrary
 (ordering 10M keys costs seconds), so where a choice must be the same on every run over
-the same data, h = hash(table_id, key) decides. Identifier types are mapped to
+the same data, h = hash(entity_key) decides. Identifier types are mapped to
 small integers too ("kinds"), so no user-supplied name is ever spliced into SQL text.
 """
 
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backends.duckdb import one_row, small_temp_table
+from datetime import timedelta
+
+from ..backends.duckdb import one_row, scalar, small_temp_table
 from ..sql.quoting import literal
 from .context import RunContext
 
@@ -47,65 +49,107 @@ def register_kinds(con, kinds: list[Kind]) -> None:
                 "SELECT DISTINCT type_idx, identifier_type, max_group_size FROM idr_kinds")
 
 
-def _source_rows(ctx: RunContext, si: int, src, offset: int) -> tuple[int, int, int]:
+def key_sql(src) -> str:
+    # An empty or blank key is no key: otherwise every such row would become one entity.
+    return f"CASE WHEN trim(CAST(({src.key_sql}) AS VARCHAR)) = '' THEN NULL ELSE ({src.key_sql}) END"
+
+
+def _source_rows(ctx: RunContext, si: int, src, offset: int, where: str, params: dict) -> tuple[int, int, int, int]:
     """Copy one source's key and mapped values into idr_src_<si>, numbering rows from offset.
 
     One scan per source; the copy gives both the entity list and the identifier values
-    the same row numbers, which a second scan of a view or file could not promise.
-    Returns (rows, rows with a key, distinct keys).
+    the same row numbers, which a second scan of a view or file could not promise. Rows a
+    soft-delete condition marks are kept (flag `del`) so their watermark still counts.
+    Returns (rows, live rows without a key, live rows with a key, distinct live keys).
     """
     values = "".join(f", CAST(({m.value_sql}) AS VARCHAR) AS v{j}" for j, m in enumerate(src.mappings))
-    # An empty or blank key is no key: otherwise every such row would become one entity.
-    key = f"CASE WHEN trim(CAST(({src.key_sql}) AS VARCHAR)) = '' THEN NULL ELSE ({src.key_sql}) END"
+    extra = (f", coalesce(CAST(({src.deleted_sql}) AS BOOLEAN), FALSE) AS del" if src.deleted_sql else "") + \
+        (f", {src.watermark_sql} AS wm" if src.watermark_sql else "")
     ctx.con.execute(
         f"CREATE OR REPLACE TEMP TABLE idr_src_{si} AS "
-        f"SELECT (row_number() OVER ()) - 1 + {offset} AS rid, {key} AS k{values} FROM {src.relation_sql}"
-    )
-    return one_row(ctx.con, f"SELECT count(*), count(k), count(DISTINCT k) FROM idr_src_{si}")
+        f"SELECT (row_number() OVER ()) - 1 + {offset} AS rid, {key_sql(src)} AS k{extra}{values} "
+        f"FROM {src.relation_sql} WHERE {where}", params)
+    live = "NOT del" if src.deleted_sql else "TRUE"
+    return one_row(ctx.con, f"SELECT count(*), count(*) FILTER (k IS NULL AND {live}), "
+                            f"count(k) FILTER ({live}), count(DISTINCT k) FILTER ({live}) FROM idr_src_{si}")
+
+
+def _delta_filter(ctx: RunContext, si: int, src) -> tuple[str, dict, str]:
+    """(WHERE clause, parameters, SQL of the delta's keys) for one source of an INCR run.
+
+    The delta is every row of each key that has a row newer than the watermark minus the
+    lookback: an entity's identifiers are the union of all its rows, so a key that gained,
+    changed or soft-deleted one row is re-read whole. A source with no watermark (or new
+    since the last run) is read whole, and its keys that vanished count as deleted.
+    """
+    state = ctx.baseline.sources.get(src.table_id)
+    if state is None or src.watermark_sql is None or state.last_watermark is None:
+        prefix = literal(src.table_id + ":")
+        current = ("SELECT entity_key FROM idr_out.identity_resolved_membership_current "
+                   f"WHERE table_id = {literal(src.table_id)}")
+        return "TRUE", {}, f"{current} UNION SELECT {prefix} || CAST(k AS VARCHAR) FROM idr_src_{si} WHERE k IS NOT NULL"
+    cutoff = state.last_watermark - timedelta(minutes=src.lookback_minutes)
+    ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE idr_dkeys_{si} AS SELECT DISTINCT {key_sql(src)} AS k "
+                    f"FROM {src.relation_sql} WHERE {src.watermark_sql} > $cutoff", {"cutoff": cutoff})
+    keys = f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) FROM idr_dkeys_{si} WHERE k IS NOT NULL"
+    return f"({key_sql(src)}) IN (SELECT k FROM idr_dkeys_{si})", {}, keys
 
 
 def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     """idr_entities(entity_key, table_id, eid, h) and idr_raw_ids(eid, h, kind, raw_value, dup).
 
+    FULL reads every row of every active source; INCR (ctx.baseline set) reads the delta
+    and also writes idr_delta_keys(entity_key): every entity whose rows it re-read,
+    deleted ones included.
+
     eid is the source row number (offset per source), so identifier values need no join
     on entity keys; only a source whose keys repeat maps its rows to one eid per key.
     eids therefore have gaps (rows without a key, repeated keys): harmless, such ids are
-    isolated nodes that no entity refers to. h = hash(table_id, key) orders members where
+    isolated nodes that no entity refers to. h = hash(entity_key) orders members where
     a choice must be the same on every run.
     """
     con = ctx.con
+    incremental = ctx.mode == "INCR"
     kind_of = {(k.identifier_type, k.is_hashed): k.kind for k in kinds}
-    entities, values = [], []
+    entities, values, delta_keys, temps = [], [], [], []
     offset = without_key = n_entities = 0
     with ctx.stage("extract") as st:
         for si, src in enumerate(ctx.plan.sources):
-            rows, keyed, distinct = _source_rows(ctx, si, src, offset)
-            without_key += rows - keyed
+            where, params, keys = _delta_filter(ctx, si, src) if incremental else ("TRUE", {}, None)
+            rows, no_key, keyed, distinct = _source_rows(ctx, si, src, offset, where, params)
+            without_key += no_key
             n_entities += distinct
             table = f"idr_src_{si}"
-            if distinct == keyed:
+            temps += [table, f"idr_keys_{si}", f"idr_dkeys_{si}"]
+            live = "NOT del" if src.deleted_sql else "TRUE"
+            h = f"hash({literal(src.table_id + ':')} || CAST(k AS VARCHAR))"  # = hash(entity_key)
+            if distinct == keyed and not src.deleted_sql:
                 entity_src = rows_from = table
                 eid, keyed_rows = "rid", "k IS NOT NULL"
-            else:  # repeated keys: every row of a key takes the key's first row number
+            else:  # repeated keys or deleted rows: every live row of a key takes the key's first row number
                 con.execute(f"CREATE OR REPLACE TEMP TABLE idr_keys_{si} AS "
-                            f"SELECT k, min(rid) AS eid FROM {table} WHERE k IS NOT NULL GROUP BY k")
+                            f"SELECT k, min(rid) AS eid FROM {table} WHERE k IS NOT NULL AND {live} GROUP BY k")
                 entity_src, rows_from = f"idr_keys_{si}", f"{table} JOIN idr_keys_{si} USING (k)"
-                eid, keyed_rows = "eid", "TRUE"  # the join already dropped rows without a key
+                eid, keyed_rows = "eid", live  # the join already dropped rows without a key
             entities.append(
                 f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) AS entity_key, "
-                f"{literal(src.table_id)} AS table_id, {eid} AS eid, hash({literal(src.table_id)}, k) AS h "
+                f"{literal(src.table_id)} AS table_id, {eid} AS eid, {h} AS h "
                 f"FROM {entity_src} WHERE k IS NOT NULL"
             )
             # Can one entity carry the same (type, value) twice? Only with repeated keys or two
-            # mappings of one type; later stages deduplicate just those rows.
+            # mappings of one type in a source; later stages deduplicate just those rows.
             types = [m.identifier_type for m in src.mappings]
             dup = "TRUE" if distinct != keyed or len(set(types)) < len(types) else "FALSE"
             values += [
-                f"SELECT {eid} AS eid, hash({literal(src.table_id)}, k) AS h, "
+                f"SELECT {eid} AS eid, {h} AS h, "
                 f"{kind_of[(m.identifier_type, m.is_hashed)]} AS kind, "
                 f"v{j} AS raw_value, {dup} AS dup FROM {rows_from} WHERE {keyed_rows} AND v{j} IS NOT NULL"
                 for j, m in enumerate(src.mappings)
             ]
+            if src.watermark_sql:
+                ctx.watermarks[src.table_id] = scalar(con, f"SELECT max(wm) FROM {table}")
+            if keys is not None:
+                delta_keys.append(keys)
             offset += rows
         con.execute(f"CREATE OR REPLACE TEMP TABLE idr_entities AS {' UNION ALL '.join(entities)}")
         if values:
@@ -113,9 +157,11 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE idr_raw_ids "
                         "(eid BIGINT, h UBIGINT, kind INTEGER, raw_value VARCHAR, dup BOOLEAN)")
-        for si in range(len(ctx.plan.sources)):
-            con.execute(f"DROP TABLE IF EXISTS idr_src_{si}")
-            con.execute(f"DROP TABLE IF EXISTS idr_keys_{si}")
+        if incremental:
+            con.execute("CREATE OR REPLACE TEMP TABLE idr_delta_keys AS SELECT DISTINCT entity_key "
+                        f"FROM ({' UNION ALL '.join(delta_keys)}) AS d(entity_key)")
+        for t in temps:
+            con.execute(f"DROP TABLE IF EXISTS {t}")
         ctx.counts["rows_without_key"] = without_key
         ctx.counts["nodes"] = offset
         ctx.counts["entities"] = n_entities  # count(DISTINCT k) leaves NULL keys out

@@ -1,25 +1,54 @@
-"""Stage 8: replace the *_current outputs in one transaction.
+"""Stage 8: publish the run's outputs, watermarks and audit rows in one transaction.
 
 Readers see the previous results or the new ones, never a mix; if anything fails here the
-transaction rolls back and the previous results stay exactly as they were.
+transaction rolls back and the previous results stay exactly as they were. FULL replaces
+each output table whole; INCR rewrites only the rows of its scope that changed. Either
+way the replaced rows are kept for `idr rollback` (runs/rollback.py).
 """
 
 from __future__ import annotations
 
 from ..backends.duckdb import transaction
-from ..schema import table_ddl
+from ..runs import rollback
+from ..runs.state import write_run_state
 from ..sql.quoting import qualified
 from .context import RunContext
+from .stable_ids import LINEAGE_INSERT
 
-OUTPUT_SELECTS = {
-    "identity_resolved_membership_current":
-        "SELECT entity_key, resolved_id, table_id, $run_id, $ts FROM idr_membership",
-    "identity_clusters_current":
-        "SELECT resolved_id, cluster_size, $run_id, $ts FROM idr_clusters",
-    "identity_edges_current":
-        "SELECT t.identifier_type, d.value_norm, s.entity_key, a.entity_key, $run_id FROM idr_edges d "
-        "JOIN idr_entities s ON s.eid = d.src JOIN idr_entities a ON a.eid = d.dst JOIN idr_types t USING (type_idx)",
+MEMBERSHIP, CLUSTERS, EDGES, IDENTIFIERS, SKIPPED = (
+    "identity_resolved_membership_current", "identity_clusters_current", "identity_edges_current",
+    "identity_identifiers_current", "identity_skipped_groups_current")
+
+EDGES_SQL = ("SELECT t.identifier_type, d.value_norm AS identifier_value_norm, s.entity_key, "
+             "a.entity_key AS anchor_entity_key FROM idr_edges d JOIN idr_entities s ON s.eid = d.src "
+             "JOIN idr_entities a ON a.eid = d.dst JOIN idr_types t USING (type_idx)")
+
+# FULL: every output from the run's relations (data columns, then run id and timestamp).
+FULL_SELECTS = {
+    MEMBERSHIP: "SELECT entity_key, resolved_id, table_id, $run_id, $ts FROM idr_proposed_membership",
+    CLUSTERS: "SELECT resolved_id, cluster_size, $run_id, $ts FROM idr_proposed_clusters",
+    EDGES: f"SELECT *, $run_id FROM ({EDGES_SQL})",
+    IDENTIFIERS: "SELECT e.entity_key, t.identifier_type, i.value_norm, $run_id FROM idr_ids i "
+                 "JOIN idr_entities e USING (eid) JOIN idr_types t USING (type_idx)",
+    SKIPPED: "SELECT identifier_type, identifier_value_norm, group_size, max_allowed, $run_id FROM idr_skipped",
 }
+
+# INCR: (data columns, the scope's new rows, which published rows the scope covers).
+INCR_UPDATES = {
+    MEMBERSHIP: (["entity_key", "resolved_id", "table_id"], "SELECT * FROM idr_proposed_membership",
+                 "entity_key IN (SELECT entity_key FROM idr_scope_old)"),
+    CLUSTERS: (["resolved_id", "cluster_size"], "SELECT resolved_id, cluster_size FROM idr_proposed_clusters",
+               "resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)"),
+    EDGES: (["identifier_type", "identifier_value_norm", "entity_key", "anchor_entity_key"], EDGES_SQL,
+            "entity_key IN (SELECT entity_key FROM idr_scope_old)"),
+    IDENTIFIERS: (["entity_key", "identifier_type", "identifier_value_norm"],
+                  "SELECT n.entity_key, t.identifier_type, n.value_norm FROM idr_new_ids n JOIN idr_types t "
+                  "USING (type_idx)", "entity_key IN (SELECT entity_key FROM idr_delta_keys)"),
+    SKIPPED: (["identifier_type", "identifier_value_norm", "group_size", "max_allowed"],
+              "SELECT identifier_type, value_norm, new_size, max_size FROM idr_group_change WHERE new_size > max_size",
+              "(identifier_type, identifier_value_norm) IN (SELECT identifier_type, value_norm FROM idr_group_change)"),
+}
+STAMPED = {MEMBERSHIP, CLUSTERS}  # tables with an updated_ts column
 
 
 def publish(ctx: RunContext, finalize) -> None:
@@ -28,14 +57,23 @@ def publish(ctx: RunContext, finalize) -> None:
     params = {"run_id": ctx.run_id, "ts": ctx.started_at}
     with transaction(con):
         with ctx.stage("publish") as st:
-            st.rows_in = ctx.counts["entities"]
-            for table, select in OUTPUT_SELECTS.items():
-                # Drop and recreate: cheaper than DELETE for a full replacement, and
-                # leaves no deleted rows behind to vacuum.
-                con.execute(f"DROP TABLE IF EXISTS {qualified('idr_out', table)}")
-                con.execute(table_ddl("idr_out", table))
-                used = {k: v for k, v in params.items() if f"${k}" in select}
-                con.execute(f"INSERT INTO {qualified('idr_out', table)} {select}", used)
+            st.rows_in = ctx.count("SELECT count(*) FROM idr_entities")
+            written = 0
+            for table in FULL_SELECTS:
+                if ctx.mode == "FULL":
+                    rollback.replace_whole(con, table, ctx.run_id)
+                    select = FULL_SELECTS[table]
+                    used = {k: v for k, v in params.items() if f"${k}" in select}
+                    con.execute(f"INSERT INTO {qualified('idr_out', table)} {select}", used)
+                else:
+                    cols, new_sql, scope_sql = INCR_UPDATES[table]
+                    stamps = {"run_id": ctx.run_id, **({"updated_ts": ctx.started_at} if table in STAMPED else {})}
+                    written += rollback.replace_rows(con, table, ctx.run_id, cols, new_sql, scope_sql, stamps)
+            rollback.save_run_state(con, ctx.run_id)
+            previous = {t: s.last_watermark for t, s in (ctx.baseline.sources if ctx.mode == "INCR" else {}).items()}
+            watermarks = _newest(previous, ctx.watermarks)
+            write_run_state(con, ctx.plan, ctx.run_id, ctx.started_at, watermarks)
+            ctx.counts["last_watermark"] = max((w for w in watermarks.values() if w is not None), default=None)
             con.execute(
                 "INSERT INTO idr_out.skipped_identifier_groups "
                 "(run_id, identifier_type, identifier_value_norm, group_size, max_allowed, sample_entity_keys, reason) "
@@ -43,6 +81,17 @@ def publish(ctx: RunContext, finalize) -> None:
                 "'group_size ' || group_size || ' > max_group_size ' || max_allowed FROM idr_skipped",
                 {"run_id": ctx.run_id},
             )
-            st.rows_out = ctx.counts["entities"]
+            con.execute(LINEAGE_INSERT, params)
+            rollback.prune(con, ctx.plan.settings["rollback_retention_runs"], ctx.run_id)
+            st.rows_out = written if ctx.mode == "INCR" else st.rows_in
         # run_history and stage_metrics commit together with the outputs they describe.
         finalize(con)
+
+
+def _newest(previous: dict, read: dict) -> dict:
+    """Watermarks only move forward: a source with no newer rows keeps its value."""
+    out = dict(previous)
+    for table_id, wm in read.items():
+        if wm is not None and (out.get(table_id) is None or wm > out[table_id]):
+            out[table_id] = wm
+    return out

@@ -31,13 +31,15 @@ def mark_interrupted(con) -> list[str]:
     return [r[0] for r in rows]
 
 
-def insert_running(con, run_id: str, mode: str, started_at, strategy: str) -> None:
+def insert_running(con, ctx: RunContext, requested_mode: str, mode_reason: str | None, fingerprint: str) -> None:
     from .. import __version__
 
     con.execute(
         "INSERT INTO idr_out.run_history (run_id, run_mode, status, started_at, components_strategy, "
-        "idr_version, pid) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?)",
-        [run_id, mode, started_at, strategy, __version__, os.getpid()],
+        "idr_version, pid, requested_mode, mode_reason, config_fingerprint) "
+        "VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?)",
+        [ctx.run_id, ctx.mode, ctx.started_at, ctx.strategy, __version__, os.getpid(), requested_mode, mode_reason,
+         fingerprint],
     )
 
 
@@ -47,7 +49,9 @@ _COUNT_COLUMNS = {
     "identifiers_extracted": "identifiers_extracted",
     "edges_created": "edges",
     "clusters_total": "clusters",
-    "clusters_impacted": "clusters",  # FULL recomputes every cluster
+    "clusters_impacted": "clusters_impacted",
+    "entities_removed": "entities_removed",
+    "last_watermark_value": "last_watermark",
     "largest_cluster": "largest_cluster",
     "large_clusters": "large_clusters",
     "groups_skipped": "groups_skipped",

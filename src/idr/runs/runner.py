@@ -14,15 +14,16 @@ import threading
 import duckdb
 from dataclasses import dataclass, field
 
-from ..backends.duckdb import open_database
+from ..backends.duckdb import open_database, transaction
 from ..config.meta import read_config
 from ..config.validate import build_plan
 from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
-from ..pipeline import clusters, edges, extract, normalize, publish
+from ..pipeline import clusters, edges, extract, normalize, publish, scope
 from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..schema import is_initialised
 from ..sql.quoting import literal
 from .history import Status, finish, insert_running, mark_interrupted
+from .state import choose_mode, config_fingerprint, read_baseline
 
 MODES = ("FULL", "INCR")
 
@@ -63,8 +64,8 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
-def new_run_id(now) -> str:
-    return f"run_{now:%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
+def new_run_id(now, dry_run: bool = False) -> str:
+    return f"{'dry_run' if dry_run else 'run'}_{now:%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
 
 
 def require_initialised(con, db) -> None:
@@ -86,9 +87,12 @@ def _preload_heavy_modules() -> None:
 
 
 def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: str | None = None,
-        progress=None) -> RunResult:
+        progress=None, dry_run: bool = False, auto_full: bool = True) -> RunResult:
     """Run identity resolution on the DuckDB database at `db` and publish the results.
 
+    mode: FULL recomputes everything; INCR only what changed since the last published run
+    (it runs as FULL when that would not be exact, unless auto_full is False: InputError).
+    dry_run: compute everything, publish nothing, record the would-be changes.
     progress: optional callable, called with each StageRecord as its stage finishes."""
     mode = mode.upper()
     if mode not in MODES:
@@ -103,7 +107,7 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
     try:
         con = open_database(db, create=False)
         try:
-            return _run(con, db, mode, max_iters, strategy, progress)
+            return _run(con, db, mode, max_iters, strategy, progress, dry_run, auto_full)
         finally:
             con.close()
     finally:
@@ -111,17 +115,16 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
             _active_runs.discard(key)
 
 
-def _run(con, db, mode, max_iters, strategy, progress) -> RunResult:
+def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) -> RunResult:
     require_initialised(con, db)
     interrupted = mark_interrupted(con)
     plan = build_plan(con, read_config(con))
     strategy = (strategy or plan.settings["components_strategy"]).lower()
     if strategy not in ("inprocess", "sql"):
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
-    notes = []
-    if mode == "INCR":
-        # Incremental processing is not built yet; a FULL run gives the same answer.
-        notes.append("INCR is not incremental yet in this version: the run recomputed everything (FULL)")
+    baseline = read_baseline(con)
+    mode, reason = choose_mode(requested, plan, baseline, auto_full)
+    notes = [reason] if reason else []
     _stop_requested.clear()
     con.execute("SET preserve_insertion_order = false")
     if plan.settings["memory_limit"]:
@@ -133,9 +136,10 @@ def _run(con, db, mode, max_iters, strategy, progress) -> RunResult:
                               f"{str(e).strip().splitlines()[0]}") from None
     _preload_heavy_modules()
     started = utcnow()
-    ctx = RunContext(con=con, run_id=new_run_id(started), mode=mode, plan=plan, started_at=started,
-                     max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress)
-    insert_running(con, ctx.run_id, mode, started, strategy)
+    ctx = RunContext(con=con, run_id=new_run_id(started, dry_run), mode=mode, plan=plan, started_at=started,
+                     max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress,
+                     baseline=baseline, dry_run=dry_run)
+    insert_running(con, ctx, requested, reason, config_fingerprint(plan))
     status = Status.SUCCESS
     duration: dict[str, float] = {}
     try:
@@ -143,16 +147,23 @@ def _run(con, db, mode, max_iters, strategy, progress) -> RunResult:
         extract.register_kinds(con, kinds)
         extract.extract(ctx, kinds)
         normalize.normalize(ctx, kinds)
+        if mode == "INCR":
+            scope.build_scope(ctx)
         edges.group_guard(ctx)
         edges.build_edges(ctx)
         clusters.components(ctx)
         clusters.membership(ctx)
-        status = Status.SUCCESS_WITH_WARNINGS if ctx.warnings else Status.SUCCESS
+        if dry_run:
+            status = Status.DRY_RUN_COMPLETE
+            with transaction(con):
+                duration["s"] = finish(con, ctx, status)
+        else:
+            status = Status.SUCCESS_WITH_WARNINGS if ctx.warnings else Status.SUCCESS
 
-        def finalize(c):
-            duration["s"] = finish(c, ctx, status)
+            def finalize(c):
+                duration["s"] = finish(c, ctx, status)
 
-        publish.publish(ctx, finalize)
+            publish.publish(ctx, finalize)
     except BaseException as e:
         if "s" in duration:
             # The publish transaction committed: the run succeeded, whatever came after.

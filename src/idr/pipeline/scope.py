@@ -1,0 +1,119 @@
+"""INCR only: from the delta to the part of the graph that can change, and nothing more.
+
+Why this is exact. Clusters are the connected components of "shares a linking value".
+A value's group changes only if the delta adds or removes one of its holders; call those
+values changed. A cluster can change only if one of its members changed identifiers, was
+added or removed, or holds a changed value whose group links before or after the run.
+All such clusters are recomputed together with the delta (the scope); every other
+cluster keeps exactly the same members and the same links, because each of its values
+has the same group, and a value that links has all its holders in one cluster (so in the
+scope, or wholly outside it). The only groups whose holders straddle the scope boundary
+are skipped ones (over max_group_size); their true sizes are supplied to the group guard
+(idr_group_sizes) so that a handful of in-scope holders cannot make them link.
+
+Reads only the published state (membership, identifiers, skipped groups): never the
+sources beyond the delta.
+"""
+
+from __future__ import annotations
+
+from .context import RunContext
+from .normalize import STATUS
+
+OUT = "idr_out."
+IDENTIFIERS = OUT + "identity_identifiers_current"
+MEMBERSHIP = OUT + "identity_resolved_membership_current"
+SKIPPED = OUT + "identity_skipped_groups_current"
+
+
+def build_scope(ctx: RunContext) -> None:
+    con = ctx.con
+    ok = STATUS["ok"]
+    with ctx.stage("scope") as st:
+        st.rows_in = ctx.counts["entities"]
+        # What the delta's entities hold now, and what they held before.
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_new_ids AS SELECT DISTINCT e.entity_key, s.type_idx, s.value_norm "
+                    f"FROM idr_status s JOIN idr_entities e USING (eid) WHERE s.status = {ok}")
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_old_ids AS "
+                    "SELECT i.entity_key, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
+                    f"FROM {IDENTIFIERS} i JOIN idr_types t USING (identifier_type) "
+                    "WHERE i.entity_key IN (SELECT entity_key FROM idr_delta_keys)")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_changed_pairs AS "
+            "SELECT *, 1 AS change FROM (SELECT * FROM idr_new_ids EXCEPT SELECT * FROM idr_old_ids) UNION ALL "
+            "SELECT *, -1 AS change FROM (SELECT * FROM idr_old_ids EXCEPT SELECT * FROM idr_new_ids)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_delta_old AS SELECT entity_key, resolved_id FROM {MEMBERSHIP} "
+                    "WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys)")
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_removed_entities AS SELECT entity_key FROM idr_delta_old "
+                    "WHERE entity_key NOT IN (SELECT entity_key FROM idr_entities)")
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_added_entities AS SELECT entity_key FROM idr_entities "
+                    "WHERE entity_key NOT IN (SELECT entity_key FROM idr_delta_old)")
+
+        # Changed values: old size (stored for skipped groups, else counted from the
+        # holders, which are few since the group linked) and new size.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_value_change AS "
+            "SELECT p.type_idx, p.value_norm, sum(p.change) AS change, any_value(s.group_size) AS skipped_size, "
+            "  any_value(t.max_group_size) AS max_size, any_value(t.identifier_type) AS identifier_type "
+            "FROM idr_changed_pairs p JOIN idr_types t USING (type_idx) "
+            f"LEFT JOIN {SKIPPED} s ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = p.value_norm "
+            "GROUP BY p.type_idx, p.value_norm")
+        # Holders of every changed value that links before or after the run.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_value_holders AS "
+            "SELECT i.entity_key, v.type_idx, v.value_norm "
+            f"FROM {IDENTIFIERS} i JOIN (SELECT * FROM idr_value_change "
+            "  WHERE skipped_size IS NULL OR skipped_size + change <= max_size) v "
+            "ON i.identifier_type = v.identifier_type AND i.identifier_value_norm = v.value_norm")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_group_change AS "
+            "SELECT v.*, coalesce(v.skipped_size, h.n, 0) AS old_size, coalesce(v.skipped_size, h.n, 0) + v.change "
+            "  AS new_size FROM idr_value_change v LEFT JOIN ("
+            "  SELECT type_idx, value_norm, count(*) AS n FROM idr_value_holders GROUP BY ALL) h "
+            "USING (type_idx, value_norm)")
+
+        # Clusters that can change, and every entity in them.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE idr_scope_clusters AS SELECT DISTINCT resolved_id FROM {MEMBERSHIP} "
+            "WHERE entity_key IN (SELECT entity_key FROM idr_changed_pairs UNION ALL "
+            "  SELECT entity_key FROM idr_removed_entities UNION ALL SELECT entity_key FROM idr_value_holders)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_scope_old AS SELECT entity_key, table_id, resolved_id "
+                    f"FROM {MEMBERSHIP} WHERE resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)")
+
+        # Delta entities whose identifiers did not change and whose cluster is not in scope
+        # keep everything: leave them out (their groups are not all in the scope).
+        con.execute("DELETE FROM idr_entities WHERE entity_key NOT IN (SELECT entity_key FROM idr_scope_old) "
+                    "AND entity_key NOT IN (SELECT entity_key FROM idr_added_entities)")
+        con.execute("DELETE FROM idr_status WHERE eid NOT IN (SELECT eid FROM idr_entities)")
+
+        # The scope's other members come from the published state with their identifiers.
+        nodes = ctx.counts["nodes"]
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_carried AS "
+            f"SELECT entity_key, table_id, {int(nodes)} + row_number() OVER () - 1 AS eid, hash(entity_key) AS h "
+            "FROM idr_scope_old WHERE entity_key NOT IN (SELECT entity_key FROM idr_delta_keys)")
+        carried = ctx.count("SELECT count(*) FROM idr_carried")
+        con.execute("INSERT INTO idr_entities SELECT entity_key, table_id, eid, h FROM idr_carried")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_carried_ids AS "
+            "SELECT c.eid, c.h, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
+            f"FROM {IDENTIFIERS} i JOIN idr_carried c USING (entity_key) JOIN idr_types t USING (identifier_type)")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW idr_ids AS "
+            f"SELECT eid, h, type_idx, value_norm FROM idr_status WHERE status = {ok} AND NOT dup UNION ALL "
+            f"SELECT DISTINCT eid, h, type_idx, value_norm FROM idr_status WHERE status = {ok} AND dup UNION ALL "
+            "SELECT eid, h, type_idx, value_norm FROM idr_carried_ids")
+
+        # True sizes of groups whose holders may straddle the scope: changed values, and
+        # skipped groups the changes did not touch.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_group_sizes AS "
+            "SELECT type_idx, value_norm, new_size AS n FROM idr_group_change UNION ALL "
+            "SELECT t.type_idx, s.identifier_value_norm, s.group_size "
+            f"FROM {SKIPPED} s JOIN idr_types t USING (identifier_type) "
+            "ANTI JOIN idr_group_change g ON g.type_idx = t.type_idx AND g.value_norm = s.identifier_value_norm")
+
+        ctx.counts["nodes"] = nodes + carried
+        ctx.counts["entities_removed"] = ctx.count("SELECT count(*) FROM idr_removed_entities")
+        ctx.counts["scope_entities"] = st.rows_out = ctx.count("SELECT count(*) FROM idr_entities")
+        ctx.counts["identifiers_linkable"] = ctx.count("SELECT count(*) FROM idr_ids")

@@ -1,0 +1,91 @@
+"""resolved_id that survive runs: unchanged clusters keep theirs, merges and splits are decided
+by rule and recorded in idr_out.resolved_id_lineage.
+
+Each new cluster is compared with the published clusters its members came from (the
+overlap: how many of its members each old cluster gave it).
+1. Each old id goes to the new cluster that received most of its members (a split: the
+   largest part keeps the id); ties go to the part with the smallest entity key.
+2. A new cluster offered several old ids keeps the one whose part is largest (a merge:
+   the part with most members), ties broken by the smallest id.
+3. A new cluster offered none gets a new id: its smallest entity key, unless that string
+   is or was already an id (then key#2, key#3, ...). So a first run's ids are the
+   smallest entity keys, and the same history gives the same ids, FULL or INCR.
+"""
+
+from __future__ import annotations
+
+from .context import RunContext
+
+MEMBERSHIP = "idr_out.identity_resolved_membership_current"
+CLUSTERS = "idr_out.identity_clusters_current"
+
+
+def assign_resolved_ids(ctx: RunContext) -> None:
+    con = ctx.con
+    published = ctx.count(f"SELECT count(*) FROM (SELECT 1 FROM {CLUSTERS} LIMIT 1)") > 0
+    if not published:  # first run: nothing to keep, nothing to collide with
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_proposed_clusters AS "
+                    "SELECT component, min_key AS resolved_id, cluster_size FROM idr_clusters")
+        _empty_lineage(con)
+        return
+    old = "idr_scope_old" if ctx.mode == "INCR" else MEMBERSHIP
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE idr_overlap AS "
+        "SELECT c.component, m.resolved_id AS old_id, count(*) AS n "
+        f"FROM idr_entities e JOIN {ctx.cc_table} c ON c.node = e.eid JOIN {old} m USING (entity_key) GROUP BY ALL")
+    # Steps 1 and 2 (see module docstring).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE idr_kept AS "
+        "SELECT component, old_id FROM ("
+        "  SELECT o.component, o.old_id, o.n FROM idr_overlap o JOIN idr_clusters k USING (component) "
+        "  QUALIFY row_number() OVER (PARTITION BY o.old_id ORDER BY o.n DESC, k.min_key) = 1) "
+        "QUALIFY row_number() OVER (PARTITION BY component ORDER BY n DESC, old_id) = 1")
+    # Step 3: new ids, never one that is in use or was ever published in the current state.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE idr_fresh AS SELECT component, min_key, min_key AS resolved_id, 1 AS attempt "
+        "FROM idr_clusters ANTI JOIN idr_kept USING (component)")
+    while True:
+        clashes = ctx.count(
+            f"SELECT count(*) FROM idr_fresh WHERE resolved_id IN (SELECT resolved_id FROM {CLUSTERS}) "
+            "OR resolved_id IN (SELECT resolved_id FROM idr_fresh GROUP BY 1 HAVING count(*) > 1) AND attempt > 1")
+        if not clashes:
+            break
+        con.execute(
+            "UPDATE idr_fresh SET attempt = attempt + 1, resolved_id = min_key || '#' || (attempt + 1) "
+            f"WHERE resolved_id IN (SELECT resolved_id FROM {CLUSTERS}) "
+            "OR resolved_id IN (SELECT resolved_id FROM idr_fresh GROUP BY 1 HAVING count(*) > 1) AND attempt > 1")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE idr_proposed_clusters AS "
+        "SELECT c.component, coalesce(k.old_id, f.resolved_id) AS resolved_id, c.cluster_size FROM idr_clusters c "
+        "LEFT JOIN idr_kept k USING (component) LEFT JOIN idr_fresh f USING (component)")
+    # Every (new cluster, old cluster) pair whose ids differ is a merge or a split: a split
+    # when the old id lives on elsewhere, a merge when it was absorbed.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE idr_lineage AS "
+        "SELECT CASE WHEN l.old_id IN (SELECT old_id FROM idr_kept) THEN 'SPLIT' ELSE 'MERGE' END AS event, "
+        "  CASE WHEN l.old_id IN (SELECT old_id FROM idr_kept) THEN l.old_id ELSE p.resolved_id END AS resolved_id, "
+        "  CASE WHEN l.old_id IN (SELECT old_id FROM idr_kept) THEN p.resolved_id ELSE l.old_id END "
+        "    AS related_resolved_id, l.n AS entities_moved, p.cluster_size AS new_size, p.resolved_id AS new_id, "
+        "  l.old_id "
+        "FROM (SELECT o.* FROM idr_overlap o JOIN idr_proposed_clusters p USING (component) "
+        "      WHERE p.resolved_id <> o.old_id) l JOIN idr_proposed_clusters p USING (component)")
+    ctx.counts["merges"] = ctx.count("SELECT count(*) FROM idr_lineage WHERE event = 'MERGE'")
+    ctx.counts["splits"] = ctx.count("SELECT count(*) FROM idr_lineage WHERE event = 'SPLIT'")
+
+
+def _empty_lineage(con) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE idr_lineage (event VARCHAR, resolved_id VARCHAR, "
+                "related_resolved_id VARCHAR, entities_moved BIGINT, new_size BIGINT, new_id VARCHAR, old_id VARCHAR)")
+
+
+LINEAGE_INSERT = (
+    "INSERT INTO idr_out.resolved_id_lineage (run_id, event, resolved_id, related_resolved_id, entities_moved, "
+    "resolved_cluster_size, related_cluster_size, recorded_at) "
+    "SELECT $run_id, l.event, l.resolved_id, l.related_resolved_id, l.entities_moved, "
+    # The surviving side's size now; the other side's: the part that split off, or the
+    # absorbed cluster's size before the merge.
+    "  CASE WHEN l.event = 'SPLIT' THEN (SELECT cluster_size FROM idr_proposed_clusters p "
+    "       WHERE p.resolved_id = l.resolved_id) ELSE l.new_size END, "
+    "  CASE WHEN l.event = 'SPLIT' THEN l.new_size ELSE c.cluster_size END, $ts "
+    f"FROM idr_lineage l LEFT JOIN {CLUSTERS} c ON c.resolved_id = l.old_id"
+)

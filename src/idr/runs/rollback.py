@@ -1,0 +1,132 @@
+"""Keep what each published run replaced, so `idr rollback --to RUN_ID` can put it back.
+
+Every state table carries the id of the run that wrote each row. When a run publishes,
+the rows it replaces move to `idr_out.<table>__before_<run_id>`: a FULL run renames the
+whole previous table (no copy), an INCR run copies just the rows it changes. Undoing run
+R is then the same for both: delete the rows R wrote, put back the rows R replaced.
+Undoing runs newest first returns the outputs and watermarks to exactly what they were
+after the target run. Only the last `rollback_retention_runs` published runs are
+reachable; older before-tables are dropped when a run publishes.
+"""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..schema import table_ddl
+from ..sql.quoting import ident, qualified
+from .state import PUBLISHED
+
+# (schema, table, column holding the id of the run that wrote the row)
+STATE_TABLES = (
+    ("idr_out", "identity_resolved_membership_current", "run_id"),
+    ("idr_out", "identity_clusters_current", "run_id"),
+    ("idr_out", "identity_edges_current", "run_id"),
+    ("idr_out", "identity_identifiers_current", "run_id"),
+    ("idr_out", "identity_skipped_groups_current", "run_id"),
+    ("idr_meta", "run_state", "last_run_id"),
+)
+SEPARATOR = "__before_"
+
+
+def before_table(table: str, run_id: str) -> str:
+    return qualified("idr_out", f"{table}{SEPARATOR}{run_id}")
+
+
+def replace_whole(con, table: str, run_id: str) -> None:
+    """FULL: keep the previous idr_out table as the before-table and start an empty one."""
+    con.execute(f"ALTER TABLE {qualified('idr_out', table)} RENAME TO {ident(table + SEPARATOR + run_id)}")
+    con.execute(table_ddl("idr_out", table))
+
+
+def replace_rows(con, table: str, run_id: str, data_cols: list[str], new_sql: str, scope_sql: str,
+                 stamps: dict, params: dict | None = None) -> int:
+    """INCR: make an idr_out table's rows inside the scope equal to new_sql's rows (data
+    columns only); rows that stay identical are not rewritten. New rows get the `stamps`
+    columns' values (run id, timestamp). Returns the number of rows written."""
+    t = qualified("idr_out", table)
+    cols = ", ".join(ident(c) for c in data_cols)
+    same = " AND ".join(f"o.{ident(c)} = n.{ident(c)}" for c in data_cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_new_rows AS SELECT DISTINCT * FROM ({new_sql}) AS n({cols})", params or {})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_gone AS SELECT o.rowid AS idr_rowid FROM "
+                f"(SELECT rowid, * FROM {t} WHERE {scope_sql}) o ANTI JOIN idr_new_rows n ON {same}")
+    con.execute(f"CREATE TABLE {before_table(table, run_id)} AS SELECT * FROM {t} "
+                "WHERE rowid IN (SELECT idr_rowid FROM idr_gone)")
+    con.execute(f"DELETE FROM {t} WHERE rowid IN (SELECT idr_rowid FROM idr_gone)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_new_rows AS SELECT n.* FROM idr_new_rows n "
+                f"ANTI JOIN (SELECT {cols} FROM {t} WHERE {scope_sql}) o ON {same}")
+    names = {f"stamp_{i}": v for i, v in enumerate(stamps.values())}
+    con.execute(f"INSERT INTO {t} ({cols}, {', '.join(ident(c) for c in stamps)}) "
+                f"SELECT *, {', '.join('$' + n for n in names)} FROM idr_new_rows", names)
+    return int(con.execute("SELECT count(*) FROM idr_new_rows").fetchall()[0][0])
+
+
+def save_run_state(con, run_id: str) -> None:
+    """run_state is small: its before-table is a plain copy, for FULL and INCR alike."""
+    con.execute(f"CREATE TABLE {before_table('run_state', run_id)} AS SELECT * FROM idr_meta.run_state")
+
+
+def _before_tables(con) -> dict[str, list[str]]:
+    """run_id -> before-tables that exist for it."""
+    out: dict[str, list[str]] = {}
+    for (name,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'idr_out' "
+                               "AND contains(table_name, ?)", [SEPARATOR]).fetchall():
+        out.setdefault(name.split(SEPARATOR, 1)[1], []).append(name)
+    return out
+
+
+def published_chain(con) -> list[tuple[str, str]]:
+    """(run_id, run_mode) of published runs not rolled back, newest first."""
+    return con.execute(
+        "SELECT run_id, run_mode FROM idr_out.run_history WHERE run_mode IN ('FULL', 'INCR') "
+        f"AND status IN {PUBLISHED} AND rolled_back_by IS NULL ORDER BY started_at DESC, run_id DESC").fetchall()
+
+
+def prune(con, retention: int, current: str) -> None:
+    """Drop before-tables no rollback within the window can need. The window is the
+    current run and the retention-1 published runs before it; reaching the oldest of them
+    undoes the current run and the retention-2 runs between."""
+    keep = {current} | {r for r, _ in published_chain(con)[:max(retention - 2, 0)]}
+    for run_id, tables in _before_tables(con).items():
+        if run_id not in keep or retention <= 1:
+            for name in tables:
+                con.execute(f"DROP TABLE {qualified('idr_out', name)}")
+
+
+def check_target(con, target: str, retention: int) -> list[str]:
+    """The runs to undo (newest first) to return to `target`; InputError if it cannot be."""
+    row = con.execute("SELECT run_mode, status, rolled_back_by FROM idr_out.run_history WHERE run_id = ?",
+                      [target]).fetchall()
+    if not row:
+        raise InputError(f"--to {target}: no such run in idr_out.run_history (see `idr runs`)")
+    mode, status, rolled_back_by = row[0]
+    if status == "DRY_RUN_COMPLETE":
+        raise InputError(f"--to {target}: a dry run published nothing, so there is nothing to return to")
+    if status not in PUBLISHED or mode not in ("FULL", "INCR"):
+        raise InputError(f"--to {target}: run has status {status} (mode {mode}); only published runs "
+                         "(SUCCESS or SUCCESS_WITH_WARNINGS) can be rolled back to")
+    if rolled_back_by:
+        raise InputError(f"--to {target}: this run was itself undone by {rolled_back_by}")
+    chain = [r for r, _ in published_chain(con)]
+    window = chain[:retention]
+    if target not in window:
+        raise InputError(f"--to {target}: outside the rollback window; the last {retention} published runs "
+                         f"(rollback_retention_runs) are: {', '.join(window)}")
+    undo = chain[:chain.index(target)]
+    have = _before_tables(con)
+    for run_id in undo:
+        missing = [t for _, t, _ in STATE_TABLES if f"{t}{SEPARATOR}{run_id}" not in have.get(run_id, [])]
+        if missing:
+            raise InputError(f"--to {target}: the saved state of run {run_id} is incomplete "
+                             f"(missing {', '.join(missing)}); cannot roll back exactly")
+    return undo
+
+
+def undo_runs(con, undo: list[str]) -> None:
+    """Undo the given runs, newest first. The caller owns the transaction."""
+    for run_id in undo:
+        for schema, table, run_col in STATE_TABLES:
+            t = qualified(schema, table)
+            before = before_table(table, run_id)
+            con.execute(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
+            con.execute(f"INSERT INTO {t} SELECT * FROM {before}")
+            con.execute(f"DROP TABLE {before}")
