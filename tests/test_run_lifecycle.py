@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -67,23 +68,32 @@ def _chain_db(tmp_path, n=300_000):
 
 
 def _start_run(db):
-    return subprocess.Popen([sys.executable, "-m", "idr", "run", "--db", str(db)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    """The run's standard error goes to a file, so progress can be watched while it runs."""
+    err = open(Path(db).with_suffix(".stderr"), "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "idr", "run", "--db", str(db)], stdout=subprocess.PIPE,
+                            stderr=err, text=True)
+    proc.err_file = err
+    return proc
 
 
-def _wait_for_running_row(db, proc, timeout=60):
-    """The run commits its RUNNING row early; reading needs the lock, so watch the stage log instead."""
+def _wait_for_running_row(db, proc, timeout=120):
+    """The RUNNING row is committed before the first stage starts; once a stage's progress
+    line is out, the (long) components stage of the chain is under way."""
     deadline = time.time() + timeout
+    log = Path(db).with_suffix(".stderr")
     while time.time() < deadline:
         assert proc.poll() is None, proc.communicate()
-        time.sleep(0.5)
-        # The components stage of a long chain runs for seconds: by then RUNNING is committed.
-        if time.time() - proc_started[proc.pid] > 2.5:
+        if "idr: edges" in log.read_text():
+            time.sleep(0.3)
             return
+        time.sleep(0.1)
     raise AssertionError("run did not start")
 
 
-proc_started: dict[int, float] = {}
+def _finish(proc) -> tuple[str, str]:
+    out, _ = proc.communicate(timeout=60)
+    proc.err_file.seek(0)
+    return out, proc.err_file.read()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
@@ -98,10 +108,9 @@ def test_killed_run_leaves_previous_results_and_is_marked(tmp_path, sig):
     con.execute("UPDATE idr_meta.config SET config_value = 'sql' WHERE config_key = 'components_strategy'")
     con.close()
     proc = _start_run(db)
-    proc_started[proc.pid] = time.time()
     _wait_for_running_row(db, proc)
     os.kill(proc.pid, sig)
-    out, err = proc.communicate(timeout=60)
+    out, err = _finish(proc)
     assert proc.returncode != 0
     assert partition(db) == before
     assert query(db, "SELECT DISTINCT run_id FROM idr_out.identity_resolved_membership_current") == [(first.run_id,)]

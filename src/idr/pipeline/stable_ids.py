@@ -7,9 +7,9 @@ overlap: how many of its members each old cluster gave it).
    largest part keeps the id); ties go to the part with the smallest entity key.
 2. A new cluster offered several old ids keeps the one whose part is largest (a merge:
    the part with most members), ties broken by the smallest id.
-3. A new cluster offered none gets a new id: its smallest entity key, unless that string
-   is or was already an id (then key#2, key#3, ...). So a first run's ids are the
-   smallest entity keys, and the same history gives the same ids, FULL or INCR.
+3. A new cluster offered none gets a new id: its smallest entity key, unless another
+   cluster uses that string as its id now (then key#2, key#3, ...). So a first run's ids
+   are the smallest entity keys, and the same history gives the same ids, FULL or INCR.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def assign_resolved_ids(ctx: RunContext) -> None:
         "  SELECT o.component, o.old_id, o.n FROM idr_overlap o JOIN idr_clusters k USING (component) "
         "  QUALIFY row_number() OVER (PARTITION BY o.old_id ORDER BY o.n DESC, k.min_key) = 1) "
         "QUALIFY row_number() OVER (PARTITION BY component ORDER BY n DESC, old_id) = 1")
-    # Step 3: new ids, never one that is in use or was ever published in the current state.
+    # Step 3: new ids, never one that another cluster uses.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_fresh AS SELECT component, min_key, min_key AS resolved_id, 1 AS attempt "
         "FROM idr_clusters ANTI JOIN idr_kept USING (component)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from contextlib import contextmanager
 
 import duckdb
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from ..pipeline import clusters, edges, extract, normalize, publish, scope
 from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..schema import is_initialised
 from ..sql.quoting import literal
+from . import rollback as rb
 from .history import Status, finish, insert_running, mark_interrupted
 from .state import choose_mode, config_fingerprint, read_baseline
 
@@ -99,6 +101,13 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
         raise InputError(f"--run-mode {mode!r}: expected one of {', '.join(MODES)}")
     if max_iters is not None and max_iters <= 0:
         raise InputError(f"--max-iters {max_iters}: must be a positive integer")
+    with _exclusive(db) as con:
+        return _run(con, db, mode, max_iters, strategy, progress, dry_run, auto_full)
+
+
+@contextmanager
+def _exclusive(db: str):
+    """The database, opened for writing by this run alone."""
     key = os.path.realpath(db)
     with _active_lock:
         if key in _active_runs:
@@ -107,12 +116,44 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
     try:
         con = open_database(db, create=False)
         try:
-            return _run(con, db, mode, max_iters, strategy, progress, dry_run, auto_full)
+            yield con
         finally:
             con.close()
     finally:
         with _active_lock:
             _active_runs.discard(key)
+
+
+@dataclass
+class RollbackResult:
+    run_id: str
+    target: str
+    undone: list[str]
+
+
+def rollback(db: str, target: str) -> RollbackResult:
+    """Return the published outputs and watermarks to exactly what they were after run
+    `target` (one of the last rollback_retention_runs published runs). Recorded in
+    run_history as a ROLLBACK run; the undone runs get rolled_back_by set."""
+    with _exclusive(db) as con:
+        require_initialised(con, db)
+        mark_interrupted(con)
+        retention = build_plan(con, read_config(con)).settings["rollback_retention_runs"]
+        undo = rb.check_target(con, target, retention)
+        started = utcnow()
+        run_id = f"rollback_{started:%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
+        with transaction(con):
+            rb.undo_runs(con, undo)
+            if undo:
+                con.execute("UPDATE idr_out.run_history SET rolled_back_by = ? WHERE run_id IN "
+                            f"({', '.join('?' for _ in undo)})", [run_id, *undo])
+            ended = utcnow()
+            con.execute(
+                "INSERT INTO idr_out.run_history (run_id, run_mode, status, started_at, ended_at, duration_seconds, "
+                "rollback_to, warnings, pid) VALUES (?, 'ROLLBACK', 'SUCCESS', ?, ?, ?, ?, ?, ?)",
+                [run_id, started, ended, (ended - started).total_seconds(), target,
+                 f"undid {len(undo)} run(s): {', '.join(undo)}" if undo else "nothing to undo", os.getpid()])
+        return RollbackResult(run_id, target, undo)
 
 
 def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) -> RunResult:

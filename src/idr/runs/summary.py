@@ -21,7 +21,9 @@ def format_summary(r, db: str) -> str:
         f"Duration:         {r.duration_seconds:.2f} s",
         "",
         "INPUT:",
-        f"  Entities:             {_n(c.get('entities'))}",
+        f"  Entities:             {_n(c.get('entities'))}" + ("  (changed since the last run)" if r.mode == "INCR" else ""),
+        *([f"  Entities removed:     {_n(c['entities_removed'])}  (soft-deleted or gone)"]
+          if c.get("entities_removed") else []),
         *([f"  Rows without key:     {_n(c['rows_without_key'])}  (entity_key_expr was NULL: skipped)"]
           if c.get("rows_without_key") else []),
         f"  Identifier values:    {_n(c.get('identifiers_extracted'))}  (one per record and mapping, NULLs left out)",
@@ -36,6 +38,10 @@ def format_summary(r, db: str) -> str:
         "",
         "CLUSTERS:",
         f"  Total:                {_n(c.get('clusters'))}",
+        f"  └─ Recomputed:        {_n(c.get('clusters_impacted'))}"
+        + ("  (clusters the delta touched)" if r.mode == "INCR" else ""),
+        f"  └─ Merges / splits:   {_n(c.get('merges', 0))} / {_n(c.get('splits', 0))}"
+        "  (idr_out.resolved_id_lineage)",
         f"  └─ Singletons:        {_n(c.get('singletons'))}",
         f"  Largest:              {_n(c.get('largest_cluster'))}  entities",
         "",
