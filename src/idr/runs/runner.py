@@ -64,6 +64,7 @@ class RunResult:
     warnings: list[str]
     interrupted_runs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    dry_run: object = None  # dryrun.DryRunSummary of a dry run
 
 
 def new_run_id(now, dry_run: bool = False) -> str:
@@ -165,6 +166,9 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
     baseline = read_baseline(con)
     mode, reason = choose_mode(requested, plan, baseline, auto_full)
+    from ..dryrun import cleanup_expired, record_dry_run
+
+    cleanup_expired(con, plan.settings["dry_run_retention_days"])
     notes = [reason] if reason else []
     _stop_requested.clear()
     con.execute("SET preserve_insertion_order = false")
@@ -197,6 +201,8 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
         if dry_run:
             status = Status.DRY_RUN_COMPLETE
             with transaction(con):
+                summary = record_dry_run(con, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
+                                         execution_seconds=(utcnow() - ctx.started_at).total_seconds())
                 duration["s"] = finish(con, ctx, status)
         else:
             status = Status.SUCCESS_WITH_WARNINGS if ctx.warnings else Status.SUCCESS
@@ -217,7 +223,7 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
             raise
         raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e
     return RunResult(ctx.run_id, mode, status.value, duration["s"], dict(ctx.counts), ctx.stages,
-                     ctx.warnings, interrupted, notes)
+                     ctx.warnings, interrupted, notes, summary if dry_run else None)
 
 
 def _describe(e: BaseException) -> str:

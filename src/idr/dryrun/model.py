@@ -1,0 +1,69 @@
+"""The dry-run summary as Python sees it, and how it is read back from idr_out.dry_run_summary.
+
+One dataclass serves the runner (which prints it right after the diff), `idr dry-run show`
+(which reads it back) and the HTML report, so the three always show the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from ..errors import InputError
+
+CHANGE_TYPES = ("NEW", "MOVED", "UNCHANGED", "REMOVED")
+
+
+@dataclass(frozen=True)
+class DryRunSummary:
+    """Every column of idr_out.dry_run_summary (definitions: docs/dry-run.md)."""
+
+    run_id: str
+    mode: str
+    total_entities: int          # entities in the proposed state: new + moved + unchanged
+    new_entities: int
+    moved_entities: int
+    removed_entities: int
+    unchanged_entities: int      # all of them, listed in dry_run_results or not
+    affected_entities: int       # rows in dry_run_results for this run
+    merged_clusters: int         # current clusters that combine with another current cluster
+    merged_into_clusters: int    # proposed clusters that hold entities of 2+ current clusters
+    split_clusters: int          # current clusters whose remaining entities end up in 2+ clusters
+    largest_proposed_cluster: int
+    current_entities: int
+    current_clusters: int
+    proposed_clusters: int
+    edges_would_create: int
+    groups_would_skip: int
+    values_would_exclude: int
+    execution_seconds: float
+    created_at: datetime
+
+    @property
+    def execution_time_seconds(self) -> int:
+        """The seed's INT column: whole seconds, rounded."""
+        return int(round(self.execution_seconds))
+
+    @property
+    def listed_unchanged(self) -> int:
+        """UNCHANGED entities that have a row (their cluster gains or loses members)."""
+        return self.affected_entities - self.new_entities - self.moved_entities - self.removed_entities
+
+
+FIELDS = tuple(f.name for f in fields(DryRunSummary))
+
+
+def load_summary(con, run_id: str) -> DryRunSummary:
+    """Read one run's summary back; an unknown run id is the user's input error (exit 2)."""
+    cols = ", ".join(FIELDS)
+    rows = con.execute(f"SELECT {cols} FROM idr_out.dry_run_summary WHERE run_id = ?", [run_id]).fetchall()
+    if not rows:
+        raise InputError(f"no dry run with run id {run_id!r} in idr_out.dry_run_summary "
+                         "(list them: SELECT run_id, created_at FROM idr_out.dry_run_summary; "
+                         "rows older than dry_run_retention_days are removed at every run)")
+    values = dict(zip(FIELDS, rows[0]))
+    for name in FIELDS:
+        if values[name] is None and name not in ("created_at", "mode", "run_id"):
+            values[name] = 0.0 if name == "execution_seconds" else 0
+    values["mode"] = values["mode"] or "-"
+    return DryRunSummary(**values)
