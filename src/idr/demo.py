@@ -177,6 +177,8 @@ def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
     print(format_summary(result, db))
     print("Try next:")
     print(f"  idr runs --db {db}")
+    print(f"  idr run --db {db} --run-mode INCR            # only what changed since this run")
+    print(f"  idr run --db {db} --run-mode FULL --dry-run  # preview, publish nothing")
     print(f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql("
           "'SELECT * FROM idr_out.skipped_identifier_groups'))\"")
     return 0
