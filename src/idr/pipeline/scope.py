@@ -42,13 +42,6 @@ def build_scope(ctx: RunContext) -> None:
             "CREATE OR REPLACE TEMP TABLE idr_changed_pairs AS "
             "SELECT *, 1 AS change FROM (SELECT * FROM idr_new_ids EXCEPT SELECT * FROM idr_old_ids) UNION ALL "
             "SELECT *, -1 AS change FROM (SELECT * FROM idr_old_ids EXCEPT SELECT * FROM idr_new_ids)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_delta_old AS SELECT entity_key, resolved_id FROM {MEMBERSHIP} "
-                    "WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys)")
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_removed_entities AS SELECT entity_key FROM idr_delta_old "
-                    "WHERE entity_key NOT IN (SELECT entity_key FROM idr_entities)")
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_added_entities AS SELECT entity_key FROM idr_entities "
-                    "WHERE entity_key NOT IN (SELECT entity_key FROM idr_delta_old)")
-
         # Changed values: old size (stored for skipped groups, else counted from the
         # holders, which are few since the group linked) and new size.
         con.execute(
@@ -72,9 +65,19 @@ def build_scope(ctx: RunContext) -> None:
             "  SELECT type_idx, value_norm, count(*) AS n FROM idr_value_holders GROUP BY ALL) h "
             "USING (type_idx, value_norm)")
 
+        # The published clusters of the delta's entities and of the changed values' holders
+        # (one pass over the membership table).
+        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_touched AS SELECT entity_key, resolved_id FROM {MEMBERSHIP} "
+                    "WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys UNION ALL "
+                    "SELECT entity_key FROM idr_value_holders)")
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_removed_entities AS SELECT entity_key FROM idr_touched "
+                    "WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys) "
+                    "AND entity_key NOT IN (SELECT entity_key FROM idr_entities)")
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_added_entities AS SELECT entity_key FROM idr_entities "
+                    "WHERE entity_key NOT IN (SELECT entity_key FROM idr_touched)")
         # Clusters that can change, and every entity in them.
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE idr_scope_clusters AS SELECT DISTINCT resolved_id FROM {MEMBERSHIP} "
+            "CREATE OR REPLACE TEMP TABLE idr_scope_clusters AS SELECT DISTINCT resolved_id FROM idr_touched "
             "WHERE entity_key IN (SELECT entity_key FROM idr_changed_pairs UNION ALL "
             "  SELECT entity_key FROM idr_removed_entities UNION ALL SELECT entity_key FROM idr_value_holders)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE idr_scope_old AS SELECT entity_key, table_id, resolved_id "

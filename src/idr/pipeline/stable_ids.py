@@ -44,16 +44,15 @@ def assign_resolved_ids(ctx: RunContext) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_fresh AS SELECT component, min_key, min_key AS resolved_id, 1 AS attempt "
         "FROM idr_clusters ANTI JOIN idr_kept USING (component)")
-    while True:
-        clashes = ctx.count(
-            f"SELECT count(*) FROM idr_fresh WHERE resolved_id IN (SELECT resolved_id FROM {CLUSTERS}) "
-            "OR resolved_id IN (SELECT resolved_id FROM idr_fresh GROUP BY 1 HAVING count(*) > 1) AND attempt > 1")
-        if not clashes:
-            break
+    while True:  # one pass over the published ids per round; clashes are rare, rounds few
         con.execute(
-            "UPDATE idr_fresh SET attempt = attempt + 1, resolved_id = min_key || '#' || (attempt + 1) "
+            "CREATE OR REPLACE TEMP TABLE idr_clash AS SELECT component FROM idr_fresh "
             f"WHERE resolved_id IN (SELECT resolved_id FROM {CLUSTERS}) "
             "OR resolved_id IN (SELECT resolved_id FROM idr_fresh GROUP BY 1 HAVING count(*) > 1) AND attempt > 1")
+        if not ctx.count("SELECT count(*) FROM idr_clash"):
+            break
+        con.execute("UPDATE idr_fresh SET attempt = attempt + 1, resolved_id = min_key || '#' || (attempt + 1) "
+                    "WHERE component IN (SELECT component FROM idr_clash)")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_proposed_clusters AS "
         "SELECT c.component, coalesce(k.old_id, f.resolved_id) AS resolved_id, c.cluster_size FROM idr_clusters c "

@@ -42,22 +42,30 @@ def replace_rows(con, table: str, run_id: str, data_cols: list[str], new_sql: st
                  stamps: dict, params: dict | None = None) -> int:
     """INCR: make an idr_out table's rows inside the scope equal to new_sql's rows (data
     columns only); rows that stay identical are not rewritten. New rows get the `stamps`
-    columns' values (run id, timestamp). Returns the number of rows written."""
+    columns' values (run id, timestamp). Returns the number of rows written.
+
+    The big table is scanned once (for the scope's rows); everything else works on the
+    scope's rows, and the DELETE finds its rows by rowid."""
     t = qualified("idr_out", table)
     cols = ", ".join(ident(c) for c in data_cols)
     same = " AND ".join(f"o.{ident(c)} = n.{ident(c)}" for c in data_cols)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_new_rows AS SELECT DISTINCT * FROM ({new_sql}) AS n({cols})", params or {})
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_gone AS SELECT o.rowid AS idr_rowid FROM "
-                f"(SELECT rowid, * FROM {t} WHERE {scope_sql}) o ANTI JOIN idr_new_rows n ON {same}")
-    con.execute(f"CREATE TABLE {before_table(table, run_id)} AS SELECT * FROM {t} "
-                "WHERE rowid IN (SELECT idr_rowid FROM idr_gone)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_new_rows AS SELECT DISTINCT * FROM ({new_sql}) AS n({cols})",
+                params or {})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_scope_rows AS SELECT rowid AS idr_rowid, * FROM {t} "
+                f"WHERE {scope_sql}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_gone AS SELECT o.* FROM idr_scope_rows o "
+                f"ANTI JOIN idr_new_rows n ON {same}")
+    con.execute(f"CREATE TABLE {before_table(table, run_id)} AS SELECT * EXCLUDE (idr_rowid) FROM idr_gone")
     con.execute(f"DELETE FROM {t} WHERE rowid IN (SELECT idr_rowid FROM idr_gone)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_new_rows AS SELECT n.* FROM idr_new_rows n "
-                f"ANTI JOIN (SELECT {cols} FROM {t} WHERE {scope_sql}) o ON {same}")
     names = {f"stamp_{i}": v for i, v in enumerate(stamps.values())}
     con.execute(f"INSERT INTO {t} ({cols}, {', '.join(ident(c) for c in stamps)}) "
-                f"SELECT *, {', '.join('$' + n for n in names)} FROM idr_new_rows", names)
-    return int(con.execute("SELECT count(*) FROM idr_new_rows").fetchall()[0][0])
+                f"SELECT n.*, {', '.join('$' + n for n in names)} FROM idr_new_rows n "
+                f"ANTI JOIN idr_scope_rows o ON {same}", names)
+    written = int(con.execute("SELECT count(*) FROM idr_new_rows n ANTI JOIN idr_scope_rows o ON "
+                              f"{same}").fetchall()[0][0])
+    for temp in ("idr_new_rows", "idr_scope_rows", "idr_gone"):
+        con.execute(f"DROP TABLE {temp}")
+    return written
 
 
 def save_run_state(con, run_id: str) -> None:
