@@ -51,8 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      "atomically. Exit 0 on success (also with warnings), 1 if the run failed, "
                                      "2 on bad input or configuration.")
     run.add_argument("--run-mode", default="FULL", type=str.upper, choices=["FULL", "INCR"],
-                     help="FULL recomputes everything (default). INCR is accepted but not incremental yet: "
-                          "it runs FULL and says so")
+                     help="FULL recomputes everything from all active sources (default). INCR reads only rows "
+                          "newer than each source's watermark and recomputes only the clusters they touch; the "
+                          "result equals FULL. INCR runs as FULL (and says why) when the configuration changed "
+                          "or nothing was published yet")
+    run.add_argument("--no-auto-full", dest="auto_full", action="store_false",
+                     help="with INCR: stop with exit code 2 instead of running FULL when INCR would not be exact")
+    run.add_argument("--dry-run", action="store_true", default=_env_flag("IDR_DRY_RUN"),
+                     help="run the whole pipeline but publish nothing: record what would change in "
+                          "idr_out.dry_run_results / dry_run_summary (default: $IDR_DRY_RUN)")
     run.add_argument("--max-iters", type=_positive_int, default=None,
                      help="round limit for the sql components strategy (default: config max_iters, 100); "
                           "reaching it fails the run")
@@ -61,8 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true",
                      help="print only the run id and status (no per-stage progress on standard error)")
 
+    rb = sub.add_parser("rollback", parents=[db], help="return the published results to an earlier run",
+                        description="Restore idr_out.*_current and the watermarks in idr_meta.run_state to exactly "
+                                    "what they were after run RUN_ID, one of the last rollback_retention_runs "
+                                    "(default 3) published runs. The rollback is recorded in run_history; the runs "
+                                    "it undoes are marked rolled_back_by. The next INCR run continues from RUN_ID.")
+    rb.add_argument("--to", required=True, metavar="RUN_ID", help="the run to return to (see `idr runs`)")
+
     runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
     runs.add_argument("--limit", type=_positive_int, default=20, help="how many runs to show (default 20)")
+    from .dryrun.cli import add_parser as add_dry_run_parser
+
+    add_dry_run_parser(sub, db)
+    from .metrics.cli import add_parser as add_metrics_parser
+
+    add_metrics_parser(sub, db)
 
     demo = sub.add_parser("demo", help="create a sample database, configure it, run FULL, print the summary",
                           description="Generate realistic sample sources (CRM, orders, loyalty, web sign-ups "
@@ -84,6 +104,10 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _version() -> str:
@@ -201,11 +225,29 @@ def cmd_run(args) -> int:
 
     _stop_on_signals()
     result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy,
-                 progress=None if args.quiet else _print_stage)
+                 progress=None if args.quiet else _print_stage, dry_run=args.dry_run, auto_full=args.auto_full)
     if args.quiet:
         print(f"{result.run_id} {result.status}")
+    elif result.dry_run is not None:
+        from .dryrun import format_console
+
+        print(format_console(result.dry_run, result.run_id, result.mode))
+        for note in result.notes:
+            print(f"NOTE: {note}")
     else:
         print(format_summary(result, args.db))
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    from .runs.runner import rollback
+
+    _stop_on_signals()
+    r = rollback(args.db, args.to)
+    if r.undone:
+        print(f"{r.run_id}: restored the results of {r.target}; undid {len(r.undone)} run(s): {', '.join(r.undone)}")
+    else:
+        print(f"{r.run_id}: {r.target} is already the current published run; nothing to undo")
     return 0
 
 
@@ -234,6 +276,18 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_dry_run(args) -> int:
+    from .dryrun.cli import main as dry_run_main
+
+    return dry_run_main(args)
+
+
+def cmd_metrics(args) -> int:
+    from .metrics.cli import main as metrics_main
+
+    return metrics_main(args)
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -241,7 +295,9 @@ def cmd_demo(args) -> int:
     return run_demo(args.db, persons=args.persons, seed=args.seed)
 
 
-COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo}
+COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo,
+            "rollback": cmd_rollback,
+            "dry-run": cmd_dry_run, "metrics": cmd_metrics}
 
 if __name__ == "__main__":
     sys.exit(main())

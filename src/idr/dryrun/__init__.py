@@ -1,11 +1,19 @@
 """Dry runs: the diff of a proposed run against the published state, its console and HTML
 reports, and retention. The runner calls record_dry_run instead of publishing.
-See docs/dry-run.md."""
+See docs/dry-run.md.
 
-from .diff import record_dry_run
-from .model import CHANGE_TYPES, DryRunSummary, load_summary
-from .report import format_console
-from .retention import cleanup, cleanup_expired
+Names load on first use: `idr --help` imports this package (for the dry-run command's
+options) and should not pay for the diff machinery.
+"""
 
-__all__ = ["record_dry_run", "DryRunSummary", "CHANGE_TYPES", "load_summary", "format_console", "cleanup",
-           "cleanup_expired"]
+from importlib import import_module
+
+_WHERE = {"record_dry_run": "diff", "DryRunSummary": "model", "CHANGE_TYPES": "model", "load_summary": "model",
+          "format_console": "report", "cleanup": "retention", "cleanup_expired": "retention"}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

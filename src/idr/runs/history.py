@@ -79,4 +79,8 @@ def finish(con, ctx: RunContext, status: Status, *, error: str | None = None, er
         [[ctx.run_id, s.name, s.started_at, s.ended_at, s.seconds, s.rows_in, s.rows_out, s.rows_out]
          for s in ctx.stages],
     )
+    # Metrics rows commit with the run they describe (failed runs' too).
+    from ..metrics.collect import record_run_metrics
+
+    record_run_metrics(con, ctx, status.value, duration)
     return duration

@@ -166,7 +166,8 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
     baseline = read_baseline(con)
     mode, reason = choose_mode(requested, plan, baseline, auto_full)
-    from ..dryrun import cleanup_expired, record_dry_run
+    from ..dryrun.diff import record_dry_run
+    from ..dryrun.retention import cleanup_expired
 
     cleanup_expired(con, plan.settings["dry_run_retention_days"])
     notes = [reason] if reason else []
@@ -216,14 +217,30 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
             # The publish transaction committed: the run succeeded, whatever came after.
             raise
         _record_failure(con, ctx, e)
+        if not _is_interrupt(e):  # a failure must reach the alerts; Ctrl-C must not wait for retries
+            _export_metrics(con, ctx.run_id)
         if _is_interrupt(e) and not isinstance(e, Interrupted):
             signum = _stop_requested[-1] if _stop_requested else None
             raise Interrupted(str(e) or "interrupted", signum=signum) from e
         if isinstance(e, (IdrError, Interrupted)):
             raise
         raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e
+    notes += _export_metrics(con, ctx.run_id)
     return RunResult(ctx.run_id, mode, status.value, duration["s"], dict(ctx.counts), ctx.stages,
                      ctx.warnings, interrupted, notes, summary if dry_run else None)
+
+
+def _export_metrics(con, run_id: str) -> list[str]:
+    """Run the exporters named in metrics_exporters. Their failures become warnings on the
+    run (never a failed run); unexported rows are retried by the next export."""
+    try:
+        from ..metrics.export import append_run_warnings, export_after_run
+
+        warnings = export_after_run(con, run_id)
+        append_run_warnings(con, run_id, warnings)
+        return warnings
+    except Exception as e:  # noqa: BLE001 - the run's outcome stands whatever the exporters do
+        return [f"metrics export failed: {type(e).__name__}"]
 
 
 def _describe(e: BaseException) -> str:

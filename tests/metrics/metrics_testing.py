@@ -1,0 +1,247 @@
+"""Helpers for the metrics tests: a small database with real runs, services, HTTP receivers.
+
+Tests that need promtool or a Pushgateway skip when it is missing, and fail instead when
+IDR_REQUIRE_SERVICES=1 (as .ci/run sets it, after installing and starting both).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import threading
+import time
+import urllib.request
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from idr.errors import RunError
+from idr.runs.runner import run
+from idr_testing import make_db
+
+PUSHGATEWAY_URL = os.environ.get("IDR_PUSHGATEWAY_URL", "http://127.0.0.1:9091")
+# Connection refused at once: nothing listens on port 1 of the loopback.
+DEAD_URL = "http://127.0.0.1:1"
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """The real `idr` entry point, in this process (a child process costs a second per
+    call): exit code, standard output, standard error."""
+    from idr.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse: --help, or an argument error (2)
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def need(reason: str):
+    """Skip, or fail when the services are required."""
+    if os.environ.get("IDR_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (IDR_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        need("promtool is not installed (Debian package prometheus; .ci/run installs it)")
+    return path
+
+
+def pushgateway() -> str:
+    try:
+        with urllib.request.urlopen(f"{PUSHGATEWAY_URL}/-/ready", timeout=2) as r:
+            r.read()
+    except OSError:
+        need(f"no Pushgateway at {PUSHGATEWAY_URL} (Debian package prometheus-pushgateway; .ci/run starts it)")
+    return PUSHGATEWAY_URL
+
+
+# ---------------------------------------------------------------------------------------
+# A database with two rules, a skipped PHONE group and excluded emails.
+
+def people() -> list[dict]:
+    rows = []
+    for i in range(40):
+        email = f"p{i // 3}@x.com" if i < 30 else "test@test.com" if i < 34 else None
+        phone = "5550000" if i < 6 else f"555{i:04d}" if i >= 34 else None
+        rows.append({"id": str(i), "email": email, "phone": phone})
+    # A chain (emails link 0-1, 2-3, ..., phones 1-2, 3-4, ...): several rounds for the sql
+    # components strategy, so capping it at one round makes a real run fail.
+    for i in range(12):
+        rows.append({"id": f"c{i}", "email": f"c{i // 2}@chain.com", "phone": f"777{(i + 1) // 2:04d}"})
+    return rows
+
+
+def config(settings: dict | None = None) -> dict:
+    return {
+        "sources": [{"table_id": "src", "table_fqn": "people", "entity_key_expr": "id",
+                     "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"},
+                                     {"identifier_type": "PHONE", "identifier_value_expr": "phone"}]}],
+        "rules": [{"rule_id": "email", "identifier_type": "EMAIL", "canonicalize": "EMAIL", "max_group_size": 100},
+                  {"rule_id": "phone", "identifier_type": "PHONE", "canonicalize": "DIGITS", "max_group_size": 3}],
+        "exclusions": [{"identifier_type": "EMAIL", "identifier_value_pattern": "test@test.com", "reason": "test"}],
+        "config": dict(settings or {}),
+    }
+
+
+def build_db(path: Path, settings: dict | None = None) -> Path:
+    return make_db(path, {"people": people()}, config(settings))
+
+
+def set_config(db: Path, **settings: str) -> None:
+    con = duckdb.connect(str(db))
+    try:
+        for key, value in settings.items():
+            con.execute("DELETE FROM idr_meta.config WHERE config_key = ?", [key])
+            con.execute("INSERT INTO idr_meta.config (config_key, config_value) VALUES (?, ?)", [key, value])
+    finally:
+        con.close()
+
+
+def query(db: Path, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _has_metrics(db: Path, run_id: str) -> bool:
+    return query(db, "SELECT count(*) FROM idr_out.metrics_export WHERE run_id = ?", [run_id])[0][0] > 0
+
+
+def _record_from_history(db: Path, run_id: str) -> None:
+    """Record a finished run's metrics from its run_history and stage_metrics rows, for
+    runners that do not call record_run_metrics themselves. Once finish() does, the rows
+    already exist and this is not called."""
+    from idr.backends.duckdb import open_database
+    from idr.config.meta import read_config
+    from idr.config.validate import build_plan
+    from idr.metrics.collect import record_run_metrics
+    from idr.pipeline.context import RunContext, StageRecord
+
+    con = open_database(db)
+    try:
+        (mode, status, started, duration, *counts), = con.execute(
+            "SELECT run_mode, status, started_at, duration_seconds, entities_processed, edges_created, "
+            "groups_skipped, values_excluded, values_invalid, values_placeholder, components_rounds "
+            "FROM idr_out.run_history WHERE run_id = ?", [run_id]).fetchall()
+        keys = ("entities", "edges", "groups_skipped", "values_excluded", "values_invalid", "values_placeholder",
+                "components_rounds")
+        stages = [StageRecord(n, s, e, sec, ri, ro) for n, s, e, sec, ri, ro in con.execute(
+            "SELECT stage_name, started_at, ended_at, duration_seconds, rows_in, rows_out FROM idr_out.stage_metrics "
+            "WHERE run_id = ? ORDER BY started_at", [run_id]).fetchall()]
+        ctx = RunContext(con=con, run_id=run_id, mode=mode, plan=build_plan(con, read_config(con)),
+                         started_at=started, max_iters=100, strategy="inprocess", stages=stages,
+                         counts={k: v for k, v in zip(keys, counts, strict=True) if v is not None})
+        if status.startswith("SUCCESS"):  # skipped groups are kept for published runs only
+            ctx.counts["groups_skipped_by_type"] = dict(con.execute(
+                "SELECT identifier_type, count(*) FROM idr_out.skipped_identifier_groups WHERE run_id = ? "
+                "GROUP BY ALL", [run_id]).fetchall())
+        record_run_metrics(con, ctx, status, duration)
+    finally:
+        con.close()
+
+
+def recorded_run(db: Path, **kwargs) -> str:
+    """A real FULL run whose metrics are in metrics_export; returns its run id."""
+    result = run(str(db), "FULL", **kwargs)
+    if not _has_metrics(db, result.run_id):
+        _record_from_history(db, result.run_id)
+    return result.run_id
+
+
+def failed_run(db: Path) -> str:
+    """A real run that fails (the sql components strategy capped at one round)."""
+    with pytest.raises(RunError):
+        run(str(db), "FULL", strategy="sql", max_iters=1)
+    (run_id,), = query(db, "SELECT run_id FROM idr_out.run_history WHERE status = 'FAILED' "
+                           "ORDER BY started_at DESC LIMIT 1")
+    if not _has_metrics(db, run_id):
+        _record_from_history(db, run_id)
+    return run_id
+
+
+def metrics_rows(db: Path, run_id: str) -> dict[tuple[str, str | None], float]:
+    return {(n, d): v for n, d, v in query(
+        db, "SELECT metric_name, dimensions, metric_value FROM idr_out.metrics_export WHERE run_id = ?", [run_id])}
+
+
+# ---------------------------------------------------------------------------------------
+# A local HTTP receiver.
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every request and answers with the next
+    status of `statuses` (the last one repeats). `check(request) -> int | None` may
+    replace the status, e.g. 401 when a signature does not verify. `delay` seconds are
+    waited before answering (to make a client time out)."""
+
+    statuses: list = field(default_factory=lambda: [200])
+    check: object = None
+    delay: float = 0.0
+    body: bytes = b"{}"
+    requests: list = field(default_factory=list)
+
+    def __enter__(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                req = Request("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
+                              self.rfile.read(length))
+                index = len(receiver.requests)
+                receiver.requests.append(req)
+                status = receiver.statuses[min(index, len(receiver.statuses) - 1)]
+                if receiver.check is not None:
+                    status = receiver.check(req) or status
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(receiver.body)))
+                self.end_headers()
+                self.wfile.write(receiver.body)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that timed out and went away: expected in the timeout tests
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def json(self, i: int = -1):
+        return json.loads(self.requests[i].body)
