@@ -9,10 +9,10 @@ The scope is everything for FULL and the affected clusters for INCR (pipeline/sc
 
 from __future__ import annotations
 
-from ..backends.duckdb import one_row
+from ..backends.duckdb import one_row, scalar
 from ..graph import connected_components
 from .context import RunContext
-from .stable_ids import assign_resolved_ids
+from .stable_ids import CLUSTERS, assign_resolved_ids
 
 
 def components(ctx: RunContext) -> None:
@@ -48,16 +48,29 @@ def membership(ctx: RunContext) -> None:
 
 
 def _cluster_counts(ctx: RunContext) -> None:
-    """Totals over the clusters as they will be after publishing (INCR: scope + the rest)."""
+    """Totals over the clusters as they will be after publishing. INCR: the published
+    totals, minus the scope's old clusters, plus its new ones; no pass over the ids."""
     threshold = ctx.plan.settings["large_cluster_threshold"]
     stats = "count(*), coalesce(max(cluster_size), 0), count(*) FILTER (cluster_size = 1), " \
             "count(*) FILTER (cluster_size > $t), coalesce(sum(cluster_size), 0)"
-    sql = f"SELECT {stats} FROM idr_proposed_clusters"
+    t = {"t": threshold}
+    total, largest, singletons, large, resolved = (int(v or 0) for v in one_row(
+        ctx.con, f"SELECT {stats} FROM idr_proposed_clusters", t))
     if ctx.mode == "INCR":
-        sql = (f"SELECT sum(a), max(b), sum(c), sum(d), sum(e) FROM ({sql} UNION ALL SELECT {stats} "
-               "FROM idr_out.identity_clusters_current WHERE resolved_id NOT IN "
-               "(SELECT resolved_id FROM idr_scope_clusters)) AS s(a, b, c, d, e)")
-    total, largest, singletons, large, resolved = (int(v or 0) for v in one_row(ctx.con, sql, {"t": threshold}))
+        now = one_row(ctx.con, f"SELECT {stats} FROM {CLUSTERS}", t)
+        old = one_row(ctx.con, f"SELECT {stats} FROM (SELECT count(*) AS cluster_size FROM idr_scope_old "
+                               "GROUP BY resolved_id)", t)
+        total, singletons, large, resolved = (p + int(n or 0) - int(o or 0) for p, n, o in zip(
+            (total, singletons, large, resolved), (now[0], now[2], now[3], now[4]), (old[0], old[2], old[3], old[4])))
+        # The largest cluster the run leaves alone: among the K+1 largest published ones
+        # (K = clusters in scope) at least one is outside the scope; only those few are
+        # checked against the scope's ids.
+        k = ctx.count("SELECT count(*) FROM idr_scope_clusters")
+        floor = scalar(ctx.con, f"SELECT cluster_size FROM {CLUSTERS} ORDER BY cluster_size DESC LIMIT 1 OFFSET ?", [k])
+        if floor is not None:
+            kept = scalar(ctx.con, f"SELECT max(cluster_size) FROM {CLUSTERS} WHERE cluster_size >= ? "
+                                   "AND resolved_id NOT IN (SELECT resolved_id FROM idr_scope_clusters)", [floor])
+            largest = max(largest, int(kept or 0))
     ctx.counts.update(clusters=total, largest_cluster=largest, singletons=singletons, large_clusters=large,
                       entities_resolved=resolved)
     if large:

@@ -34,16 +34,28 @@ def build_scope(ctx: RunContext) -> None:
         # What the delta's entities hold now, and what they held before.
         con.execute("CREATE OR REPLACE TEMP TABLE idr_new_ids AS SELECT DISTINCT e.entity_key, s.type_idx, s.value_norm "
                     f"FROM idr_status s JOIN idr_entities e USING (eid) WHERE s.status = {ok}")
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_old_ids AS "
-                    "SELECT i.entity_key, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
-                    f"FROM {IDENTIFIERS} i JOIN idr_types t USING (identifier_type) "
-                    "WHERE i.entity_key IN (SELECT entity_key FROM idr_delta_keys)")
+        # One pass over the published identifiers finds what the delta's entities held
+        # before and the holders of every value they hold now. Values over the limit are
+        # left out of the second part (a group of thousands stays skipped, see below).
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_probe_values AS SELECT DISTINCT t.identifier_type, n.value_norm "
+            f"FROM idr_new_ids n JOIN idr_types t USING (type_idx) ANTI JOIN {SKIPPED} s "
+            "ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = n.value_norm")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_hits AS "
+            "SELECT i.entity_key, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
+            f"FROM {IDENTIFIERS} i JOIN idr_types t USING (identifier_type) "
+            "WHERE i.entity_key IN (SELECT entity_key FROM idr_delta_keys) "
+            "OR (i.identifier_type, i.identifier_value_norm) IN (SELECT identifier_type, value_norm FROM idr_probe_values)")
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_old_ids AS SELECT * FROM idr_hits "
+                    "WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys)")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_changed_pairs AS "
             "SELECT *, 1 AS change FROM (SELECT * FROM idr_new_ids EXCEPT SELECT * FROM idr_old_ids) UNION ALL "
             "SELECT *, -1 AS change FROM (SELECT * FROM idr_old_ids EXCEPT SELECT * FROM idr_new_ids)")
-        # Changed values: old size (stored for skipped groups, else counted from the
-        # holders, which are few since the group linked) and new size.
+        # Changed values, with the size of their group before and after. A group that
+        # linked and lost holders had them all in one cluster, that of the delta entity
+        # that left it: that cluster is in the scope anyway, so its holders need no lookup.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_value_change AS "
             "SELECT p.type_idx, p.value_norm, sum(p.change) AS change, any_value(s.group_size) AS skipped_size, "
@@ -51,19 +63,24 @@ def build_scope(ctx: RunContext) -> None:
             "FROM idr_changed_pairs p JOIN idr_types t USING (type_idx) "
             f"LEFT JOIN {SKIPPED} s ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = p.value_norm "
             "GROUP BY p.type_idx, p.value_norm")
-        # Holders of every changed value that links before or after the run.
+        # Holders of the changed values that link before or after the run: from the pass
+        # above, plus (rarely) a skipped group shrinking under its limit.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_value_holders AS "
-            "SELECT i.entity_key, v.type_idx, v.value_norm "
-            f"FROM {IDENTIFIERS} i JOIN (SELECT * FROM idr_value_change "
-            "  WHERE skipped_size IS NULL OR skipped_size + change <= max_size) v "
-            "ON i.identifier_type = v.identifier_type AND i.identifier_value_norm = v.value_norm")
+            "CREATE OR REPLACE TEMP TABLE idr_value_holders AS SELECT h.* FROM idr_hits h "
+            "SEMI JOIN (SELECT * FROM idr_value_change WHERE skipped_size IS NULL) v "
+            "ON v.type_idx = h.type_idx AND v.value_norm = h.value_norm")
+        reopened = "SELECT * FROM idr_value_change WHERE skipped_size IS NOT NULL AND skipped_size + change <= max_size"
+        if ctx.count(f"SELECT count(*) FROM ({reopened})"):
+            con.execute(
+                "INSERT INTO idr_value_holders SELECT i.entity_key, v.type_idx, v.value_norm "
+                f"FROM {IDENTIFIERS} i JOIN ({reopened}) v "
+                "ON i.identifier_type = v.identifier_type AND i.identifier_value_norm = v.value_norm")
+        # Sizes: a skipped group's is stored; a linking group's old holders were all found
+        # (a value a delta entity holds now was probed; one it only lost cannot grow).
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_group_change AS "
-            "SELECT v.*, coalesce(v.skipped_size, h.n, 0) AS old_size, coalesce(v.skipped_size, h.n, 0) + v.change "
-            "  AS new_size FROM idr_value_change v LEFT JOIN ("
-            "  SELECT type_idx, value_norm, count(*) AS n FROM idr_value_holders GROUP BY ALL) h "
-            "USING (type_idx, value_norm)")
+            "SELECT v.*, coalesce(v.skipped_size, h.n, 0) + v.change AS new_size FROM idr_value_change v LEFT JOIN ("
+            "  SELECT type_idx, value_norm, count(*) AS n FROM idr_hits GROUP BY ALL) h USING (type_idx, value_norm)")
 
         # The published clusters of the delta's entities and of the changed values' holders
         # (one pass over the membership table).
@@ -107,11 +124,11 @@ def build_scope(ctx: RunContext) -> None:
             f"SELECT DISTINCT eid, h, type_idx, value_norm FROM idr_status WHERE status = {ok} AND dup UNION ALL "
             "SELECT eid, h, type_idx, value_norm FROM idr_carried_ids")
 
-        # True sizes of groups whose holders may straddle the scope: changed values, and
-        # skipped groups the changes did not touch.
+        # True sizes of the groups whose holders may straddle the scope: the skipped ones
+        # (a linking group's holders are all in the scope, so counting them there is exact).
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_group_sizes AS "
-            "SELECT type_idx, value_norm, new_size AS n FROM idr_group_change UNION ALL "
+            "SELECT type_idx, value_norm, new_size AS n FROM idr_group_change WHERE skipped_size IS NOT NULL UNION ALL "
             "SELECT t.type_idx, s.identifier_value_norm, s.group_size "
             f"FROM {SKIPPED} s JOIN idr_types t USING (identifier_type) "
             "ANTI JOIN idr_group_change g ON g.type_idx = t.type_idx AND g.value_norm = s.identifier_value_norm")
