@@ -148,7 +148,8 @@ def test_new_source_is_read_whole_by_incr(two_clusters):
     con.execute("INSERT INTO idr_meta.identifier_mapping VALUES ('crm', 'EMAIL', 'email', FALSE)")
     con.close()
     r = run(str(db), "INCR")
-    assert r.mode == "INCR" and r.counts["entities"] == 1
+    # crm read whole (1 entity) plus the 5 people rows tied at the watermark, re-read.
+    assert r.mode == "INCR" and r.counts["entities"] == 6 and r.counts["clusters_impacted"] == 1
     assert _ids(db)["crm:9"] == "people:5"
 
 
@@ -182,7 +183,9 @@ def test_rollback_after_bad_configuration_change(two_clusters):
     # The next INCR builds on the restored state (configuration still changed -> FULL).
     _sql(db, "UPDATE idr_meta.rule SET max_group_size = 100")
     r = run(str(db), "INCR")
-    assert r.mode == "INCR" and r.counts["entities"] == 1  # person 6 again: newer than the restored watermark
+    # person 6 again (newer than the restored watermark), and nothing else recomputed
+    assert r.mode == "INCR" and r.counts["clusters_impacted"] == 1
+    assert _ids(db)["people:6"] == "people:5"
 
 
 def test_rollback_refusals(two_clusters):

@@ -77,8 +77,9 @@ def _source_rows(ctx: RunContext, si: int, src, offset: int, where: str, params:
 def _delta_filter(ctx: RunContext, si: int, src) -> tuple[str, dict, str]:
     """(WHERE clause, parameters, SQL of the delta's keys) for one source of an INCR run.
 
-    The delta is every row of each key that has a row newer than the watermark minus the
-    lookback: an entity's identifiers are the union of all its rows, so a key that gained,
+    The delta is every row of each key that has a row at or after the watermark minus the
+    lookback (at, not only after: a DATE or whole-second watermark can tie with a row
+    changed after the last run read it; re-reading the tied rows changes nothing): an entity's identifiers are the union of all its rows, so a key that gained,
     changed or soft-deleted one row is re-read whole. A source with no watermark (or new
     since the last run) is read whole, and its keys that vanished count as deleted.
     """
@@ -90,7 +91,7 @@ def _delta_filter(ctx: RunContext, si: int, src) -> tuple[str, dict, str]:
         return "TRUE", {}, f"{current} UNION SELECT {prefix} || CAST(k AS VARCHAR) FROM idr_src_{si} WHERE k IS NOT NULL"
     cutoff = state.last_watermark - timedelta(minutes=src.lookback_minutes)
     ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE idr_dkeys_{si} AS SELECT DISTINCT {key_sql(src)} AS k "
-                    f"FROM {src.relation_sql} WHERE {src.watermark_sql} > $cutoff", {"cutoff": cutoff})
+                    f"FROM {src.relation_sql} WHERE {src.watermark_sql} >= $cutoff", {"cutoff": cutoff})
     keys = f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) FROM idr_dkeys_{si} WHERE k IS NOT NULL"
     # The plain key expression: the delta's keys are never blank, so the blank-key check
     # need not run on every row of the source.

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 import duckdb
 from dataclasses import dataclass, field
 
-from ..backends.duckdb import open_database, transaction
+from ..backends.duckdb import open_database, scalar, transaction
+from ..config.models import SETTINGS
 from ..config.meta import read_config
 from ..config.validate import build_plan
 from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
@@ -125,6 +126,18 @@ def _exclusive(db: str):
             _active_runs.discard(key)
 
 
+def _retention_runs(con) -> int:
+    raw = scalar(con, "SELECT config_value FROM idr_meta.config WHERE config_key = 'rollback_retention_runs'")
+    raw = SETTINGS["rollback_retention_runs"][0] if raw is None else raw
+    try:
+        value = int(raw)
+        if value <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError([f"idr_meta.config rollback_retention_runs={raw!r}: expected a positive integer"]) from None
+    return value
+
+
 @dataclass
 class RollbackResult:
     run_id: str
@@ -139,7 +152,8 @@ def rollback(db: str, target: str) -> RollbackResult:
     with _exclusive(db) as con:
         require_initialised(con, db)
         mark_interrupted(con)
-        retention = build_plan(con, read_config(con)).settings["rollback_retention_runs"]
+        # Only the one setting: a rollback is most wanted when the configuration is broken.
+        retention = _retention_runs(con)
         undo = rb.check_target(con, target, retention)
         started = utcnow()
         run_id = f"rollback_{started:%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
@@ -205,6 +219,7 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
                 summary = record_dry_run(con, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
                                          execution_seconds=(utcnow() - ctx.started_at).total_seconds())
                 duration["s"] = finish(con, ctx, status)
+            duration["committed"] = True
         else:
             status = Status.SUCCESS_WITH_WARNINGS if ctx.warnings else Status.SUCCESS
 
@@ -212,8 +227,9 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
                 duration["s"] = finish(c, ctx, status)
 
             publish.publish(ctx, finalize)
+            duration["committed"] = True  # only now: the COMMIT itself can fail
     except BaseException as e:
-        if "s" in duration:
+        if "committed" in duration:
             # The publish transaction committed: the run succeeded, whatever came after.
             raise
         _record_failure(con, ctx, e)

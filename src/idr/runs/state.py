@@ -2,7 +2,8 @@
 
 An INCR run is only exact if the configuration that produced the published state is the
 one in force now. The run therefore records fingerprints: one of everything that changes
-the answer for all sources (active rules, exclusions, placeholder list, phone region) in
+the answer for all sources (active rules, exclusions, placeholder list, phone region, and
+the versions of idr and phonenumbers) in
 run_history.config_fingerprint, and one per source (table, key, mappings, soft-delete
 condition) in idr_meta.run_state.source_fingerprint. A new source is read whole by INCR;
 any other change makes the run FULL (or, with --no-auto-full, stops it).
@@ -31,7 +32,11 @@ def config_fingerprint(plan: Plan) -> str:
     exclusions = sorted((e.identifier_type, e.identifier_value_pattern, bool(e.is_pattern))
                         for e in plan.config.exclusions)
     settings = {k: plan.settings[k] for k in ("placeholder_values", "phone_default_region")}
-    return _digest({"rules": rules, "exclusions": exclusions, "settings": settings})
+    # A new idr or phonenumbers may normalise values differently: INCR must not mix them.
+    from importlib.metadata import version
+
+    code = {"idr": version("idr"), "phonenumbers": version("phonenumbers")}
+    return _digest({"rules": rules, "exclusions": exclusions, "settings": settings, "code": code})
 
 
 def source_fingerprint(src: SourcePlan) -> str:
