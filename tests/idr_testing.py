@@ -56,6 +56,16 @@ def query(path: Path, sql: str, params=None) -> list[tuple]:
         con.close()
 
 
+def execute(path: Path, *statements: str, params=None) -> None:
+    """Run statements on the database (a user's SQL between runs), then close it."""
+    con = duckdb.connect(str(path))
+    try:
+        for s in statements:
+            con.execute(s, params or [])
+    finally:
+        con.close()
+
+
 def partition(path: Path) -> set[frozenset[str]]:
     """Clusters of the published membership as a set of frozensets of entity keys."""
     groups: dict[str, set[str]] = {}

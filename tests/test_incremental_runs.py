@@ -11,7 +11,7 @@ import pytest
 
 from idr.errors import InputError
 from idr.runs.runner import rollback, run
-from idr_testing import idr_cli, make_db, partition, query
+from idr_testing import execute as _sql, idr_cli, make_db, partition, query
 
 T0 = dt.datetime(2026, 1, 1)
 SCHEMA = pa.schema([("id", pa.int64()), ("email", pa.string()), ("ts", pa.timestamp("us")),
@@ -32,15 +32,6 @@ def _config(max_group_size=100, sources=("people",)):
         "rules": [{"rule_id": "email", "identifier_type": "EMAIL", "canonicalize": "EMAIL",
                    "max_group_size": max_group_size}],
     }
-
-
-def _sql(path, *statements, params=None):
-    con = duckdb.connect(str(path))
-    try:
-        for s in statements:
-            con.execute(s, params or [])
-    finally:
-        con.close()
 
 
 def _later(hours=1):

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from idr.runs.runner import rollback, run
-from idr_testing import make_db, partition, query
+from idr_testing import execute as sql, make_db, partition, query
 
 T0 = dt.datetime(2026, 1, 1, 12, 0)
 STATE = {
@@ -21,15 +21,6 @@ STATE = {
     "idr_out.identity_identifiers_current": "entity_key, identifier_type, identifier_value_norm",
     "idr_out.identity_skipped_groups_current": "identifier_type, identifier_value_norm, group_size",
 }
-
-
-def sql(path, *statements, params=None):
-    con = duckdb.connect(str(path))
-    try:
-        for s in statements:
-            con.execute(s, params or [])
-    finally:
-        con.close()
 
 
 def state(path) -> dict:
