@@ -64,6 +64,12 @@ def test_partition_matches_oracle_on_random_records(tmp_path_factory, rows, max_
     result = run(str(db), "FULL", strategy=strategy)
     assert result.status == "SUCCESS"
     assert partition(db) == oracle(rows, list(types), max_group_size)
+    # The published edges (a view over the identifiers) are the run's edges and rebuild the partition.
+    edges = query(db, "SELECT entity_key, anchor_entity_key FROM idr_out.identity_edges_current")
+    assert len(edges) == result.counts["edges"]
+    graph = nx.Graph(edges)
+    graph.add_nodes_from(k for (k,) in query(db, "SELECT entity_key FROM idr_out.identity_resolved_membership_current"))
+    assert {frozenset(c) for c in nx.connected_components(graph)} == partition(db)
 
 
 def test_exclusions_and_placeholders_never_link(tmp_path):

@@ -126,13 +126,6 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("run_id", "VARCHAR NOT NULL"),
         ("updated_ts", "TIMESTAMP NOT NULL"),
     ],
-    ("idr_out", "identity_edges_current"): [
-        ("identifier_type", "VARCHAR NOT NULL"),
-        ("identifier_value_norm", "VARCHAR NOT NULL"),
-        ("entity_key", "VARCHAR NOT NULL"),
-        ("anchor_entity_key", "VARCHAR NOT NULL"),
-        ("run_id", "VARCHAR NOT NULL"),
-    ],
     # Every usable (entity, identifier) pair, linking or not: what INCR needs to find the
     # entities that share a value with changed records without re-reading the sources.
     ("idr_out", "identity_identifiers_current"): [
@@ -215,6 +208,26 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
 }
 
 
+# The links that built the clusters, derived from the identifiers rather than stored: a
+# value shared by two or more entities (a group) and not over max_group_size links each
+# member to the group's anchor, the member with the smallest hash(entity_key) (then the
+# smallest key). Storing them would cost FULL runs a third of their publishing time and
+# INCR runs a rewrite, for a table users only read now and then.
+VIEWS: dict[tuple[str, str], str] = {
+    ("idr_out", "identity_edges_current"): (
+        "SELECT i.identifier_type, i.identifier_value_norm, i.entity_key, g.anchor_entity_key, i.run_id "
+        "FROM idr_out.identity_identifiers_current i JOIN ("
+        "  SELECT identifier_type, identifier_value_norm, "
+        "    arg_min(entity_key, (hash(entity_key), entity_key)) AS anchor_entity_key "
+        "  FROM idr_out.identity_identifiers_current GROUP BY identifier_type, identifier_value_norm "
+        "  HAVING count(*) > 1) g USING (identifier_type, identifier_value_norm) "
+        "ANTI JOIN idr_out.identity_skipped_groups_current s "
+        "  ON s.identifier_type = i.identifier_type AND s.identifier_value_norm = i.identifier_value_norm "
+        "WHERE i.entity_key <> g.anchor_entity_key"
+    ),
+}
+
+
 def table_ddl(schema: str, table: str) -> str:
     cols = ",\n  ".join(f"{ident(c)} {t}" for c, t in TABLES[(schema, table)])
     return f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} (\n  {cols}\n)"
@@ -250,14 +263,21 @@ def ensure_schema(con) -> list[str]:
                     f"{_strip_constraints(col_type)}"
                 )
                 created.append(f"{schema}.{table}.{col}")
+    kinds = dict(((s, t), k) for s, t, k in con.execute(
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables").fetchall())
+    for (schema, view), sql in VIEWS.items():
+        if kinds.get((schema, view)) == "BASE TABLE":  # a stored table in databases from before 0.2
+            con.execute(f"DROP TABLE {qualified(schema, view)}")
+        if kinds.get((schema, view)) != "VIEW":
+            created.append(f"{schema}.{view}")
+        con.execute(f"CREATE OR REPLACE VIEW {qualified(schema, view)} AS {sql}")
     return created
 
 
 def is_initialised(con) -> bool:
-    """Every idr table is there (a dropped one would fail a run half-way)."""
-    found = {
-        (s, t) for s, t in con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('idr_meta', 'idr_out')").fetchall()
-    }
-    return all(key in found for key in TABLES)
+    """Every idr table and view is there (a dropped one would fail a run half-way); a view
+    that older versions stored as a table needs `idr init` to become a view."""
+    found = dict(((s, t), k) for s, t, k in con.execute(
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema IN ('idr_meta', 'idr_out')").fetchall())
+    return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in VIEWS)

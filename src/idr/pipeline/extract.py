@@ -126,18 +126,20 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
             temps += [table, f"idr_keys_{si}", f"idr_dkeys_{si}"]
             live = "NOT del" if src.deleted_sql else "TRUE"
             h = f"hash({literal(src.table_id + ':')} || CAST(k AS VARCHAR))"  # = hash(entity_key)
-            if distinct == keyed and not src.deleted_sql:
+            if distinct == keyed:  # each live key has one row: its row number is its eid
                 entity_src = rows_from = table
-                eid, keyed_rows = "rid", "k IS NOT NULL"
-            else:  # repeated keys or deleted rows: every live row of a key takes the key's first row number
+                eid = "rid"
+                keyed_rows = entity_rows = f"k IS NOT NULL AND {live}"
+            else:  # repeated keys: every live row of a key takes the key's first row number
                 con.execute(f"CREATE OR REPLACE TEMP TABLE idr_keys_{si} AS "
                             f"SELECT k, min(rid) AS eid FROM {table} WHERE k IS NOT NULL AND {live} GROUP BY k")
                 entity_src, rows_from = f"idr_keys_{si}", f"{table} JOIN idr_keys_{si} USING (k)"
                 eid, keyed_rows = "eid", live  # the join already dropped rows without a key
+                entity_rows = "TRUE"
             entities.append(
                 f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) AS entity_key, "
                 f"{literal(src.table_id)} AS table_id, {eid} AS eid, {h} AS h "
-                f"FROM {entity_src} WHERE k IS NOT NULL"
+                f"FROM {entity_src} WHERE {entity_rows}"
             )
             # Can one entity carry the same (type, value) twice? Only with repeated keys or two
             # mappings of one type in a source; later stages deduplicate just those rows.

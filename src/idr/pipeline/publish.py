@@ -15,19 +15,15 @@ from ..sql.quoting import qualified
 from .context import RunContext
 from .stable_ids import LINEAGE_INSERT
 
-MEMBERSHIP, CLUSTERS, EDGES, IDENTIFIERS, SKIPPED = (
-    "identity_resolved_membership_current", "identity_clusters_current", "identity_edges_current",
+MEMBERSHIP, CLUSTERS, IDENTIFIERS, SKIPPED = (
+    "identity_resolved_membership_current", "identity_clusters_current",
     "identity_identifiers_current", "identity_skipped_groups_current")
-
-EDGES_SQL = ("SELECT t.identifier_type, d.value_norm AS identifier_value_norm, s.entity_key, "
-             "a.entity_key AS anchor_entity_key FROM idr_edges d JOIN idr_entities s ON s.eid = d.src "
-             "JOIN idr_entities a ON a.eid = d.dst JOIN idr_types t USING (type_idx)")
+# identity_edges_current is a view over the identifiers and skipped groups (schema.VIEWS).
 
 # FULL: every output from the run's relations (data columns, then run id and timestamp).
 FULL_SELECTS = {
     MEMBERSHIP: "SELECT entity_key, resolved_id, table_id, $run_id, $ts FROM idr_proposed_membership",
     CLUSTERS: "SELECT resolved_id, cluster_size, $run_id, $ts FROM idr_proposed_clusters",
-    EDGES: f"SELECT *, $run_id FROM ({EDGES_SQL})",
     IDENTIFIERS: "SELECT e.entity_key, t.identifier_type, i.value_norm, $run_id FROM idr_ids i "
                  "JOIN idr_entities e USING (eid) JOIN idr_types t USING (type_idx)",
     SKIPPED: "SELECT identifier_type, identifier_value_norm, group_size, max_allowed, $run_id FROM idr_skipped",
@@ -39,8 +35,6 @@ INCR_UPDATES = {
                  "entity_key IN (SELECT entity_key FROM idr_scope_old)"),
     CLUSTERS: (["resolved_id", "cluster_size"], "SELECT resolved_id, cluster_size FROM idr_proposed_clusters",
                "resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)"),
-    EDGES: (["identifier_type", "identifier_value_norm", "entity_key", "anchor_entity_key"], EDGES_SQL,
-            "entity_key IN (SELECT entity_key FROM idr_scope_old)"),
     IDENTIFIERS: (["entity_key", "identifier_type", "identifier_value_norm"],
                   "SELECT n.entity_key, t.identifier_type, n.value_norm FROM idr_new_ids n JOIN idr_types t "
                   "USING (type_idx)", "entity_key IN (SELECT entity_key FROM idr_delta_keys)"),
