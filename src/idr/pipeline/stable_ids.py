@@ -61,13 +61,13 @@ def assign_resolved_ids(ctx: RunContext) -> None:
     # when the old id lives on elsewhere, a merge when it was absorbed.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_lineage AS "
-        "SELECT CASE WHEN l.old_id IN (SELECT old_id FROM idr_kept) THEN 'SPLIT' ELSE 'MERGE' END AS event, "
-        "  CASE WHEN l.old_id IN (SELECT old_id FROM idr_kept) THEN l.old_id ELSE p.resolved_id END AS resolved_id, "
-        "  CASE WHEN l.old_id IN (SELECT old_id FROM idr_kept) THEN p.resolved_id ELSE l.old_id END "
-        "    AS related_resolved_id, l.n AS entities_moved, p.cluster_size AS new_size, p.resolved_id AS new_id, "
-        "  l.old_id "
-        "FROM (SELECT o.* FROM idr_overlap o JOIN idr_proposed_clusters p USING (component) "
-        "      WHERE p.resolved_id <> o.old_id) l JOIN idr_proposed_clusters p USING (component)")
+        "SELECT CASE WHEN k.old_id IS NULL THEN 'MERGE' ELSE 'SPLIT' END AS event, "
+        "  CASE WHEN k.old_id IS NULL THEN p.resolved_id ELSE o.old_id END AS resolved_id, "
+        "  CASE WHEN k.old_id IS NULL THEN o.old_id ELSE p.resolved_id END AS related_resolved_id, "
+        "  o.n AS entities_moved, p.cluster_size AS new_size, p.resolved_id AS new_id, o.old_id "
+        "FROM idr_overlap o JOIN idr_proposed_clusters p USING (component) "
+        "LEFT JOIN idr_kept k ON k.old_id = o.old_id "  # an old id is kept by one cluster at most
+        "WHERE p.resolved_id <> o.old_id")
     ctx.counts["merges"] = ctx.count("SELECT count(*) FROM idr_lineage WHERE event = 'MERGE'")
     ctx.counts["splits"] = ctx.count("SELECT count(*) FROM idr_lineage WHERE event = 'SPLIT'")
 
