@@ -52,6 +52,8 @@ def test_successful_run_records_the_whole_taxonomy(db):
     assert rows[("idr_groups_skipped", None)] == 1
     assert rows[("idr_groups_skipped", '{"rule": "PHONE"}')] == 1
     assert rows[("idr_groups_skipped", '{"rule": "EMAIL"}')] == 0
+    edges = {d: v for (n, d), v in rows.items() if n == "idr_edges_created"}
+    assert edges[None] > 0 and sum(v for d, v in edges.items() if d) == edges[None] and len(edges) == 3
     stages = {json.loads(d)["stage"] for n, d in rows if n == "idr_stage_duration_seconds"}
     assert {"extract", "edges", "components", "publish"} <= stages
     assert rows[("idr_stage_rows_processed", '{"direction": "out", "stage": "extract"}')] == 52

@@ -21,6 +21,7 @@ def components(ctx: RunContext) -> None:
         cc = connected_components(ctx.con, "idr_edges", ctx.counts["nodes"], strategy=ctx.strategy,
                                   max_iters=ctx.max_iters, out_table="idr_cc")
         ctx.counts["components_rounds"] = cc.rounds
+        ctx.con.execute("DROP TABLE idr_edges")  # nothing reads the edges again: free their memory now
         # Node ids no entity uses (rows without a key, repeated keys) are isolated nodes,
         # one component each: not clusters.
         st.rows_out = cc.count - (ctx.counts["nodes"] - ctx.count("SELECT count(*) FROM idr_entities"))

@@ -55,4 +55,6 @@ def build_edges(ctx: RunContext) -> None:
             "FROM idr_ids i JOIN idr_groups g USING (type_idx, value_norm) WHERE NOT g.skipped AND i.eid <> g.anchor"
         )
         con.execute("DROP TABLE idr_groups")  # idr_ids stays: publish writes the identifiers
-        ctx.counts["edges"] = st.rows_out = ctx.count("SELECT count(*) FROM idr_edges")
+        ctx.counts["edges_by_type"] = dict(con.execute(
+            "SELECT t.identifier_type, count(*) FROM idr_edges JOIN idr_types t USING (type_idx) GROUP BY ALL").fetchall())
+        ctx.counts["edges"] = st.rows_out = sum(ctx.counts["edges_by_type"].values())
