@@ -179,6 +179,22 @@ def test_rollback_after_bad_configuration_change(two_clusters):
     assert _ids(db)["people:6"] == "people:5"
 
 
+def test_rollback_across_an_upgrade_that_added_a_column(two_clusters):
+    """A newer idr version's `idr init` may add columns to the state tables; the rows a run
+    replaced before that still go back (by column name, the new column left NULL)."""
+    db = two_clusters
+    first = query(db, "SELECT run_id FROM idr_out.run_history")[0][0]
+    before = sorted(query(db, "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current"))
+    _sql(db, "INSERT INTO people VALUES (6, 'a@x.com', ?, FALSE)", params=_later())
+    run(str(db), "FULL")
+    _sql(db, "ALTER TABLE idr_out.identity_resolved_membership_current ADD COLUMN added_later VARCHAR",
+         "ALTER TABLE idr_meta.run_state ADD COLUMN added_later VARCHAR")
+    rollback(str(db), first)
+    assert sorted(query(db, "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current")) \
+        == before
+    assert query(db, "SELECT count(added_later) FROM idr_out.identity_resolved_membership_current") == [(0,)]
+
+
 def test_rollback_refusals(two_clusters):
     db = two_clusters
     first = query(db, "SELECT run_id FROM idr_out.run_history")[0][0]
