@@ -115,8 +115,11 @@ def test_incr_equals_full_after_every_step(tmp_path_factory, initial, steps, max
             _apply(con, step, ops)
             con.close()
         shutil.copy(incr_db, full_db)
+        edges_before = set(_state(full_db)["identity_edges_current"])
         incr = run(str(incr_db), "INCR")
         assert incr.mode == "INCR", incr.notes
+        # The published edges the run removed or replaced, as the run counted them.
+        assert incr.counts["edges_updated"] == len(edges_before - set(_state(incr_db)["identity_edges_current"]))
         full = run(str(full_db), "FULL")
         expected = _oracle(incr_db, max_group_size)
         assert partition(incr_db) == expected

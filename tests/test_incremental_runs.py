@@ -75,6 +75,10 @@ def test_bridge_merges_then_delete_splits_with_lineage(two_clusters):
         ("people:1", "people:1", "people:3", "people:3")
     assert "people:6" not in ids and r.counts["entities_removed"] == 1
     assert _lineage(db) == [("SPLIT", "people:1", "people:3", 2)]
+    # 6's edge in each of its two groups (at least) is gone, and the metric says so.
+    assert r.counts["edges_updated"] >= 2
+    assert query(db, "SELECT metric_value FROM idr_out.metrics_export WHERE run_id = ? "
+                     "AND metric_name = 'idr_edges_updated'", [r.run_id]) == [(r.counts["edges_updated"],)]
 
 
 def test_split_keeps_id_with_largest_part_and_new_ids_never_clash(two_clusters):

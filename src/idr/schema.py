@@ -213,18 +213,24 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
 # member to the group's anchor, the member with the smallest hash(entity_key) (then the
 # smallest key). Storing them would cost FULL runs a third of their publishing time and
 # INCR runs a rewrite, for a table users only read now and then.
+def star_edges_sql(holders: str, type_col: str, value_col: str, extra: str = "") -> str:
+    """The published edges of the groups in `holders` (a query with entity_key, type_col,
+    value_col and the `extra` columns, one row per holder): every group of two or more
+    links each member to its anchor, the member with the smallest (hash(entity_key),
+    entity_key). The one definition of an edge row, for the view and for INCR's count of
+    the edges it replaced."""
+    return (f"WITH idr_holders AS ({holders}) "
+            f"SELECT h.{type_col}, h.{value_col}, h.entity_key, g.anchor_entity_key{extra} FROM idr_holders h JOIN ("
+            f"  SELECT {type_col}, {value_col}, arg_min(entity_key, (hash(entity_key), entity_key)) AS anchor_entity_key "
+            f"  FROM idr_holders GROUP BY {type_col}, {value_col} HAVING count(*) > 1) g USING ({type_col}, {value_col}) "
+            "WHERE h.entity_key <> g.anchor_entity_key")
+
+
 VIEWS: dict[tuple[str, str], str] = {
-    ("idr_out", "identity_edges_current"): (
-        "SELECT i.identifier_type, i.identifier_value_norm, i.entity_key, g.anchor_entity_key, i.run_id "
-        "FROM idr_out.identity_identifiers_current i JOIN ("
-        "  SELECT identifier_type, identifier_value_norm, "
-        "    arg_min(entity_key, (hash(entity_key), entity_key)) AS anchor_entity_key "
-        "  FROM idr_out.identity_identifiers_current GROUP BY identifier_type, identifier_value_norm "
-        "  HAVING count(*) > 1) g USING (identifier_type, identifier_value_norm) "
-        "ANTI JOIN idr_out.identity_skipped_groups_current s "
-        "  ON s.identifier_type = i.identifier_type AND s.identifier_value_norm = i.identifier_value_norm "
-        "WHERE i.entity_key <> g.anchor_entity_key"
-    ),
+    ("idr_out", "identity_edges_current"): star_edges_sql(
+        "SELECT i.* FROM idr_out.identity_identifiers_current i ANTI JOIN idr_out.identity_skipped_groups_current s "
+        "ON s.identifier_type = i.identifier_type AND s.identifier_value_norm = i.identifier_value_norm",
+        "identifier_type", "identifier_value_norm", ", h.run_id"),
 }
 
 

@@ -118,7 +118,7 @@ def test_missing_counts_are_skipped_and_incremental_counts_recorded(db):
     con = open_database(path)
     try:
         record_run_metrics(con, _ctx(con, "r_empty"), "INTERRUPTED", 0.25)
-        record_run_metrics(con, _ctx(con, "r_incr", counts={"entities": 5, "edges": 4, "edges_removed": 3,
+        record_run_metrics(con, _ctx(con, "r_incr", counts={"entities": 5, "edges": 4, "edges_updated": 3,
                                                              "entities_removed": 1, "groups_skipped": None,
                                                              "values_excluded": float("nan")}),
                            "DRY_RUN_COMPLETE", 1.0)

@@ -71,8 +71,6 @@ def run_rows(ctx, status: str, duration_seconds: float) -> list[Row]:
         if m.scope != "run" or m.counts_key is None:
             continue
         value = counts.get(m.counts_key)
-        if m.counts_key == "edges_updated" and value is None:
-            value = counts.get("edges_removed")  # what an incremental run counts
         if value is None:
             continue
         rows.append((m.name, value, None))

@@ -7,7 +7,10 @@ create no edges and are recorded, with a few sample entity keys, for review.
 
 from __future__ import annotations
 
+from ..schema import star_edges_sql
 from .context import RunContext
+
+SKIPPED = "idr_out.identity_skipped_groups_current"
 
 
 def group_guard(ctx: RunContext) -> None:
@@ -54,7 +57,26 @@ def build_edges(ctx: RunContext) -> None:
             "SELECT i.eid AS src, g.anchor AS dst, i.type_idx, i.value_norm "
             "FROM idr_ids i JOIN idr_groups g USING (type_idx, value_norm) WHERE NOT g.skipped AND i.eid <> g.anchor"
         )
+        if ctx.mode == "INCR":
+            ctx.counts["edges_updated"] = _edges_replaced(ctx)
         con.execute("DROP TABLE idr_groups")  # idr_ids stays: publish writes the identifiers
         ctx.counts["edges_by_type"] = dict(con.execute(
             "SELECT t.identifier_type, count(*) FROM idr_edges JOIN idr_types t USING (type_idx) GROUP BY ALL").fetchall())
         ctx.counts["edges"] = st.rows_out = sum(ctx.counts["edges_by_type"].values())
+
+
+def _edges_replaced(ctx: RunContext) -> int:
+    """INCR: rows of identity_edges_current the run removes or replaces. Every published
+    edge of a scope member is within the scope (a linking group's holders share a
+    cluster), so the scope's identifiers before and after the run give both edge sets."""
+    before = star_edges_sql(
+        "SELECT c.entity_key, i.type_idx, i.value_norm FROM idr_carried_ids i JOIN idr_carried c USING (eid) "
+        "UNION ALL SELECT o.entity_key, o.type_idx, o.value_norm FROM idr_old_ids o "
+        "SEMI JOIN idr_scope_old s ON s.entity_key = o.entity_key", "type_idx", "value_norm")
+    after = star_edges_sql(
+        "SELECT e.entity_key, i.type_idx, i.value_norm FROM idr_ids i JOIN idr_entities e USING (eid) "
+        "SEMI JOIN idr_groups g ON g.type_idx = i.type_idx AND g.value_norm = i.value_norm AND NOT g.skipped",
+        "type_idx", "value_norm")
+    skipped = f"SELECT t.type_idx, s.identifier_value_norm AS value_norm FROM {SKIPPED} s JOIN idr_types t USING (identifier_type)"
+    return ctx.count(f"SELECT count(*) FROM (SELECT * FROM ({before}) b ANTI JOIN ({skipped}) k USING (type_idx, value_norm) "
+                     f"EXCEPT SELECT * FROM ({after}))")
