@@ -66,17 +66,20 @@ def build_edges(ctx: RunContext) -> None:
 
 
 def _edges_replaced(ctx: RunContext) -> int:
-    """INCR: rows of identity_edges_current the run removes or replaces. Every published
-    edge of a scope member is within the scope (a linking group's holders share a
-    cluster), so the scope's identifiers before and after the run give both edge sets."""
+    """INCR: rows of identity_edges_current the run removes or replaces. Only the groups of
+    values whose holders changed can change (same holders, same anchor, same limit check),
+    and all their holders are in the scope before and after the run (a linking group's
+    holders share a cluster; skipped groups have no edges), so the scope's identifiers
+    give both edge sets."""
+    changed = "SEMI JOIN idr_value_change v ON v.type_idx = {0}.type_idx AND v.value_norm = {0}.value_norm"
     before = star_edges_sql(
         "SELECT c.entity_key, i.type_idx, i.value_norm FROM idr_carried_ids i JOIN idr_carried c USING (eid) "
-        "UNION ALL SELECT o.entity_key, o.type_idx, o.value_norm FROM idr_old_ids o "
-        "SEMI JOIN idr_scope_old s ON s.entity_key = o.entity_key", "type_idx", "value_norm")
+        f"{changed.format('i')} UNION ALL SELECT o.entity_key, o.type_idx, o.value_norm FROM idr_old_ids o "
+        f"SEMI JOIN idr_scope_old s ON s.entity_key = o.entity_key {changed.format('o')}", "type_idx", "value_norm")
     after = star_edges_sql(
         "SELECT e.entity_key, i.type_idx, i.value_norm FROM idr_ids i JOIN idr_entities e USING (eid) "
-        "SEMI JOIN idr_groups g ON g.type_idx = i.type_idx AND g.value_norm = i.value_norm AND NOT g.skipped",
-        "type_idx", "value_norm")
+        f"SEMI JOIN idr_groups g ON g.type_idx = i.type_idx AND g.value_norm = i.value_norm AND NOT g.skipped "
+        f"{changed.format('i')}", "type_idx", "value_norm")
     skipped = f"SELECT t.type_idx, s.identifier_value_norm AS value_norm FROM {SKIPPED} s JOIN idr_types t USING (identifier_type)"
     return ctx.count(f"SELECT count(*) FROM (SELECT * FROM ({before}) b ANTI JOIN ({skipped}) k USING (type_idx, value_norm) "
                      f"EXCEPT SELECT * FROM ({after}))")
