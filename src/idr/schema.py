@@ -13,6 +13,8 @@ from .sql.quoting import ident, qualified
 SCHEMAS = ("idr_meta", "idr_work", "idr_out")
 
 # (column name, type and default). Order matters for idr_meta (positional inserts).
+# A column added by a later version must allow NULL or have a default: `idr init` adds it
+# to existing tables, and `idr rollback` puts back rows saved before it existed.
 TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("idr_meta", "source_table"): [
         ("table_id", "VARCHAR NOT NULL PRIMARY KEY"),

@@ -38,6 +38,8 @@ def membership(ctx: RunContext) -> None:
             f"FROM idr_entities e JOIN {ctx.cc_table} c ON c.node = e.eid GROUP BY c.component"
         )
         assign_resolved_ids(ctx)
+        for t in ("idr_clusters", "idr_overlap", "idr_kept", "idr_fresh", "idr_clash"):  # read no more: free them
+            con.execute(f"DROP TABLE IF EXISTS {t}")
         # A view: publishing reads it once, so materialising it would only copy strings.
         con.execute(
             "CREATE OR REPLACE TEMP VIEW idr_proposed_membership AS "

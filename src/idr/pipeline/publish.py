@@ -21,7 +21,8 @@ MEMBERSHIP, CLUSTERS, IDENTIFIERS, SKIPPED = (
 # identity_edges_current is a view over the identifiers and skipped groups (schema.VIEWS).
 
 # FULL: every output from the run's relations (data columns, then run id and timestamp).
-# Identifiers first: the run's largest table (the identifier values) is freed after it.
+# (Dropping a temp table inside the publishing transaction would free nothing before the
+# COMMIT, so the run's intermediates are dropped, where they can be, before it.)
 FULL_SELECTS = {
     IDENTIFIERS: "SELECT e.entity_key, t.identifier_type, i.value_norm, $run_id FROM idr_ids i "
                  "JOIN idr_entities e USING (eid) JOIN idr_types t USING (type_idx)",
@@ -60,8 +61,6 @@ def publish(ctx: RunContext, finalize) -> None:
                     select = FULL_SELECTS[table]
                     used = {k: v for k, v in params.items() if f"${k}" in select}
                     con.execute(f"INSERT INTO {qualified('idr_out', table)} {select}", used)
-                    if table == IDENTIFIERS:
-                        con.execute("DROP TABLE idr_status")  # under the idr_ids view; not read again
                 else:
                     cols, new_sql, scope_sql = INCR_UPDATES[table]
                     stamps = {"run_id": ctx.run_id, **({"updated_ts": ctx.started_at} if table in STAMPED else {})}

@@ -135,5 +135,5 @@ def undo_runs(con, undo: list[str]) -> None:
             t = qualified(schema, table)
             before = before_table(table, run_id)
             con.execute(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
-            con.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {before}")  # by name: survives added columns
+            con.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {before}")  # by name: survives added (nullable) columns
             con.execute(f"DROP TABLE {before}")
