@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from ..schema import star_edges_sql
 from .context import RunContext
-
-SKIPPED = "idr_out.identity_skipped_groups_current"
+from .scope import SKIPPED
 
 
 def group_guard(ctx: RunContext) -> None:
