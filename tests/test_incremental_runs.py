@@ -118,6 +118,16 @@ def test_group_growing_past_max_group_size_unlinks_it(db_path):
     assert query(db_path, "SELECT count(*) FROM idr_out.identity_skipped_groups_current") == [(0,)]
 
 
+def test_incr_summary_says_how_many_published_edges_it_replaced(two_clusters):
+    db = two_clusters
+    edges = set(query(db, "SELECT * EXCLUDE (run_id) FROM idr_out.identity_edges_current"))
+    _sql(db, "UPDATE people SET email = 'a@x.com', ts = ? WHERE id = 3", params=_later())  # b@x's edge goes
+    proc = idr_cli("--db", str(db), "run", "--run-mode", "INCR")
+    assert proc.returncode == 0, proc.stderr
+    replaced = len(edges - set(query(db, "SELECT * EXCLUDE (run_id) FROM idr_out.identity_edges_current")))
+    assert replaced >= 1 and f"└─ Replaced:          {replaced}  (published edges removed or changed)" in proc.stdout
+
+
 def test_configuration_change_runs_full_or_stops(two_clusters):
     db = two_clusters
     _sql(db, "UPDATE idr_meta.rule SET max_group_size = 1")

@@ -32,7 +32,9 @@ def format_summary(r, db: str) -> str:
         f"  └─ Excluded:          {_n(c.get('values_excluded'))}  (exclusion list)",
         "",
         "LINKING:",
-        f"  Edges created:        {_n(c.get('edges'))}",
+        f"  Edges created:        {_n(c.get('edges'))}" + ("  (among the recomputed clusters)" if r.mode == "INCR" else ""),
+        *([f"  └─ Replaced:          {_n(c['edges_updated'])}  (published edges removed or changed)"]
+          if "edges_updated" in c else []),
         f"  Groups skipped:       {_n(c.get('groups_skipped'))}  (max_group_size)",
         f"  Components rounds:    {_n(c.get('components_rounds'))}",
         "",
