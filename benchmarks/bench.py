@@ -52,6 +52,7 @@ from pathlib import Path
 
 import duckdb
 import psutil
+from idr.sql.quoting import literal
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -359,8 +360,8 @@ def compare_published(incr_db: Path, full_db: Path) -> dict:
     both ways)."""
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH {_sql_str(incr_db)} AS i (READ_ONLY)")
-        con.execute(f"ATTACH {_sql_str(full_db)} AS f (READ_ONLY)")
+        con.execute(f"ATTACH {literal(str(incr_db))} AS i (READ_ONLY)")
+        con.execute(f"ATTACH {literal(str(full_db))} AS f (READ_ONLY)")
         m = "idr_out.identity_resolved_membership_current"
         out = _rows(con, f"""
             WITH j AS (SELECT a.resolved_id AS incr_rid, b.resolved_id AS full_rid,
@@ -395,10 +396,6 @@ def compare_published(incr_db: Path, full_db: Path) -> dict:
     finally:
         con.close()
     return out
-
-
-def _sql_str(p: Path) -> str:
-    return "'" + str(p).replace("'", "''") + "'"
 
 
 MEASUREMENTS = {"FULL": measure_full, "INCR": measure_incr}

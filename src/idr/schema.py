@@ -210,11 +210,6 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
 }
 
 
-# The links that built the clusters, derived from the identifiers rather than stored: a
-# value shared by two or more entities (a group) and not over max_group_size links each
-# member to the group's anchor, the member with the smallest hash(entity_key) (then the
-# smallest key). Storing them would cost FULL runs a third of their publishing time and
-# INCR runs a rewrite, for a table users only read now and then.
 def star_edges_sql(holders: str, type_col: str, value_col: str, extra: str = "") -> str:
     """The published edges of the groups in `holders` (a query with entity_key, type_col,
     value_col and the `extra` columns, one row per holder): every group of two or more
@@ -228,6 +223,9 @@ def star_edges_sql(holders: str, type_col: str, value_col: str, extra: str = "")
             "WHERE h.entity_key <> g.anchor_entity_key")
 
 
+# The links that built the clusters, derived from the identifiers rather than stored:
+# storing them would cost FULL runs a third of their publishing time and INCR runs a
+# rewrite, for a table users only read now and then.
 VIEWS: dict[tuple[str, str], str] = {
     ("idr_out", "identity_edges_current"): star_edges_sql(
         "SELECT i.* FROM idr_out.identity_identifiers_current i ANTI JOIN idr_out.identity_skipped_groups_current s "
@@ -271,10 +269,9 @@ def ensure_schema(con) -> list[str]:
                     f"{_strip_constraints(col_type)}"
                 )
                 created.append(f"{schema}.{table}.{col}")
-    kinds = dict(((s, t), k) for s, t, k in con.execute(
-        "SELECT table_schema, table_name, table_type FROM information_schema.tables").fetchall())
+    kinds = _table_kinds(con)
     for (schema, view), sql in VIEWS.items():
-        if kinds.get((schema, view)) == "BASE TABLE":  # a stored table in databases from before 0.2
+        if kinds.get((schema, view)) == "BASE TABLE":  # stored as a table by earlier idr versions
             con.execute(f"DROP TABLE {qualified(schema, view)}")
         if kinds.get((schema, view)) != "VIEW":
             created.append(f"{schema}.{view}")
@@ -285,7 +282,12 @@ def ensure_schema(con) -> list[str]:
 def is_initialised(con) -> bool:
     """Every idr table and view is there (a dropped one would fail a run half-way); a view
     that older versions stored as a table needs `idr init` to become a view."""
-    found = dict(((s, t), k) for s, t, k in con.execute(
-        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-        "WHERE table_schema IN ('idr_meta', 'idr_out')").fetchall())
+    found = _table_kinds(con)
     return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in VIEWS)
+
+
+def _table_kinds(con) -> dict[tuple[str, str], str]:
+    """(schema, name) -> 'BASE TABLE' or 'VIEW' for idr's schemas."""
+    return {(s, t): k for s, t, k in con.execute(
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema IN ('idr_meta', 'idr_out')").fetchall()}

@@ -14,6 +14,7 @@ overlap: how many of its members each old cluster gave it).
 
 from __future__ import annotations
 
+from ..backends.duckdb import one_row
 from .context import RunContext
 
 MEMBERSHIP = "idr_out.identity_resolved_membership_current"
@@ -68,8 +69,8 @@ def assign_resolved_ids(ctx: RunContext) -> None:
         "FROM idr_overlap o JOIN idr_proposed_clusters p USING (component) "
         "LEFT JOIN idr_kept k ON k.old_id = o.old_id "  # an old id is kept by one cluster at most
         "WHERE p.resolved_id <> o.old_id")
-    ctx.counts["merges"] = ctx.count("SELECT count(*) FROM idr_lineage WHERE event = 'MERGE'")
-    ctx.counts["splits"] = ctx.count("SELECT count(*) FROM idr_lineage WHERE event = 'SPLIT'")
+    ctx.counts["merges"], ctx.counts["splits"] = one_row(
+        con, "SELECT count(*) FILTER (event = 'MERGE'), count(*) FILTER (event = 'SPLIT') FROM idr_lineage")
 
 
 def _empty_lineage(con) -> None:
