@@ -74,6 +74,18 @@ def partition(path: Path) -> set[frozenset[str]]:
     return {frozenset(g) for g in groups.values()}
 
 
+def assert_entity_numbers_consistent(path: Path) -> None:
+    """Published identifier pairs refer to entities by number: every member has one
+    number of its own, and every pair's number is a member's."""
+    [(missing, repeated, orphans)] = query(path, """
+        SELECT (SELECT count(*) FROM idr_out.identity_resolved_membership_current WHERE entity_id IS NULL),
+               (SELECT count(*) - count(DISTINCT entity_id) FROM idr_out.identity_resolved_membership_current),
+               (SELECT count(*) FROM idr_out.identity_identifier_pairs_current p
+                ANTI JOIN idr_out.identity_resolved_membership_current m USING (entity_id))""")
+    assert (missing, repeated, orphans) == (0, 0, 0), \
+        f"members without a number {missing}, numbers used twice {repeated}, pairs of no member {orphans}"
+
+
 def idr_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
     """Run the real `idr` entry point in a child process."""
     env = {**os.environ, **kw.pop("env", {})}

@@ -245,23 +245,6 @@ def test_dropped_output_table_asks_for_init(good_db):
     assert idr_cli("run", "--db", str(good_db)).returncode == 0
 
 
-def test_stored_edge_table_of_an_older_version_becomes_the_view(good_db):
-    con = duckdb.connect(str(good_db))
-    edges = con.execute("SELECT * FROM idr_out.identity_edges_current ORDER BY ALL").fetchall()
-    con.execute("DROP VIEW idr_out.identity_edges_current")  # what databases of earlier versions hold
-    con.execute("CREATE TABLE idr_out.identity_edges_current AS SELECT 'stale' AS identifier_type")
-    con.close()
-    proc = idr_cli("run", "--db", str(good_db))
-    assert proc.returncode == 2 and "idr init" in proc.stderr and "Traceback" not in proc.stderr
-    assert idr_cli("init", "--db", str(good_db)).returncode == 0
-    con = duckdb.connect(str(good_db), read_only=True)
-    assert con.execute("SELECT table_type FROM information_schema.tables "
-                       "WHERE table_name = 'identity_edges_current'").fetchall() == [("VIEW",)]
-    assert con.execute("SELECT * FROM idr_out.identity_edges_current ORDER BY ALL").fetchall() == edges
-    con.close()
-    assert len(edges) > 0 and idr_cli("run", "--db", str(good_db)).returncode == 0
-
-
 def test_export_to_unwritable_path(good_db, tmp_path):
     proc = idr_cli("config", "export", "--db", str(good_db), "--out", str(tmp_path / "no" / "such" / "x.yaml"))
     assert proc.returncode == 2 and "No such file" in proc.stderr and "Traceback" not in proc.stderr

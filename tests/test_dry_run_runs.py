@@ -17,7 +17,7 @@ SCHEMA = pa.schema([("id", pa.int64()), ("email", pa.string()), ("phone", pa.str
                     ("is_deleted", pa.bool_())])
 PRODUCTION = ("idr_out.identity_resolved_membership_current", "idr_out.identity_clusters_current",
               "idr_out.identity_edges_current", "idr_out.identity_identifiers_current",
-              "idr_out.identity_skipped_groups_current", "idr_out.skipped_identifier_groups",
+              "idr_out.identity_identifier_pairs_current", "idr_out.identity_skipped_groups_current", "idr_out.skipped_identifier_groups",
               "idr_out.resolved_id_lineage", "idr_meta.run_state")
 
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from idr.runs.runner import run
-from idr_testing import make_db, partition, query
+from idr_testing import assert_entity_numbers_consistent, make_db, partition, query
 
 T0 = dt.datetime(2026, 1, 1)
 EMAILS = [f"p{i}@x.com" for i in range(6)] + ["N/A", "", None]
@@ -127,4 +127,5 @@ def test_incr_equals_full_after_every_step(tmp_path_factory, initial, steps, max
         # Same ids and the same published tables, whichever way the state was reached.
         assert _ids(incr_db) == _ids(full_db)
         assert _state(incr_db) == _state(full_db)
+        assert_entity_numbers_consistent(incr_db)
         assert incr.counts["clusters"] == full.counts["clusters"] == len(expected)

@@ -166,7 +166,8 @@ def test_rollback_after_bad_configuration_change(two_clusters):
         return {t: sorted(query(db, f"SELECT * FROM {t}")) for t in (
             "idr_out.identity_resolved_membership_current", "idr_out.identity_clusters_current",
             "idr_out.identity_edges_current", "idr_out.identity_identifiers_current",
-            "idr_out.identity_skipped_groups_current", "idr_meta.run_state")}
+            "idr_out.identity_identifier_pairs_current", "idr_out.identity_skipped_groups_current",
+            "idr_meta.run_state")}
 
     before = snapshot()
     _sql(db, "INSERT INTO people VALUES (6, 'c@x.com', ?, FALSE)", params=_later())

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from idr.runs.runner import rollback, run
-from idr_testing import make_db, query
+from idr_testing import assert_entity_numbers_consistent, make_db, query
 
 T0 = dt.datetime(2026, 1, 1)
 KEYS = ["1", "2", "x", "x#2", "p:1", "it's", 'q"q', " 3", "", None]
@@ -33,7 +33,8 @@ STATE = {
 }
 ROLLBACK_STATE = ("idr_out.identity_resolved_membership_current", "idr_out.identity_clusters_current",
                   "idr_out.identity_edges_current", "idr_out.identity_identifiers_current",
-                  "idr_out.identity_skipped_groups_current", "idr_meta.run_state")
+                  "idr_out.identity_identifier_pairs_current", "idr_out.identity_skipped_groups_current",
+                  "idr_meta.run_state")
 
 
 def _config(sizes, lookback):
@@ -154,6 +155,7 @@ def test_incr_equals_full_widened(tmp_path_factory, initial_a, initial_b, initia
         run(str(full_db), "FULL", strategy=other)
         run(str(full_only), "FULL")
         got = _state(incr_db)
+        assert_entity_numbers_consistent(incr_db)
         assert got == _state(full_db)
         assert got == _state(full_only)
         assert query(incr_db, "SELECT count(*) = count(DISTINCT resolved_id) FROM "

@@ -156,12 +156,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_init(args) -> int:
-    from .backends.duckdb import open_database
+    from .backends.duckdb import open_database, transaction
     from .schema import ensure_schema
 
     con = open_database(args.db)
     try:
-        created = ensure_schema(con)
+        with transaction(con):  # an upgrade that converts tables happens whole or not at all
+            created = ensure_schema(con)
     finally:
         con.close()
     print(f"initialised {args.db}: " + (f"created {len(created)} objects" if created else "already up to date"))

@@ -121,6 +121,8 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("table_id", "VARCHAR NOT NULL"),
         ("run_id", "VARCHAR NOT NULL"),
         ("updated_ts", "TIMESTAMP NOT NULL"),
+        # idr's number for the entity, what identity_identifier_pairs_current refers to.
+        ("entity_id", "BIGINT"),
     ],
     ("idr_out", "identity_clusters_current"): [
         ("resolved_id", "VARCHAR NOT NULL"),
@@ -130,8 +132,11 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
     # Every usable (entity, identifier) pair, linking or not: what INCR needs to find the
     # entities that share a value with changed records without re-reading the sources.
-    ("idr_out", "identity_identifiers_current"): [
-        ("entity_key", "VARCHAR NOT NULL"),
+    # Entities by number (membership's entity_id), not key: 15M keys written again cost a
+    # FULL run ~2 s at 10M records, and INCR's lookups compare integers. Users read it
+    # with the keys through the view identity_identifiers_current.
+    ("idr_out", "identity_identifier_pairs_current"): [
+        ("entity_id", "BIGINT NOT NULL"),
         ("identifier_type", "VARCHAR NOT NULL"),
         ("identifier_value_norm", "VARCHAR NOT NULL"),
         ("run_id", "VARCHAR NOT NULL"),
@@ -223,10 +228,14 @@ def star_edges_sql(holders: str, type_col: str, value_col: str, extra: str = "")
             "WHERE h.entity_key <> g.anchor_entity_key")
 
 
-# The links that built the clusters, derived from the identifiers rather than stored:
-# storing them would cost FULL runs a third of their publishing time and INCR runs a
-# rewrite, for a table users only read now and then.
+# Views, created in this order. The edges are the links that built the clusters, derived
+# from the identifiers rather than stored: storing them would cost FULL runs a third of
+# their publishing time and INCR runs a rewrite, for a table users only read now and then.
 VIEWS: dict[tuple[str, str], str] = {
+    ("idr_out", "identity_identifiers_current"):
+        "SELECT m.entity_key, p.identifier_type, p.identifier_value_norm, p.run_id "
+        "FROM idr_out.identity_identifier_pairs_current p JOIN idr_out.identity_resolved_membership_current m "
+        "USING (entity_id)",
     ("idr_out", "identity_edges_current"): star_edges_sql(
         "SELECT i.* FROM idr_out.identity_identifiers_current i ANTI JOIN idr_out.identity_skipped_groups_current s "
         "ON s.identifier_type = i.identifier_type AND s.identifier_value_norm = i.identifier_value_norm",
@@ -270,6 +279,8 @@ def ensure_schema(con) -> list[str]:
                 )
                 created.append(f"{schema}.{table}.{col}")
     kinds = _table_kinds(con)
+    if kinds.get(("idr_out", "identity_identifiers_current")) == "BASE TABLE":
+        _number_entities(con)
     for (schema, view), sql in VIEWS.items():
         if kinds.get((schema, view)) == "BASE TABLE":  # stored as a table by earlier idr versions
             con.execute(f"DROP TABLE {qualified(schema, view)}")
@@ -277,6 +288,20 @@ def ensure_schema(con) -> list[str]:
             created.append(f"{schema}.{view}")
         con.execute(f"CREATE OR REPLACE VIEW {qualified(schema, view)} AS {sql}")
     return created
+
+
+def _number_entities(con) -> None:
+    """Earlier versions stored identifiers by entity key: number the published entities and
+    move their identifiers to the pairs table (the old table is then replaced by the view).
+    Rollback cannot reach runs published before this: their saved identifiers are keyed the
+    old way, and `idr rollback` refuses a run whose saved state is incomplete."""
+    con.execute("UPDATE idr_out.identity_resolved_membership_current AS m SET entity_id = n.entity_id FROM ("
+                "SELECT rowid AS r, row_number() OVER () - 1 AS entity_id "
+                "FROM idr_out.identity_resolved_membership_current) n WHERE m.rowid = n.r")
+    con.execute("INSERT INTO idr_out.identity_identifier_pairs_current "
+                "SELECT m.entity_id, i.identifier_type, i.identifier_value_norm, i.run_id "
+                "FROM idr_out.identity_identifiers_current i "
+                "JOIN idr_out.identity_resolved_membership_current m USING (entity_key)")
 
 
 def is_initialised(con) -> bool:

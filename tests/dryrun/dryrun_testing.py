@@ -44,8 +44,8 @@ def load_state(con, current: dict[str, str], scope: dict[str, str], removed=(), 
     sizes: dict[str, int] = defaultdict(int)
     for rid in current.values():
         sizes[rid] += 1
-    _insert(con, "INSERT INTO idr_out.identity_resolved_membership_current VALUES (?, ?, ?, ?, ?)",
-                    [[k, r, table_of(k), "run_prev", TS] for k, r in current.items()])
+    _insert(con, "INSERT INTO idr_out.identity_resolved_membership_current VALUES (?, ?, ?, ?, ?, ?)",
+                    [[k, r, table_of(k), "run_prev", TS, n] for n, (k, r) in enumerate(current.items())])
     _insert(con, "INSERT INTO idr_out.identity_clusters_current VALUES (?, ?, ?, ?)",
                     [[r, n, "run_prev", TS] for r, n in sizes.items()])
     con.execute("CREATE OR REPLACE TEMP TABLE idr_proposed_membership "

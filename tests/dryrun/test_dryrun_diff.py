@@ -160,7 +160,7 @@ def test_diff_writes_only_the_dry_run_tables():
     con = new_db()
     current = {**A, **B}
     con.execute("INSERT INTO idr_meta.run_state (table_id, last_run_id) VALUES ('crm', 'run_prev')")
-    con.execute("INSERT INTO idr_out.identity_identifiers_current VALUES ('crm:a2', 'EMAIL', 'a@x.com', 'run_prev')")
+    con.execute("INSERT INTO idr_out.identity_identifier_pairs_current VALUES (7, 'EMAIL', 'a@x.com', 'run_prev')")
     load_state(con, current, moved_to("crm:b1", A, B), full=True)
     before = _snapshot(con)
     record_dry_run(con, "run_t", "FULL", True, COUNTS, 0.0)

@@ -2,7 +2,7 @@
 
 Output (temp relations the publish and dry-run stages read):
 - idr_proposed_clusters(component, resolved_id, cluster_size): every cluster of the scope;
-- idr_proposed_membership(entity_key, resolved_id, table_id): every entity of the scope;
+- idr_proposed_membership(entity_key, resolved_id, table_id, entity_id): every entity of the scope;
 - idr_lineage(event, resolved_id, related_resolved_id, entities_moved, sizes): merges and splits.
 The scope is everything for FULL and the affected clusters for INCR (pipeline/scope.py).
 """
@@ -41,9 +41,11 @@ def membership(ctx: RunContext) -> None:
         for t in ("idr_clusters", "idr_overlap", "idr_kept", "idr_fresh", "idr_clash"):  # read no more: free them
             con.execute(f"DROP TABLE IF EXISTS {t}")
         # A view: publishing reads it once, so materialising it would only copy strings.
+        # entity_id: FULL numbers entities by eid; INCR keeps published numbers (scope.py).
+        entity_id = "e.entity_id" if ctx.mode == "INCR" else "e.eid"
         con.execute(
             "CREATE OR REPLACE TEMP VIEW idr_proposed_membership AS "
-            "SELECT e.entity_key, p.resolved_id, e.table_id FROM idr_entities e "
+            f"SELECT e.entity_key, p.resolved_id, e.table_id, {entity_id} AS entity_id FROM idr_entities e "
             f"JOIN {ctx.cc_table} c ON c.node = e.eid JOIN idr_proposed_clusters p USING (component)"
         )
         st.rows_out = ctx.counts["clusters_impacted"] = ctx.count("SELECT count(*) FROM idr_proposed_clusters")

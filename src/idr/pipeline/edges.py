@@ -73,8 +73,8 @@ def _edges_replaced(ctx: RunContext) -> int:
     changed = "SEMI JOIN idr_value_change v ON v.type_idx = {0}.type_idx AND v.value_norm = {0}.value_norm"
     before = star_edges_sql(
         "SELECT c.entity_key, i.type_idx, i.value_norm FROM idr_carried_ids i JOIN idr_carried c USING (eid) "
-        f"{changed.format('i')} UNION ALL SELECT o.entity_key, o.type_idx, o.value_norm FROM idr_old_ids o "
-        f"SEMI JOIN idr_scope_old s ON s.entity_key = o.entity_key {changed.format('o')}", "type_idx", "value_norm")
+        f"{changed.format('i')} UNION ALL SELECT s.entity_key, o.type_idx, o.value_norm FROM idr_old_ids o "
+        f"JOIN idr_scope_old s USING (entity_id) {changed.format('o')}", "type_idx", "value_norm")
     after = star_edges_sql(
         "SELECT e.entity_key, i.type_idx, i.value_norm FROM idr_ids i JOIN idr_entities e USING (eid) "
         f"SEMI JOIN idr_groups g ON g.type_idx = i.type_idx AND g.value_norm = i.value_norm AND NOT g.skipped "

@@ -15,31 +15,30 @@ from ..sql.quoting import qualified
 from .context import RunContext
 from .stable_ids import LINEAGE_INSERT
 
-MEMBERSHIP, CLUSTERS, IDENTIFIERS, SKIPPED = (
+MEMBERSHIP, CLUSTERS, PAIRS, SKIPPED = (
     "identity_resolved_membership_current", "identity_clusters_current",
-    "identity_identifiers_current", "identity_skipped_groups_current")
-# identity_edges_current is a view over the identifiers and skipped groups (schema.VIEWS).
+    "identity_identifier_pairs_current", "identity_skipped_groups_current")
+# identity_identifiers_current and identity_edges_current are views over these (schema.VIEWS).
 
 # FULL: every output from the run's relations (data columns, then run id and timestamp).
 # (Dropping a temp table inside the publishing transaction would free nothing before the
 # COMMIT, so the run's intermediates are dropped, where they can be, before it.)
 FULL_SELECTS = {
-    IDENTIFIERS: "SELECT e.entity_key, t.identifier_type, i.value_norm, $run_id FROM idr_ids i "
-                 "JOIN idr_entities e USING (eid) JOIN idr_types t USING (type_idx)",
-    MEMBERSHIP: "SELECT entity_key, resolved_id, table_id, $run_id, $ts FROM idr_proposed_membership",
+    PAIRS: "SELECT i.eid, t.identifier_type, i.value_norm, $run_id FROM idr_ids i JOIN idr_types t USING (type_idx)",
+    MEMBERSHIP: "SELECT entity_key, resolved_id, table_id, $run_id, $ts, entity_id FROM idr_proposed_membership",
     CLUSTERS: "SELECT resolved_id, cluster_size, $run_id, $ts FROM idr_proposed_clusters",
     SKIPPED: "SELECT identifier_type, identifier_value_norm, group_size, max_allowed, $run_id FROM idr_skipped",
 }
 
 # INCR: (data columns, the scope's new rows, which published rows the scope covers).
 INCR_UPDATES = {
-    MEMBERSHIP: (["entity_key", "resolved_id", "table_id"], "SELECT * FROM idr_proposed_membership",
-                 "entity_key IN (SELECT entity_key FROM idr_scope_old)"),
+    MEMBERSHIP: (["entity_key", "resolved_id", "table_id", "entity_id"], "SELECT * FROM idr_proposed_membership",
+                 "entity_id IN (SELECT entity_id FROM idr_scope_old)"),
     CLUSTERS: (["resolved_id", "cluster_size"], "SELECT resolved_id, cluster_size FROM idr_proposed_clusters",
                "resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)"),
-    IDENTIFIERS: (["entity_key", "identifier_type", "identifier_value_norm"],
-                  "SELECT n.entity_key, t.identifier_type, n.value_norm FROM idr_new_ids n JOIN idr_types t "
-                  "USING (type_idx)", "entity_key IN (SELECT entity_key FROM idr_delta_keys)"),
+    PAIRS: (["entity_id", "identifier_type", "identifier_value_norm"],
+            "SELECT n.entity_id, t.identifier_type, n.value_norm FROM idr_new_ids n JOIN idr_types t USING (type_idx)",
+            "entity_id IN (SELECT entity_id FROM idr_delta_old)"),
     SKIPPED: (["identifier_type", "identifier_value_norm", "group_size", "max_allowed"],
               "SELECT identifier_type, value_norm, new_size, max_size FROM idr_group_change WHERE new_size > max_size",
               "(identifier_type, identifier_value_norm) IN (SELECT identifier_type, value_norm FROM idr_group_change)"),

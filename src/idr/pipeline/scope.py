@@ -11,7 +11,7 @@ scope, or wholly outside it). The only groups whose holders straddle the scope b
 are skipped ones (over max_group_size); their true sizes are supplied to the group guard
 (idr_group_sizes) so that a handful of in-scope holders cannot make them link.
 
-Reads only the published state (membership, identifiers, skipped groups): never the
+Reads only the published state (membership, identifier pairs, skipped groups): never the
 sources beyond the delta.
 """
 
@@ -21,7 +21,7 @@ from .context import RunContext
 from .normalize import STATUS
 
 OUT = "idr_out."
-IDENTIFIERS = OUT + "identity_identifiers_current"
+PAIRS = OUT + "identity_identifier_pairs_current"
 MEMBERSHIP = OUT + "identity_resolved_membership_current"
 SKIPPED = OUT + "identity_skipped_groups_current"
 
@@ -31,8 +31,9 @@ def build_scope(ctx: RunContext) -> None:
     ok = STATUS["ok"]
     with ctx.stage("scope") as st:
         st.rows_in = ctx.counts["entities"]
+        _number_delta(ctx)
         # What the delta's entities hold now, and what they held before.
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_new_ids AS SELECT DISTINCT e.entity_key, s.type_idx, s.value_norm "
+        con.execute("CREATE OR REPLACE TEMP TABLE idr_new_ids AS SELECT DISTINCT e.entity_id, s.type_idx, s.value_norm "
                     f"FROM idr_status s JOIN idr_entities e USING (eid) WHERE s.status = {ok}")
         # One pass over the published identifiers finds what the delta's entities held
         # before and the holders of every value they hold now. Values over the limit are
@@ -43,12 +44,12 @@ def build_scope(ctx: RunContext) -> None:
             "ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = n.value_norm")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_hits AS "
-            "SELECT i.entity_key, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
-            f"FROM {IDENTIFIERS} i JOIN idr_types t USING (identifier_type) "
-            "WHERE i.entity_key IN (SELECT entity_key FROM idr_delta_keys) "
+            "SELECT i.entity_id, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
+            f"FROM {PAIRS} i JOIN idr_types t USING (identifier_type) "
+            "WHERE i.entity_id IN (SELECT entity_id FROM idr_delta_old) "
             "OR (i.identifier_type, i.identifier_value_norm) IN (SELECT identifier_type, value_norm FROM idr_probe_values)")
         con.execute("CREATE OR REPLACE TEMP TABLE idr_old_ids AS SELECT * FROM idr_hits "
-                    "WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys)")
+                    "WHERE entity_id IN (SELECT entity_id FROM idr_delta_old)")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_changed_pairs AS "
             "SELECT *, 1 AS change FROM (SELECT * FROM idr_new_ids EXCEPT SELECT * FROM idr_old_ids) UNION ALL "
@@ -72,8 +73,8 @@ def build_scope(ctx: RunContext) -> None:
         reopened = "SELECT * FROM idr_value_change WHERE skipped_size IS NOT NULL AND skipped_size + change <= max_size"
         if ctx.count(f"SELECT count(*) FROM ({reopened})"):
             con.execute(
-                "INSERT INTO idr_value_holders SELECT i.entity_key, v.type_idx, v.value_norm "
-                f"FROM {IDENTIFIERS} i JOIN ({reopened}) v "
+                "INSERT INTO idr_value_holders SELECT i.entity_id, v.type_idx, v.value_norm "
+                f"FROM {PAIRS} i JOIN ({reopened}) v "
                 "ON i.identifier_type = v.identifier_type AND i.identifier_value_norm = v.value_norm")
         # Sizes: a skipped group's is stored; a linking group's old holders were all found
         # (a value a delta entity holds now was probed; one it only lost cannot grow).
@@ -82,42 +83,34 @@ def build_scope(ctx: RunContext) -> None:
             "SELECT v.*, coalesce(v.skipped_size, h.n, 0) + v.change AS new_size FROM idr_value_change v LEFT JOIN ("
             "  SELECT type_idx, value_norm, count(*) AS n FROM idr_hits GROUP BY ALL) h USING (type_idx, value_norm)")
 
-        # The published clusters of the delta's entities and of the changed values' holders
-        # (one pass over the membership table).
-        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_touched AS SELECT entity_key, resolved_id FROM {MEMBERSHIP} "
-                    "WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys UNION ALL "
-                    "SELECT entity_key FROM idr_value_holders)")
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_removed_entities AS SELECT entity_key FROM idr_touched "
-                    "WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys) "
-                    "AND entity_key NOT IN (SELECT entity_key FROM idr_entities)")
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_added_entities AS SELECT entity_key FROM idr_entities "
-                    "WHERE entity_key NOT IN (SELECT entity_key FROM idr_touched)")
-        # Clusters that can change, and every entity in them.
+        # Clusters that can change: those of entities whose identifiers changed, that were
+        # removed, or that hold a changed value; and every entity in them.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_scope_clusters AS SELECT DISTINCT resolved_id FROM idr_touched "
-            "WHERE entity_key IN (SELECT entity_key FROM idr_changed_pairs UNION ALL "
-            "  SELECT entity_key FROM idr_removed_entities UNION ALL SELECT entity_key FROM idr_value_holders)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_scope_old AS SELECT entity_key, table_id, resolved_id "
+            "CREATE OR REPLACE TEMP TABLE idr_scope_clusters AS "
+            "SELECT resolved_id FROM idr_delta_old WHERE entity_id IN (SELECT entity_id FROM idr_changed_pairs) "
+            "  OR entity_key IN (SELECT entity_key FROM idr_removed_entities) UNION "
+            f"SELECT resolved_id FROM {MEMBERSHIP} WHERE entity_id IN (SELECT entity_id FROM idr_value_holders)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_scope_old AS SELECT entity_key, table_id, resolved_id, entity_id "
                     f"FROM {MEMBERSHIP} WHERE resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)")
 
         # Delta entities whose identifiers did not change and whose cluster is not in scope
         # keep everything: leave them out (their groups are not all in the scope).
-        con.execute("DELETE FROM idr_entities WHERE entity_key NOT IN (SELECT entity_key FROM idr_scope_old) "
-                    "AND entity_key NOT IN (SELECT entity_key FROM idr_added_entities)")
+        con.execute("DELETE FROM idr_entities WHERE entity_id NOT IN (SELECT entity_id FROM idr_scope_old) "
+                    "AND entity_id IN (SELECT entity_id FROM idr_delta_old)")
         con.execute("DELETE FROM idr_status WHERE eid NOT IN (SELECT eid FROM idr_entities)")
 
         # The scope's other members come from the published state with their identifiers.
         nodes = ctx.counts["nodes"]
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_carried AS "
-            f"SELECT entity_key, table_id, {int(nodes)} + row_number() OVER () - 1 AS eid, hash(entity_key) AS h "
-            "FROM idr_scope_old WHERE entity_key NOT IN (SELECT entity_key FROM idr_delta_keys)")
+            f"SELECT entity_key, table_id, {int(nodes)} + row_number() OVER () - 1 AS eid, hash(entity_key) AS h, "
+            "entity_id FROM idr_scope_old WHERE entity_key NOT IN (SELECT entity_key FROM idr_delta_keys)")
         carried = ctx.count("SELECT count(*) FROM idr_carried")
-        con.execute("INSERT INTO idr_entities SELECT entity_key, table_id, eid, h FROM idr_carried")
+        con.execute("INSERT INTO idr_entities BY NAME SELECT * FROM idr_carried")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_carried_ids AS "
             "SELECT c.eid, c.h, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
-            f"FROM {IDENTIFIERS} i JOIN idr_carried c USING (entity_key) JOIN idr_types t USING (identifier_type)")
+            f"FROM {PAIRS} i JOIN idr_carried c USING (entity_id) JOIN idr_types t USING (identifier_type)")
         con.execute(
             "CREATE OR REPLACE TEMP VIEW idr_ids AS "
             f"SELECT eid, h, type_idx, value_norm FROM idr_status WHERE status = {ok} AND NOT dup UNION ALL "
@@ -137,3 +130,21 @@ def build_scope(ctx: RunContext) -> None:
         ctx.counts["entities_removed"] = ctx.count("SELECT count(*) FROM idr_removed_entities")
         ctx.counts["scope_entities"] = st.rows_out = ctx.count("SELECT count(*) FROM idr_entities")
         ctx.counts["identifiers_linkable"] = ctx.count("SELECT count(*) FROM idr_ids")
+
+
+def _number_delta(ctx: RunContext) -> None:
+    """The published number and cluster of each delta entity that existed before
+    (idr_delta_old), the removed ones (idr_removed_entities), and entity_id on idr_entities:
+    the published number, or the next free ones for new entities (in key order, so the
+    same delta numbers its entities the same way)."""
+    con = ctx.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_delta_old AS SELECT entity_key, entity_id, resolved_id "
+                f"FROM {MEMBERSHIP} WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys)")
+    con.execute("CREATE OR REPLACE TEMP TABLE idr_removed_entities AS SELECT entity_key FROM idr_delta_old "
+                "ANTI JOIN idr_entities USING (entity_key)")
+    free = ctx.count(f"SELECT coalesce(max(entity_id) + 1, 0) FROM {MEMBERSHIP}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE idr_entities AS SELECT e.*, coalesce(o.entity_id, n.entity_id) AS entity_id "
+        "FROM idr_entities e LEFT JOIN idr_delta_old o USING (entity_key) LEFT JOIN ("
+        f"  SELECT entity_key, {int(free)} + row_number() OVER (ORDER BY entity_key) - 1 AS entity_id "
+        "  FROM idr_entities ANTI JOIN idr_delta_old USING (entity_key)) n USING (entity_key)")

@@ -20,7 +20,7 @@ from .state import PUBLISHED
 STATE_TABLES = (
     ("idr_out", "identity_resolved_membership_current", "run_id"),
     ("idr_out", "identity_clusters_current", "run_id"),
-    ("idr_out", "identity_identifiers_current", "run_id"),
+    ("idr_out", "identity_identifier_pairs_current", "run_id"),
     ("idr_out", "identity_skipped_groups_current", "run_id"),
     ("idr_meta", "run_state", "last_run_id"),
 )
