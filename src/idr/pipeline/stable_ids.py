@@ -34,13 +34,14 @@ def assign_resolved_ids(ctx: RunContext) -> None:
         "CREATE OR REPLACE TEMP TABLE idr_overlap AS "
         "SELECT c.component, m.resolved_id AS old_id, count(*) AS n "
         f"FROM idr_entities e JOIN {ctx.cc_table} c ON c.node = e.eid JOIN {old} m USING (entity_key) GROUP BY ALL")
-    # Steps 1 and 2 (see module docstring).
+    # Steps 1 and 2 (see module docstring), as aggregates rather than windows: hashing
+    # beats sorting millions of ids. Step 1's n is the largest part of the old id.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_kept AS "
-        "SELECT component, old_id FROM ("
-        "  SELECT o.component, o.old_id, o.n FROM idr_overlap o JOIN idr_clusters k USING (component) "
-        "  QUALIFY row_number() OVER (PARTITION BY o.old_id ORDER BY o.n DESC, k.min_key) = 1) "
-        "QUALIFY row_number() OVER (PARTITION BY component ORDER BY n DESC, old_id) = 1")
+        "SELECT component, arg_min(old_id, (-n, old_id)) AS old_id FROM ("
+        "  SELECT o.old_id, arg_min(o.component, (-o.n, k.min_key)) AS component, max(o.n) AS n "
+        "  FROM idr_overlap o JOIN idr_clusters k USING (component) GROUP BY o.old_id) "
+        "GROUP BY component")
     # Step 3: new ids, never one that another cluster uses.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_fresh AS SELECT component, min_key, min_key AS resolved_id, 1 AS attempt "
@@ -59,14 +60,16 @@ def assign_resolved_ids(ctx: RunContext) -> None:
         "SELECT c.component, coalesce(k.old_id, f.resolved_id) AS resolved_id, c.cluster_size FROM idr_clusters c "
         "LEFT JOIN idr_kept k USING (component) LEFT JOIN idr_fresh f USING (component)")
     # Every (new cluster, old cluster) pair whose ids differ is a merge or a split: a split
-    # when the old id lives on elsewhere, a merge when it was absorbed.
+    # when the old id lives on elsewhere, a merge when it was absorbed. Those are the pairs
+    # not kept (a fresh id is never a published one), found first since they are few.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_lineage AS "
         "SELECT CASE WHEN k.old_id IS NULL THEN 'MERGE' ELSE 'SPLIT' END AS event, "
         "  CASE WHEN k.old_id IS NULL THEN p.resolved_id ELSE o.old_id END AS resolved_id, "
         "  CASE WHEN k.old_id IS NULL THEN o.old_id ELSE p.resolved_id END AS related_resolved_id, "
         "  o.n AS entities_moved, p.cluster_size AS new_size, p.resolved_id AS new_id, o.old_id "
-        "FROM idr_overlap o JOIN idr_proposed_clusters p USING (component) "
+        "FROM (SELECT * FROM idr_overlap ANTI JOIN idr_kept USING (component, old_id)) o "
+        "JOIN idr_proposed_clusters p USING (component) "
         "LEFT JOIN idr_kept k ON k.old_id = o.old_id "  # an old id is kept by one cluster at most
         "WHERE p.resolved_id <> o.old_id")
     ctx.counts["merges"], ctx.counts["splits"] = one_row(
