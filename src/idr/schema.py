@@ -293,8 +293,9 @@ def ensure_schema(con) -> list[str]:
 def _number_entities(con) -> None:
     """Earlier versions stored identifiers by entity key: number the published entities and
     move their identifiers to the pairs table (the old table is then replaced by the view).
-    Rollback cannot reach runs published before this: their saved identifiers are keyed the
-    old way, and `idr rollback` refuses a run whose saved state is incomplete."""
+    Rollback can still return to the last run published before this, but not further: the
+    runs before it saved identifiers keyed the old way, and `idr rollback` refuses a run
+    whose saved state is incomplete."""
     con.execute("UPDATE idr_out.identity_resolved_membership_current AS m SET entity_id = n.entity_id FROM ("
                 "SELECT rowid AS r, row_number() OVER () - 1 AS entity_id "
                 "FROM idr_out.identity_resolved_membership_current) n WHERE m.rowid = n.r")
