@@ -231,3 +231,10 @@ def test_rollback_refusals(two_clusters):
     names = [n for (n,) in query(db, "SELECT table_name FROM information_schema.tables WHERE contains(table_name, "
                                      "'__before_')")]
     assert len({n.split("__before_")[1] for n in names}) == 2
+    # Undoing the newest run brings `first` back into the window, but what the run after it
+    # replaced was pruned: refused, naming the runs that can be reached.
+    incrs = [r for (r,) in query(db, "SELECT run_id FROM idr_out.run_history WHERE run_mode = 'INCR' "
+                                     "AND status = 'SUCCESS' ORDER BY started_at DESC")]
+    rollback(str(db), incrs[1])
+    with pytest.raises(InputError, match=f"no longer kept.*roll back to: {incrs[1]}, {incrs[2]}$"):
+        rollback(str(db), first)

@@ -120,11 +120,22 @@ def check_target(con, target: str, retention: int) -> list[str]:
                          f"(rollback_retention_runs) are: {', '.join(window)}")
     undo = chain[:chain.index(target)]
     have = _before_tables(con)
-    for run_id in undo:
-        missing = [t for _, t, _ in STATE_TABLES if f"{t}{SEPARATOR}{run_id}" not in have.get(run_id, [])]
-        if missing:
-            raise InputError(f"--to {target}: the saved state of run {run_id} is incomplete "
-                             f"(missing {', '.join(missing)}); cannot roll back exactly")
+
+    def saved(run_id: str) -> bool:
+        return all(f"{t}{SEPARATOR}{run_id}" in have.get(run_id, []) for _, t, _ in STATE_TABLES)
+
+    # Runs whose saved state is gone (pruned before earlier rollbacks shortened the chain,
+    # or kept by an idr version with another layout) cannot be undone.
+    reachable = [chain[0]]
+    for run_id, older in zip(window, window[1:]):
+        if not saved(run_id):
+            break
+        reachable.append(older)
+    if target not in reachable:
+        gone = next(r for r in undo if not saved(r))
+        raise InputError(f"--to {target}: the state run {gone} replaced is no longer kept (pruned, or saved by an "
+                         f"older idr version), so it cannot be undone exactly; runs you can roll back to: "
+                         f"{', '.join(reachable)}")
     return undo
 
 
