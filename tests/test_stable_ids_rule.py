@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from idr.pipeline.stable_ids import assign_resolved_ids
 from idr.schema import ensure_schema
 
-KEYS = [f"e{i:02d}" for i in range(10)]
+# Keys may contain '#' themselves, as new ids add "#n" to keys.
+KEYS = [f"e{i:02d}" for i in range(8)] + ["e01#2", "e01#2#3"]
 # Old ids look like what idr hands out: entity keys, sometimes with a #n suffix.
 OLD_IDS = KEYS + [k + "#2" for k in KEYS[:4]]
 

@@ -38,7 +38,7 @@ def membership(ctx: RunContext) -> None:
             f"FROM idr_entities e JOIN {ctx.cc_table} c ON c.node = e.eid GROUP BY c.component"
         )
         assign_resolved_ids(ctx)
-        for t in ("idr_clusters", "idr_overlap", "idr_kept", "idr_fresh", "idr_clash"):  # read no more: free them
+        for t in ("idr_clusters", "idr_overlap", "idr_kept", "idr_fresh", "idr_clash", "idr_taken"):  # read no more: free them
             con.execute(f"DROP TABLE IF EXISTS {t}")
         # A view: publishing reads it once, so materialising it would only copy strings.
         # entity_id: FULL numbers entities by eid; INCR keeps published numbers (scope.py).

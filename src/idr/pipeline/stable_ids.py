@@ -46,10 +46,17 @@ def assign_resolved_ids(ctx: RunContext) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_fresh AS SELECT component, min_key, min_key AS resolved_id, 1 AS attempt "
         "FROM idr_clusters ANTI JOIN idr_kept USING (component)")
-    while True:  # one pass over the published ids per round; clashes are rare, rounds few
+    # The published ids a new id could clash with: key or key#n for a new cluster's key
+    # (one pass over the published ids; each round below then looks only at these).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE idr_taken AS SELECT resolved_id FROM ("
+        f"  SELECT resolved_id, CASE WHEN contains(resolved_id, '#') THEN regexp_replace(resolved_id, '#[0-9]+$', '') "
+        f"  END AS base FROM {CLUSTERS}) "
+        "WHERE resolved_id IN (SELECT min_key FROM idr_fresh) OR base IN (SELECT min_key FROM idr_fresh)")
+    while True:  # clashes are rare, rounds few
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_clash AS SELECT component FROM idr_fresh "
-            f"WHERE resolved_id IN (SELECT resolved_id FROM {CLUSTERS}) "
+            "WHERE resolved_id IN (SELECT resolved_id FROM idr_taken) "
             "OR resolved_id IN (SELECT resolved_id FROM idr_fresh GROUP BY 1 HAVING count(*) > 1) AND attempt > 1")
         if not ctx.count("SELECT count(*) FROM idr_clash"):
             break
