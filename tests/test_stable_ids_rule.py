@@ -4,6 +4,7 @@ ids of the others (never a published one), and the merge/split lineage."""
 
 from __future__ import annotations
 
+from collections import Counter
 from types import SimpleNamespace
 
 import duckdb
@@ -35,14 +36,19 @@ def _expected(old: dict[str, str], new: dict[str, int]):
         offered = [(o, overlap[(c, o)]) for o, h in heir.items() if h == c]
         if offered:
             final[c] = min(offered, key=lambda p: (-p[1], p[0]))[0]
+    # 3. The others: their smallest key, or key#2, key#3, ... while that is published, or
+    # (keys may contain '#') is another new cluster's id and this one has already moved on.
     published = set(old.values())
-    for c in components:  # 3. the others: smallest key, or key#2, key#3, ... if published
-        if c not in final:
-            candidate, attempt = min_key[c], 1
-            while candidate in published:
-                attempt += 1
-                candidate = f"{min_key[c]}#{attempt}"
-            final[c] = candidate
+    fresh = {c: (min_key[c], 1) for c in components if c not in final}
+    while True:
+        used = Counter(i for i, _ in fresh.values())
+        clash = [c for c, (i, n) in fresh.items() if i in published or (used[i] > 1 and n > 1)]
+        if not clash:
+            break
+        for c in clash:
+            n = fresh[c][1] + 1
+            fresh[c] = (f"{min_key[c]}#{n}", n)
+    final.update({c: i for c, (i, _) in fresh.items()})
     clusters = sorted((final[c], len(keys)) for c, keys in components.items())
     kept = {final[c] for c in components} & published
     lineage = sorted(
@@ -103,3 +109,12 @@ def test_a_tie_goes_to_the_smaller_key_then_the_smaller_id():
     old = {"e01": "B", "e02": "A"}
     new = {"e01": 0, "e02": 0}
     assert _actual(old, new) == _expected(old, new) == ([("A", 2)], [("MERGE", "A", "B", 1)])
+
+
+def test_a_new_id_never_takes_another_new_clusters_key():
+    # {e01} needs a new id: e01 is kept by {e00, e03}, and e01#2 is the key of the new
+    # cluster {e01#2}, which keeps it; so {e01} gets e01#3.
+    old = {"e00": "e01", "e03": "e01"}
+    new = {"e00": 0, "e03": 0, "e01": 1, "e01#2": 2}
+    expected = [("e01", 2), ("e01#2", 1), ("e01#3", 1)]
+    assert _actual(old, new)[0] == _expected(old, new)[0] == expected
