@@ -12,6 +12,18 @@ from .sql.quoting import ident, qualified
 
 SCHEMAS = ("idr_meta", "idr_work", "idr_out")
 
+# The state a run publishes and `idr rollback` restores, all in idr_out (see out()).
+MEMBERSHIP = "identity_resolved_membership_current"
+CLUSTERS = "identity_clusters_current"
+PAIRS = "identity_identifier_pairs_current"
+SKIPPED = "identity_skipped_groups_current"
+
+
+def out(table: str) -> str:
+    """The qualified name of an idr_out table."""
+    return qualified("idr_out", table)
+
+
 # (column name, type and default). Order matters for idr_meta (positional inserts).
 # A column added by a later version must allow NULL or have a default: `idr init` adds it
 # to existing tables, and `idr rollback` puts back rows saved before it existed.
@@ -115,7 +127,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("reason", "VARCHAR"),
         ("skipped_at", "TIMESTAMP DEFAULT current_timestamp"),
     ],
-    ("idr_out", "identity_resolved_membership_current"): [
+    ("idr_out", MEMBERSHIP): [
         ("entity_key", "VARCHAR NOT NULL"),
         ("resolved_id", "VARCHAR NOT NULL"),
         ("table_id", "VARCHAR NOT NULL"),
@@ -124,7 +136,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         # idr's number for the entity, what identity_identifier_pairs_current refers to.
         ("entity_id", "BIGINT"),
     ],
-    ("idr_out", "identity_clusters_current"): [
+    ("idr_out", CLUSTERS): [
         ("resolved_id", "VARCHAR NOT NULL"),
         ("cluster_size", "BIGINT NOT NULL"),
         ("run_id", "VARCHAR NOT NULL"),
@@ -135,7 +147,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
     # Entities by number (membership's entity_id), not key: 15M keys written again cost a
     # FULL run ~2 s at 10M records, and INCR's lookups compare integers. Users read it
     # with the keys through the view identity_identifiers_current.
-    ("idr_out", "identity_identifier_pairs_current"): [
+    ("idr_out", PAIRS): [
         ("entity_id", "BIGINT NOT NULL"),
         ("identifier_type", "VARCHAR NOT NULL"),
         ("identifier_value_norm", "VARCHAR NOT NULL"),
@@ -143,7 +155,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
     # Groups currently over max_group_size, with their full size (INCR keeps them skipped
     # without reading all their members).
-    ("idr_out", "identity_skipped_groups_current"): [
+    ("idr_out", SKIPPED): [
         ("identifier_type", "VARCHAR NOT NULL"),
         ("identifier_value_norm", "VARCHAR NOT NULL"),
         ("group_size", "BIGINT NOT NULL"),
@@ -234,10 +246,9 @@ def star_edges_sql(holders: str, type_col: str, value_col: str, extra: str = "")
 VIEWS: dict[tuple[str, str], str] = {
     ("idr_out", "identity_identifiers_current"):
         "SELECT m.entity_key, p.identifier_type, p.identifier_value_norm, p.run_id "
-        "FROM idr_out.identity_identifier_pairs_current p JOIN idr_out.identity_resolved_membership_current m "
-        "USING (entity_id)",
+        f"FROM {out(PAIRS)} p JOIN {out(MEMBERSHIP)} m USING (entity_id)",
     ("idr_out", "identity_edges_current"): star_edges_sql(
-        "SELECT i.* FROM idr_out.identity_identifiers_current i ANTI JOIN idr_out.identity_skipped_groups_current s "
+        f"SELECT i.* FROM idr_out.identity_identifiers_current i ANTI JOIN {out(SKIPPED)} s "
         "ON s.identifier_type = i.identifier_type AND s.identifier_value_norm = i.identifier_value_norm",
         "identifier_type", "identifier_value_norm", ", h.run_id"),
 }
@@ -296,13 +307,11 @@ def _number_entities(con) -> None:
     Rollback can still return to the last run published before this, but not further: the
     runs before it saved identifiers keyed the old way, and `idr rollback` refuses a run
     whose saved state is incomplete."""
-    con.execute("UPDATE idr_out.identity_resolved_membership_current AS m SET entity_id = n.entity_id FROM ("
+    con.execute(f"UPDATE {out(MEMBERSHIP)} AS m SET entity_id = n.entity_id FROM ("
                 "SELECT rowid AS r, row_number() OVER () - 1 AS entity_id "
-                "FROM idr_out.identity_resolved_membership_current) n WHERE m.rowid = n.r")
-    con.execute("INSERT INTO idr_out.identity_identifier_pairs_current "
-                "SELECT m.entity_id, i.identifier_type, i.identifier_value_norm, i.run_id "
-                "FROM idr_out.identity_identifiers_current i "
-                "JOIN idr_out.identity_resolved_membership_current m USING (entity_key)")
+                f"FROM {out(MEMBERSHIP)}) n WHERE m.rowid = n.r")
+    con.execute(f"INSERT INTO {out(PAIRS)} SELECT m.entity_id, i.identifier_type, i.identifier_value_norm, i.run_id "
+                f"FROM idr_out.identity_identifiers_current i JOIN {out(MEMBERSHIP)} m USING (entity_key)")
 
 
 def is_initialised(con) -> bool:

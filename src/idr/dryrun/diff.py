@@ -26,9 +26,10 @@ import duckdb
 from ..backends.duckdb import one_row, scalar
 from ..errors import RunError
 from ..pipeline.context import utcnow
+from ..schema import MEMBERSHIP, out
 from .model import DryRunSummary
 
-CUR = "idr_out.identity_resolved_membership_current"
+CUR = out(MEMBERSHIP)
 TEMP_TABLES = ("idr_dr_scope", "idr_dr_rids", "idr_dr_changed")
 
 

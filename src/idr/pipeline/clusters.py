@@ -12,7 +12,8 @@ from __future__ import annotations
 from ..backends.duckdb import one_row, scalar
 from ..graph import connected_components
 from .context import RunContext
-from .stable_ids import CLUSTERS, assign_resolved_ids
+from ..schema import CLUSTERS, out
+from .stable_ids import assign_resolved_ids
 
 
 def components(ctx: RunContext) -> None:
@@ -62,7 +63,7 @@ def _cluster_counts(ctx: RunContext) -> None:
     total, largest, singletons, large, resolved = (int(v or 0) for v in one_row(
         ctx.con, f"SELECT {stats} FROM idr_proposed_clusters", t))
     if ctx.mode == "INCR":
-        now = one_row(ctx.con, f"SELECT {stats} FROM {CLUSTERS}", t)
+        now = one_row(ctx.con, f"SELECT {stats} FROM {out(CLUSTERS)}", t)
         old = one_row(ctx.con, f"SELECT {stats} FROM (SELECT count(*) AS cluster_size FROM idr_scope_old "
                                "GROUP BY resolved_id)", t)
         total, singletons, large, resolved = (p + int(n or 0) - int(o or 0) for p, n, o in zip(
@@ -71,9 +72,9 @@ def _cluster_counts(ctx: RunContext) -> None:
         # (K = clusters in scope) at least one is outside the scope; only those few are
         # checked against the scope's ids.
         k = ctx.count("SELECT count(*) FROM idr_scope_clusters")
-        floor = scalar(ctx.con, f"SELECT cluster_size FROM {CLUSTERS} ORDER BY cluster_size DESC LIMIT 1 OFFSET ?", [k])
+        floor = scalar(ctx.con, f"SELECT cluster_size FROM {out(CLUSTERS)} ORDER BY cluster_size DESC LIMIT 1 OFFSET ?", [k])
         if floor is not None:
-            kept = scalar(ctx.con, f"SELECT max(cluster_size) FROM {CLUSTERS} WHERE cluster_size >= ? "
+            kept = scalar(ctx.con, f"SELECT max(cluster_size) FROM {out(CLUSTERS)} WHERE cluster_size >= ? "
                                    "AND resolved_id NOT IN (SELECT resolved_id FROM idr_scope_clusters)", [floor])
             largest = max(largest, int(kept or 0))
     ctx.counts.update(clusters=total, largest_cluster=largest, singletons=singletons, large_clusters=large,

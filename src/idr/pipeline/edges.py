@@ -7,9 +7,8 @@ create no edges and are recorded, with a few sample entity keys, for review.
 
 from __future__ import annotations
 
-from ..schema import star_edges_sql
+from ..schema import SKIPPED, out, star_edges_sql
 from .context import RunContext
-from .scope import SKIPPED
 
 
 def group_guard(ctx: RunContext) -> None:
@@ -79,6 +78,6 @@ def _edges_replaced(ctx: RunContext) -> int:
         "SELECT e.entity_key, i.type_idx, i.value_norm FROM idr_ids i JOIN idr_entities e USING (eid) "
         f"SEMI JOIN idr_groups g ON g.type_idx = i.type_idx AND g.value_norm = i.value_norm AND NOT g.skipped "
         f"{changed.format('i')}", "type_idx", "value_norm")
-    skipped = f"SELECT t.type_idx, s.identifier_value_norm AS value_norm FROM {SKIPPED} s JOIN idr_types t USING (identifier_type)"
+    skipped = f"SELECT t.type_idx, s.identifier_value_norm AS value_norm FROM {out(SKIPPED)} s JOIN idr_types t USING (identifier_type)"
     return ctx.count(f"SELECT count(*) FROM (SELECT * FROM ({before}) b ANTI JOIN ({skipped}) k USING (type_idx, value_norm) "
                      f"EXCEPT SELECT * FROM ({after}))")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..backends.duckdb import one_row, scalar, small_temp_table
+from ..schema import MEMBERSHIP, out
 from ..sql.quoting import literal
 from .context import RunContext
 
@@ -86,7 +87,7 @@ def _delta_filter(ctx: RunContext, si: int, src) -> tuple[str, dict, str]:
     state = ctx.baseline.sources.get(src.table_id)
     if state is None or src.watermark_sql is None or state.last_watermark is None:
         prefix = literal(src.table_id + ":")
-        current = ("SELECT entity_key FROM idr_out.identity_resolved_membership_current "
+        current = (f"SELECT entity_key FROM {out(MEMBERSHIP)} "
                    f"WHERE table_id = {literal(src.table_id)}")
         return "TRUE", {}, f"{current} UNION SELECT {prefix} || CAST(k AS VARCHAR) FROM idr_src_{si} WHERE k IS NOT NULL"
     cutoff = state.last_watermark - timedelta(minutes=src.lookback_minutes)

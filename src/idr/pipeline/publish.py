@@ -11,13 +11,11 @@ from __future__ import annotations
 from ..backends.duckdb import transaction
 from ..runs import rollback
 from ..runs.state import write_run_state
+from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED
 from ..sql.quoting import qualified
 from .context import RunContext
 from .stable_ids import LINEAGE_INSERT
 
-MEMBERSHIP, CLUSTERS, PAIRS, SKIPPED = (
-    "identity_resolved_membership_current", "identity_clusters_current",
-    "identity_identifier_pairs_current", "identity_skipped_groups_current")
 # identity_identifiers_current and identity_edges_current are views over these (schema.VIEWS).
 
 # FULL: every output from the run's relations (data columns, then run id and timestamp).

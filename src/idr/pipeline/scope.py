@@ -17,13 +17,9 @@ sources beyond the delta.
 
 from __future__ import annotations
 
+from ..schema import MEMBERSHIP, PAIRS, SKIPPED, out
 from .context import RunContext
 from .normalize import STATUS
-
-OUT = "idr_out."
-PAIRS = OUT + "identity_identifier_pairs_current"
-MEMBERSHIP = OUT + "identity_resolved_membership_current"
-SKIPPED = OUT + "identity_skipped_groups_current"
 
 
 def build_scope(ctx: RunContext) -> None:
@@ -40,12 +36,12 @@ def build_scope(ctx: RunContext) -> None:
         # left out of the second part (a group of thousands stays skipped, see below).
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_probe_values AS SELECT DISTINCT t.identifier_type, n.value_norm "
-            f"FROM idr_new_ids n JOIN idr_types t USING (type_idx) ANTI JOIN {SKIPPED} s "
+            f"FROM idr_new_ids n JOIN idr_types t USING (type_idx) ANTI JOIN {out(SKIPPED)} s "
             "ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = n.value_norm")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_hits AS "
             "SELECT i.entity_id, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
-            f"FROM {PAIRS} i JOIN idr_types t USING (identifier_type) "
+            f"FROM {out(PAIRS)} i JOIN idr_types t USING (identifier_type) "
             "WHERE i.entity_id IN (SELECT entity_id FROM idr_delta_old) "
             "OR (i.identifier_type, i.identifier_value_norm) IN (SELECT identifier_type, value_norm FROM idr_probe_values)")
         con.execute("CREATE OR REPLACE TEMP TABLE idr_old_ids AS SELECT * FROM idr_hits "
@@ -62,7 +58,7 @@ def build_scope(ctx: RunContext) -> None:
             "SELECT p.type_idx, p.value_norm, sum(p.change) AS change, any_value(s.group_size) AS skipped_size, "
             "  any_value(t.max_group_size) AS max_size, any_value(t.identifier_type) AS identifier_type "
             "FROM idr_changed_pairs p JOIN idr_types t USING (type_idx) "
-            f"LEFT JOIN {SKIPPED} s ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = p.value_norm "
+            f"LEFT JOIN {out(SKIPPED)} s ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = p.value_norm "
             "GROUP BY p.type_idx, p.value_norm")
         # Holders of the changed values that link before or after the run: from the pass
         # above, plus (rarely) a skipped group shrinking under its limit.
@@ -74,7 +70,7 @@ def build_scope(ctx: RunContext) -> None:
         if ctx.count(f"SELECT count(*) FROM ({reopened})"):
             con.execute(
                 "INSERT INTO idr_value_holders SELECT i.entity_id, v.type_idx, v.value_norm "
-                f"FROM {PAIRS} i JOIN ({reopened}) v "
+                f"FROM {out(PAIRS)} i JOIN ({reopened}) v "
                 "ON i.identifier_type = v.identifier_type AND i.identifier_value_norm = v.value_norm")
         # Sizes: a skipped group's is stored; a linking group's old holders were all found
         # (a value a delta entity holds now was probed; one it only lost cannot grow).
@@ -89,9 +85,9 @@ def build_scope(ctx: RunContext) -> None:
             "CREATE OR REPLACE TEMP TABLE idr_scope_clusters AS "
             "SELECT resolved_id FROM idr_delta_old WHERE entity_id IN (SELECT entity_id FROM idr_changed_pairs) "
             "  OR entity_key IN (SELECT entity_key FROM idr_removed_entities) UNION "
-            f"SELECT resolved_id FROM {MEMBERSHIP} WHERE entity_id IN (SELECT entity_id FROM idr_value_holders)")
+            f"SELECT resolved_id FROM {out(MEMBERSHIP)} WHERE entity_id IN (SELECT entity_id FROM idr_value_holders)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE idr_scope_old AS SELECT entity_key, table_id, resolved_id, entity_id "
-                    f"FROM {MEMBERSHIP} WHERE resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)")
+                    f"FROM {out(MEMBERSHIP)} WHERE resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)")
 
         # Delta entities whose identifiers did not change and whose cluster is not in scope
         # keep everything: leave them out (their groups are not all in the scope).
@@ -110,7 +106,7 @@ def build_scope(ctx: RunContext) -> None:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_carried_ids AS "
             "SELECT c.eid, c.h, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
-            f"FROM {PAIRS} i JOIN idr_carried c USING (entity_id) JOIN idr_types t USING (identifier_type)")
+            f"FROM {out(PAIRS)} i JOIN idr_carried c USING (entity_id) JOIN idr_types t USING (identifier_type)")
         con.execute(
             "CREATE OR REPLACE TEMP VIEW idr_ids AS "
             f"SELECT eid, h, type_idx, value_norm FROM idr_status WHERE status = {ok} AND NOT dup UNION ALL "
@@ -123,7 +119,7 @@ def build_scope(ctx: RunContext) -> None:
             "CREATE OR REPLACE TEMP TABLE idr_group_sizes AS "
             "SELECT type_idx, value_norm, new_size AS n FROM idr_group_change WHERE skipped_size IS NOT NULL UNION ALL "
             "SELECT t.type_idx, s.identifier_value_norm, s.group_size "
-            f"FROM {SKIPPED} s JOIN idr_types t USING (identifier_type) "
+            f"FROM {out(SKIPPED)} s JOIN idr_types t USING (identifier_type) "
             "ANTI JOIN idr_group_change g ON g.type_idx = t.type_idx AND g.value_norm = s.identifier_value_norm")
 
         ctx.counts["nodes"] = nodes + carried
@@ -139,10 +135,10 @@ def _number_delta(ctx: RunContext) -> None:
     same delta numbers its entities the same way)."""
     con = ctx.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE idr_delta_old AS SELECT entity_key, entity_id, resolved_id "
-                f"FROM {MEMBERSHIP} WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys)")
+                f"FROM {out(MEMBERSHIP)} WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys)")
     con.execute("CREATE OR REPLACE TEMP TABLE idr_removed_entities AS SELECT entity_key FROM idr_delta_old "
                 "ANTI JOIN idr_entities USING (entity_key)")
-    free = ctx.count(f"SELECT coalesce(max(entity_id) + 1, 0) FROM {MEMBERSHIP}")
+    free = ctx.count(f"SELECT coalesce(max(entity_id) + 1, 0) FROM {out(MEMBERSHIP)}")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_entities AS SELECT e.*, coalesce(o.entity_id, n.entity_id) AS entity_id "
         "FROM idr_entities e LEFT JOIN idr_delta_old o USING (entity_key) LEFT JOIN ("

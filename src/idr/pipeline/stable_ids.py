@@ -15,21 +15,20 @@ overlap: how many of its members each old cluster gave it).
 from __future__ import annotations
 
 from ..backends.duckdb import one_row
+from ..schema import CLUSTERS, MEMBERSHIP, out
 from .context import RunContext
 
-MEMBERSHIP = "idr_out.identity_resolved_membership_current"
-CLUSTERS = "idr_out.identity_clusters_current"
 
 
 def assign_resolved_ids(ctx: RunContext) -> None:
     con = ctx.con
-    published = ctx.count(f"SELECT count(*) FROM (SELECT 1 FROM {CLUSTERS} LIMIT 1)") > 0
+    published = ctx.count(f"SELECT count(*) FROM (SELECT 1 FROM {out(CLUSTERS)} LIMIT 1)") > 0
     if not published:  # first run: nothing to keep, nothing to collide with
         con.execute("CREATE OR REPLACE TEMP TABLE idr_proposed_clusters AS "
                     "SELECT component, min_key AS resolved_id, cluster_size FROM idr_clusters")
         _empty_lineage(con)
         return
-    old = "idr_scope_old" if ctx.mode == "INCR" else MEMBERSHIP
+    old = "idr_scope_old" if ctx.mode == "INCR" else out(MEMBERSHIP)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_overlap AS "
         "SELECT c.component, m.resolved_id AS old_id, count(*) AS n "
@@ -51,7 +50,7 @@ def assign_resolved_ids(ctx: RunContext) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE idr_taken AS SELECT resolved_id FROM ("
         f"  SELECT resolved_id, CASE WHEN contains(resolved_id, '#') THEN regexp_replace(resolved_id, '#[0-9]+$', '') "
-        f"  END AS base FROM {CLUSTERS}) "
+        f"  END AS base FROM {out(CLUSTERS)}) "
         "WHERE resolved_id IN (SELECT min_key FROM idr_fresh) OR base IN (SELECT min_key FROM idr_fresh)")
     while True:  # clashes are rare, rounds few
         con.execute(
@@ -97,5 +96,5 @@ LINEAGE_INSERT = (
     "  CASE WHEN l.event = 'SPLIT' THEN (SELECT cluster_size FROM idr_proposed_clusters p "
     "       WHERE p.resolved_id = l.resolved_id) ELSE l.new_size END, "
     "  CASE WHEN l.event = 'SPLIT' THEN l.new_size ELSE c.cluster_size END, $ts "
-    f"FROM idr_lineage l LEFT JOIN {CLUSTERS} c ON c.resolved_id = l.old_id"
+    f"FROM idr_lineage l LEFT JOIN {out(CLUSTERS)} c ON c.resolved_id = l.old_id"
 )

@@ -12,16 +12,16 @@ reachable; older before-tables are dropped when a run publishes.
 from __future__ import annotations
 
 from ..errors import InputError
-from ..schema import table_ddl
+from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED, table_ddl
 from ..sql.quoting import ident, qualified
 from .state import PUBLISHED
 
 # (schema, table, column holding the id of the run that wrote the row)
 STATE_TABLES = (
-    ("idr_out", "identity_resolved_membership_current", "run_id"),
-    ("idr_out", "identity_clusters_current", "run_id"),
-    ("idr_out", "identity_identifier_pairs_current", "run_id"),
-    ("idr_out", "identity_skipped_groups_current", "run_id"),
+    ("idr_out", MEMBERSHIP, "run_id"),
+    ("idr_out", CLUSTERS, "run_id"),
+    ("idr_out", PAIRS, "run_id"),
+    ("idr_out", SKIPPED, "run_id"),
     ("idr_meta", "run_state", "last_run_id"),
 )
 SEPARATOR = "__before_"
