@@ -187,6 +187,10 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
     notes = [reason] if reason else []
     _stop_requested.clear()
     con.execute("SET preserve_insertion_order = false")
+    # The run's temp tables count towards DuckDB's automatic checkpoint, and checkpointing
+    # the temp database rewrites tables that die with the run (0.3-0.7 s of an INCR run at
+    # 10M records, measured). The database file is checkpointed when the run closes it.
+    con.execute("SET checkpoint_threshold = '1TB'")
     if plan.settings["memory_limit"]:
         # SET takes no parameters; the value was validated as a size and is quoted anyway.
         try:
