@@ -55,24 +55,29 @@ def key_sql(src) -> str:
     return f"CASE WHEN trim(CAST(({src.key_sql}) AS VARCHAR)) = '' THEN NULL ELSE ({src.key_sql}) END"
 
 
-def _source_rows(ctx: RunContext, si: int, src, offset: int, where: str, params: dict) -> tuple[int, int, int, int]:
-    """Copy one source's key and mapped values into idr_src_<si>, numbering rows from offset.
+def _source_rows(ctx: RunContext, si: int, src, where: str, params: dict) -> tuple[int, int, int, int]:
+    """Copy one source's key and mapped values into idr_src_<si>.
 
     One scan per source; the copy gives both the entity list and the identifier values
-    the same row numbers, which a second scan of a view or file could not promise. Rows a
-    soft-delete condition marks are kept (flag `del`) so their watermark still counts.
-    Returns (rows, live rows without a key, live rows with a key, distinct live keys).
+    the same row numbers (its rowids), which a second scan of a view or file could not
+    promise. Rows a soft-delete condition marks are kept (flag `del`) so their watermark
+    still counts. Returns (rows, live rows without a key, live rows with a key, distinct
+    live keys).
     """
     values = "".join(f", CAST(({m.value_sql}) AS VARCHAR) AS v{j}" for j, m in enumerate(src.mappings))
     extra = (f", coalesce(CAST(({src.deleted_sql}) AS BOOLEAN), FALSE) AS del" if src.deleted_sql else "") + \
         (f", {src.watermark_sql} AS wm" if src.watermark_sql else "")
-    ctx.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE idr_src_{si} AS "
-        f"SELECT (row_number() OVER ()) - 1 + {offset} AS rid, {key_sql(src)} AS k{extra}{values} "
-        f"FROM {src.relation_sql} WHERE {where}", params)
+    # Numbering rows in the scan (row_number() OVER ()) would make it single-threaded;
+    # a new table's rowids are 0..n-1, checked below.
+    ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE idr_src_{si} AS SELECT {key_sql(src)} AS k{extra}{values} "
+                    f"FROM {src.relation_sql} WHERE {where}", params)
     live = "NOT del" if src.deleted_sql else "TRUE"
-    return one_row(ctx.con, f"SELECT count(*), count(*) FILTER (k IS NULL AND {live}), "
-                            f"count(k) FILTER ({live}), count(DISTINCT k) FILTER ({live}) FROM idr_src_{si}")
+    rows, numbered, *counts = one_row(
+        ctx.con, f"SELECT count(*), coalesce(max(rowid) + 1, 0), count(*) FILTER (k IS NULL AND {live}), "
+                 f"count(k) FILTER ({live}), count(DISTINCT k) FILTER ({live}) FROM idr_src_{si}")
+    if numbered != rows:
+        raise RuntimeError(f"source {src.table_id}: rowids of its copy are not 0..{rows - 1}")
+    return rows, *counts
 
 
 def _delta_filter(ctx: RunContext, si: int, src) -> tuple[str, dict, str]:
@@ -80,8 +85,9 @@ def _delta_filter(ctx: RunContext, si: int, src) -> tuple[str, dict, str]:
 
     The delta is every row of each key that has a row at or after the watermark minus the
     lookback (at, not only after: a DATE or whole-second watermark can tie with a row
-    changed after the last run read it; re-reading the tied rows changes nothing): an entity's identifiers are the union of all its rows, so a key that gained,
-    changed or soft-deleted one row is re-read whole. A source with no watermark (or new
+    changed after the last run read it; re-reading the tied rows changes nothing): an
+    entity's identifiers are the union of all its rows, so a key that gained, changed or
+    soft-deleted one row is re-read whole. A source with no watermark (or new
     since the last run) is read whole, and its keys that vanished count as deleted.
     """
     state = ctx.baseline.sources.get(src.table_id)
@@ -91,12 +97,22 @@ def _delta_filter(ctx: RunContext, si: int, src) -> tuple[str, dict, str]:
                    f"WHERE table_id = {literal(src.table_id)}")
         return "TRUE", {}, f"{current} UNION SELECT {prefix} || CAST(k AS VARCHAR) FROM idr_src_{si} WHERE k IS NOT NULL"
     cutoff = state.last_watermark - timedelta(minutes=src.lookback_minutes)
-    ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE idr_dkeys_{si} AS SELECT DISTINCT {key_sql(src)} AS k "
-                    f"FROM {src.relation_sql} WHERE {src.watermark_sql} >= $cutoff", {"cutoff": cutoff})
+    changed = f"{src.watermark_sql} >= $cutoff"
+    con = ctx.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_dkeys_{si} AS SELECT DISTINCT {key_sql(src)} AS k "
+                f"FROM {src.relation_sql} WHERE {changed}", {"cutoff": cutoff})
     keys = f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) FROM idr_dkeys_{si} WHERE k IS NOT NULL"
-    # The plain key expression: the delta's keys are never blank, so the blank-key check
-    # need not run on every row of the source.
-    return f"({src.key_sql}) IN (SELECT k FROM idr_dkeys_{si})", {}, keys
+    # The other rows of those keys (a source whose keys repeat). Looking for them reads
+    # the key column alone; reading the rows by their keys would read every column of every
+    # row, while the watermark filter reads the other columns of the changed rows only.
+    # (The plain key expression: the delta's keys are never blank, so the blank-key check
+    # need not run on every row of the source.)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_xkeys_{si} AS SELECT DISTINCT ({src.key_sql}) AS k "
+                f"FROM {src.relation_sql} WHERE ({changed}) IS NOT TRUE AND ({src.key_sql}) IN "
+                f"(SELECT k FROM idr_dkeys_{si})", {"cutoff": cutoff})
+    if scalar(con, f"SELECT count(*) FROM idr_xkeys_{si}"):
+        changed += f" OR ({src.key_sql}) IN (SELECT k FROM idr_xkeys_{si})"
+    return changed, {"cutoff": cutoff}, keys
 
 
 def extract(ctx: RunContext, kinds: list[Kind]) -> None:
@@ -120,20 +136,20 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     with ctx.stage("extract") as st:
         for si, src in enumerate(ctx.plan.sources):
             where, params, keys = _delta_filter(ctx, si, src) if incremental else ("TRUE", {}, None)
-            rows, no_key, keyed, distinct = _source_rows(ctx, si, src, offset, where, params)
+            rows, no_key, keyed, distinct = _source_rows(ctx, si, src, where, params)
             without_key += no_key
             n_entities += distinct
             table = f"idr_src_{si}"
-            temps += [table, f"idr_keys_{si}", f"idr_dkeys_{si}"]
+            temps += [table, f"idr_keys_{si}", f"idr_dkeys_{si}", f"idr_xkeys_{si}"]
             live = "NOT del" if src.deleted_sql else "TRUE"
             h = f"hash({literal(src.table_id + ':')} || CAST(k AS VARCHAR))"  # = hash(entity_key)
             if distinct == keyed:  # each live key has one row: its row number is its eid
                 entity_src = rows_from = table
-                eid = "rid"
+                eid = f"rowid + {offset}"
                 keyed_rows = entity_rows = f"k IS NOT NULL AND {live}"
             else:  # repeated keys: every live row of a key takes the key's first row number
                 con.execute(f"CREATE OR REPLACE TEMP TABLE idr_keys_{si} AS "
-                            f"SELECT k, min(rid) AS eid FROM {table} WHERE k IS NOT NULL AND {live} GROUP BY k")
+                            f"SELECT k, min(rowid) + {offset} AS eid FROM {table} WHERE k IS NOT NULL AND {live} GROUP BY k")
                 entity_src, rows_from = f"idr_keys_{si}", f"{table} JOIN idr_keys_{si} USING (k)"
                 eid, keyed_rows = "eid", live  # the join already dropped rows without a key
                 entity_rows = "TRUE"

@@ -31,21 +31,24 @@ def build_scope(ctx: RunContext) -> None:
         # What the delta's entities hold now, and what they held before.
         con.execute("CREATE OR REPLACE TEMP TABLE idr_new_ids AS SELECT DISTINCT e.entity_id, s.type_idx, s.value_norm "
                     f"FROM idr_status s JOIN idr_entities e USING (eid) WHERE s.status = {ok}")
-        # One pass over the published identifiers finds what the delta's entities held
-        # before and the holders of every value they hold now. Values over the limit are
-        # left out of the second part (a group of thousands stays skipped, see below).
+        # What they held before: a probe of integers, cheap.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_probe_values AS SELECT DISTINCT t.identifier_type, n.value_norm "
+            "CREATE OR REPLACE TEMP TABLE idr_old_ids AS "
+            "SELECT i.entity_id, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
+            f"FROM {out(PAIRS)} i JOIN idr_types t USING (identifier_type) "
+            "WHERE i.entity_id IN (SELECT entity_id FROM idr_delta_old)")
+        # The published holders of every value they hold now (idr_hits, with the rows
+        # above). Values over the limit are left out (a group of thousands stays skipped,
+        # see below).
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE idr_probe_values AS SELECT DISTINCT t.identifier_type, n.type_idx, n.value_norm "
             f"FROM idr_new_ids n JOIN idr_types t USING (type_idx) ANTI JOIN {out(SKIPPED)} s "
             "ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = n.value_norm")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_hits AS "
-            "SELECT i.entity_id, t.type_idx::SMALLINT AS type_idx, i.identifier_value_norm AS value_norm "
-            f"FROM {out(PAIRS)} i JOIN idr_types t USING (identifier_type) "
-            "WHERE i.entity_id IN (SELECT entity_id FROM idr_delta_old) "
-            "OR (i.identifier_type, i.identifier_value_norm) IN (SELECT identifier_type, value_norm FROM idr_probe_values)")
-        con.execute("CREATE OR REPLACE TEMP TABLE idr_old_ids AS SELECT * FROM idr_hits "
-                    "WHERE entity_id IN (SELECT entity_id FROM idr_delta_old)")
+            f"SELECT i.entity_id, p.type_idx, p.value_norm FROM {out(PAIRS)} i JOIN idr_probe_values p "
+            "ON i.identifier_type = p.identifier_type AND i.identifier_value_norm = p.value_norm "
+            "UNION SELECT * FROM idr_old_ids")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE idr_changed_pairs AS "
             "SELECT *, 1 AS change FROM (SELECT * FROM idr_new_ids EXCEPT SELECT * FROM idr_old_ids) UNION ALL "
