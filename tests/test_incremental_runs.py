@@ -81,6 +81,23 @@ def test_bridge_merges_then_delete_splits_with_lineage(two_clusters):
                      "AND metric_name = 'idr_edges_updated'", [r.run_id]) == [(r.counts["edges_updated"],)]
 
 
+def test_new_row_of_a_key_rereads_its_older_rows(db_path):
+    """Only the new row of entity 1 passes the watermark; its older row (a@x.com, older
+    than the last run's watermark) still holds 1's other identifier, so 1 must link
+    {1,2} and {3,4} through both emails."""
+    make_db(db_path, {"people": pa.concat_tables([
+        _rows((1, "a@x.com"), (2, "a@x.com"), (3, "b@x.com"), (4, "b@x.com")),
+        _rows((5, "c@x.com"), ts=_later(1)[0])])}, _config())
+    run(str(db_path), "FULL")
+    _sql(db_path, "INSERT INTO people VALUES (1, 'b@x.com', ?, FALSE)", params=_later(2))
+    r = run(str(db_path), "INCR")
+    assert r.mode == "INCR"
+    assert partition(db_path) == {frozenset({"people:1", "people:2", "people:3", "people:4"}),
+                                  frozenset({"people:5"})}
+    assert query(db_path, "SELECT identifier_value_norm FROM idr_out.identity_identifiers_current "
+                          "WHERE entity_key = 'people:1' ORDER BY 1") == [("a@x.com",), ("b@x.com",)]
+
+
 def test_split_keeps_id_with_largest_part_and_new_ids_never_clash(two_clusters):
     db = two_clusters
     # 3 leaves b@x for a@x; 8 joins 4 on b@x. people:3's two members go one each way (a tie:

@@ -60,7 +60,8 @@ vals = {"k": st.sampled_from(KEYS), "email": st.sampled_from(EMAILS), "phone": s
 row_a = st.fixed_dictionaries({**vals, "card": st.sampled_from(CARDS)})
 row_b = st.fixed_dictionaries(vals)
 change = st.one_of(
-    st.tuples(st.sampled_from(["a_insert", "a_update", "a_delete", "a_undelete", "a_unnull"]), row_a),
+    st.tuples(st.sampled_from(["a_insert", "a_update", "a_update_one", "a_delete", "a_undelete", "a_unnull"]),
+              row_a),
     st.tuples(st.sampled_from(["b_insert", "b_update", "b_hard_delete", "b_to_null"]), row_b),
     st.tuples(st.sampled_from(["c_insert", "c_update"]), row_b),
 )
@@ -73,6 +74,10 @@ def _apply(con, ts, ops):
             con.execute("INSERT INTO src_a VALUES (?, ?, ?, ?, ?, FALSE)", [k, r["email"], r["phone"], r["card"], ts])
         elif op == "a_update":
             con.execute("UPDATE src_a SET email = ?, phone = ?, card = ?, ts = ? WHERE k = ?",
+                        [r["email"], r["phone"], r["card"], ts, k])
+        elif op == "a_update_one":  # one row of a key: its other rows keep their older watermark
+            con.execute("UPDATE src_a SET email = ?, phone = ?, card = ?, ts = ? "
+                        "WHERE rowid = (SELECT min(rowid) FROM src_a WHERE k = ?)",
                         [r["email"], r["phone"], r["card"], ts, k])
         elif op in ("a_delete", "a_undelete"):
             con.execute("UPDATE src_a SET deleted = ?, ts = ? WHERE k = ?", [op == "a_delete", ts, k])
