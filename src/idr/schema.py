@@ -17,6 +17,7 @@ MEMBERSHIP = "identity_resolved_membership_current"
 CLUSTERS = "identity_clusters_current"
 PAIRS = "identity_identifier_pairs_current"
 SKIPPED = "identity_skipped_groups_current"
+IDENTIFIERS = "identity_identifiers_current"  # a view over PAIRS; a table in earlier versions
 
 
 def out(table: str) -> str:
@@ -244,11 +245,11 @@ def star_edges_sql(holders: str, type_col: str, value_col: str, extra: str = "")
 # from the identifiers rather than stored: storing them would cost FULL runs a third of
 # their publishing time and INCR runs a rewrite, for a table users only read now and then.
 VIEWS: dict[tuple[str, str], str] = {
-    ("idr_out", "identity_identifiers_current"):
+    ("idr_out", IDENTIFIERS):
         "SELECT m.entity_key, p.identifier_type, p.identifier_value_norm, p.run_id "
         f"FROM {out(PAIRS)} p JOIN {out(MEMBERSHIP)} m USING (entity_id)",
     ("idr_out", "identity_edges_current"): star_edges_sql(
-        f"SELECT i.* FROM idr_out.identity_identifiers_current i ANTI JOIN {out(SKIPPED)} s "
+        f"SELECT i.* FROM {out(IDENTIFIERS)} i ANTI JOIN {out(SKIPPED)} s "
         "ON s.identifier_type = i.identifier_type AND s.identifier_value_norm = i.identifier_value_norm",
         "identifier_type", "identifier_value_norm", ", h.run_id"),
 }
@@ -290,7 +291,7 @@ def ensure_schema(con) -> list[str]:
                 )
                 created.append(f"{schema}.{table}.{col}")
     kinds = _table_kinds(con)
-    if kinds.get(("idr_out", "identity_identifiers_current")) == "BASE TABLE":
+    if kinds.get(("idr_out", IDENTIFIERS)) == "BASE TABLE":
         _number_entities(con)
     for (schema, view), sql in VIEWS.items():
         if kinds.get((schema, view)) == "BASE TABLE":  # stored as a table by earlier idr versions
@@ -311,7 +312,7 @@ def _number_entities(con) -> None:
                 "SELECT rowid AS r, row_number() OVER () - 1 AS entity_id "
                 f"FROM {out(MEMBERSHIP)}) n WHERE m.rowid = n.r")
     con.execute(f"INSERT INTO {out(PAIRS)} SELECT m.entity_id, i.identifier_type, i.identifier_value_norm, i.run_id "
-                f"FROM idr_out.identity_identifiers_current i JOIN {out(MEMBERSHIP)} m USING (entity_key)")
+                f"FROM {out(IDENTIFIERS)} i JOIN {out(MEMBERSHIP)} m USING (entity_key)")
 
 
 def is_initialised(con) -> bool:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ..backends.duckdb import one_row, scalar
 from ..graph import connected_components
-from .context import RunContext
 from ..schema import CLUSTERS, out
+from .context import RunContext
 from .stable_ids import assign_resolved_ids
 
 

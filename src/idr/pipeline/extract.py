@@ -55,22 +55,54 @@ def key_sql(src) -> str:
     return f"CASE WHEN trim(CAST(({src.key_sql}) AS VARCHAR)) = '' THEN NULL ELSE ({src.key_sql}) END"
 
 
-def _source_rows(ctx: RunContext, si: int, src, where: str, params: dict) -> tuple[int, int, int, int]:
-    """Copy one source's key and mapped values into idr_src_<si>.
+def _copy_source(ctx: RunContext, si: int, src) -> str | None:
+    """Copy one source's key and mapped values into idr_src_<si>: every row (FULL), or the
+    delta (INCR). Returns, for INCR, the SQL of the delta's entity keys.
 
     One scan per source; the copy gives both the entity list and the identifier values
     the same row numbers (its rowids), which a second scan of a view or file could not
     promise. Rows a soft-delete condition marks are kept (flag `del`) so their watermark
-    still counts. Returns (rows, live rows without a key, live rows with a key, distinct
-    live keys).
+    still counts.
+
+    The delta is every row of each key that has a row at or after the watermark minus the
+    lookback (at, not only after: a DATE or whole-second watermark can tie with a row
+    changed after the last run read it; re-reading the tied rows changes nothing): an
+    entity's identifiers are the union of all its rows, so a key that gained, changed or
+    soft-deleted one row is re-read whole. A source with no watermark (or new since the
+    last run) is read whole, and its keys that vanished count as deleted.
     """
+    con, table = ctx.con, f"idr_src_{si}"
     values = "".join(f", CAST(({m.value_sql}) AS VARCHAR) AS v{j}" for j, m in enumerate(src.mappings))
     extra = (f", coalesce(CAST(({src.deleted_sql}) AS BOOLEAN), FALSE) AS del" if src.deleted_sql else "") + \
         (f", {src.watermark_sql} AS wm" if src.watermark_sql else "")
     # Numbering rows in the scan (row_number() OVER ()) would make it single-threaded;
-    # a new table's rowids are 0..n-1, checked below.
-    ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE idr_src_{si} AS SELECT {key_sql(src)} AS k{extra}{values} "
-                    f"FROM {src.relation_sql} WHERE {where}", params)
+    # a new table's rowids are 0..n-1 (checked in _source_counts).
+    rows_where = f"SELECT {key_sql(src)} AS k{extra}{values} FROM {src.relation_sql} WHERE "
+    keys = f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) FROM {table} WHERE k IS NOT NULL"
+    state = ctx.baseline.sources.get(src.table_id) if ctx.mode == "INCR" else None
+    if state is None or src.watermark_sql is None or state.last_watermark is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows_where}TRUE")
+        if ctx.mode != "INCR":
+            return None
+        return f"SELECT entity_key FROM {out(MEMBERSHIP)} WHERE table_id = {literal(src.table_id)} UNION {keys}"
+    cutoff = {"cutoff": state.last_watermark - timedelta(minutes=src.lookback_minutes)}
+    changed = f"{src.watermark_sql} >= $cutoff"
+    older = f"({changed}) IS NOT TRUE"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows_where}{changed}", cutoff)
+    # The other rows of those keys (a source whose keys repeat). Looking for them reads
+    # the key column alone; reading rows by their keys reads every column of every row, so
+    # that is done only when some exist. (The plain key expression: the delta's keys are
+    # never blank, so the blank-key check need not run on every row of the source.)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_xkeys_{si} AS SELECT DISTINCT ({src.key_sql}) AS k "
+                f"FROM {src.relation_sql} WHERE {older} AND ({src.key_sql}) IN (SELECT k FROM {table})", cutoff)
+    if scalar(con, f"SELECT count(*) FROM idr_xkeys_{si}"):
+        con.execute(f"INSERT INTO {table} {rows_where}{older} AND ({src.key_sql}) IN (SELECT k FROM idr_xkeys_{si})",
+                    cutoff)
+    return keys
+
+
+def _source_counts(ctx: RunContext, si: int, src) -> tuple[int, int, int, int]:
+    """(rows, live rows without a key, live rows with a key, distinct live keys) of idr_src_<si>."""
     live = "NOT del" if src.deleted_sql else "TRUE"
     rows, numbered, *counts = one_row(
         ctx.con, f"SELECT count(*), coalesce(max(rowid) + 1, 0), count(*) FILTER (k IS NULL AND {live}), "
@@ -78,41 +110,6 @@ def _source_rows(ctx: RunContext, si: int, src, where: str, params: dict) -> tup
     if numbered != rows:
         raise RuntimeError(f"source {src.table_id}: rowids of its copy are not 0..{rows - 1}")
     return rows, *counts
-
-
-def _delta_filter(ctx: RunContext, si: int, src) -> tuple[str, dict, str]:
-    """(WHERE clause, parameters, SQL of the delta's keys) for one source of an INCR run.
-
-    The delta is every row of each key that has a row at or after the watermark minus the
-    lookback (at, not only after: a DATE or whole-second watermark can tie with a row
-    changed after the last run read it; re-reading the tied rows changes nothing): an
-    entity's identifiers are the union of all its rows, so a key that gained, changed or
-    soft-deleted one row is re-read whole. A source with no watermark (or new
-    since the last run) is read whole, and its keys that vanished count as deleted.
-    """
-    state = ctx.baseline.sources.get(src.table_id)
-    if state is None or src.watermark_sql is None or state.last_watermark is None:
-        prefix = literal(src.table_id + ":")
-        current = (f"SELECT entity_key FROM {out(MEMBERSHIP)} "
-                   f"WHERE table_id = {literal(src.table_id)}")
-        return "TRUE", {}, f"{current} UNION SELECT {prefix} || CAST(k AS VARCHAR) FROM idr_src_{si} WHERE k IS NOT NULL"
-    cutoff = state.last_watermark - timedelta(minutes=src.lookback_minutes)
-    changed = f"{src.watermark_sql} >= $cutoff"
-    con = ctx.con
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_dkeys_{si} AS SELECT DISTINCT {key_sql(src)} AS k "
-                f"FROM {src.relation_sql} WHERE {changed}", {"cutoff": cutoff})
-    keys = f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) FROM idr_dkeys_{si} WHERE k IS NOT NULL"
-    # The other rows of those keys (a source whose keys repeat). Looking for them reads
-    # the key column alone; reading the rows by their keys would read every column of every
-    # row, while the watermark filter reads the other columns of the changed rows only.
-    # (The plain key expression: the delta's keys are never blank, so the blank-key check
-    # need not run on every row of the source.)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_xkeys_{si} AS SELECT DISTINCT ({src.key_sql}) AS k "
-                f"FROM {src.relation_sql} WHERE ({changed}) IS NOT TRUE AND ({src.key_sql}) IN "
-                f"(SELECT k FROM idr_dkeys_{si})", {"cutoff": cutoff})
-    if scalar(con, f"SELECT count(*) FROM idr_xkeys_{si}"):
-        changed += f" OR ({src.key_sql}) IN (SELECT k FROM idr_xkeys_{si})"
-    return changed, {"cutoff": cutoff}, keys
 
 
 def extract(ctx: RunContext, kinds: list[Kind]) -> None:
@@ -135,12 +132,12 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     offset = without_key = n_entities = 0
     with ctx.stage("extract") as st:
         for si, src in enumerate(ctx.plan.sources):
-            where, params, keys = _delta_filter(ctx, si, src) if incremental else ("TRUE", {}, None)
-            rows, no_key, keyed, distinct = _source_rows(ctx, si, src, where, params)
+            keys = _copy_source(ctx, si, src)
+            rows, no_key, keyed, distinct = _source_counts(ctx, si, src)
             without_key += no_key
             n_entities += distinct
             table = f"idr_src_{si}"
-            temps += [table, f"idr_keys_{si}", f"idr_dkeys_{si}", f"idr_xkeys_{si}"]
+            temps += [table, f"idr_keys_{si}", f"idr_xkeys_{si}"]
             live = "NOT del" if src.deleted_sql else "TRUE"
             h = f"hash({literal(src.table_id + ':')} || CAST(k AS VARCHAR))"  # = hash(entity_key)
             if distinct == keyed:  # each live key has one row: its row number is its eid

@@ -19,7 +19,6 @@ from ..schema import CLUSTERS, MEMBERSHIP, out
 from .context import RunContext
 
 
-
 def assign_resolved_ids(ctx: RunContext) -> None:
     con = ctx.con
     published = ctx.count(f"SELECT count(*) FROM (SELECT 1 FROM {out(CLUSTERS)} LIMIT 1)") > 0
