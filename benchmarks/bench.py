@@ -2,7 +2,7 @@
 
     python benchmarks/bench.py --records 1000000 [--seed 42] [--reuse] [--keep]
                                [--mode FULL] [--mode INCR [--delta-pct 1] [--no-soft-delete]]
-                               [--repeat N] [--reference] [--out benchmarks/results/bench_1m.json]
+                               [--repeat N] [--reference] [--peers] [--out benchmarks/results/bench_1m.json]
 
 Steps (every idr command is a separate process, as a user would run it):
 
@@ -16,7 +16,10 @@ Steps (every idr command is a separate process, as a user would run it):
 5. read ``idr_out.run_history`` (latest run), ``idr_out.stage_metrics``,
    ``idr_out.identity_clusters_current``, and pairwise precision/recall/F1 of
    ``idr_out.identity_resolved_membership_current`` against ``bench_truth`` (SQL in
-   metrics.py); ``--reference`` also scores benchmarks/reference.py's linker.
+   metrics.py); ``--reference`` also scores benchmarks/reference.py's linker;
+6. ``--peers``: right after each FULL measurement, floor.py and Splink 5 (peer_splink.py
+   in its own venv) on the same data, each measured the same way, and Splink's partition
+   compared with idr's (peers.py).
 
 ``--mode INCR`` (measure_incr): steps 2-5 with ``is_deleted BOOLEAN DEFAULT FALSE`` added
 to every source table and ``deleted_expr: is_deleted`` to the config (unless
@@ -58,6 +61,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import delta  # noqa: E402
 import generate  # noqa: E402
+import peers  # noqa: E402
 from metrics import pairwise_metrics  # noqa: E402
 
 REPO = HERE.parent
@@ -548,6 +552,7 @@ def print_report(result: dict) -> None:
         if len(walls) > 1:
             print(f"\n  {mode} x{len(walls)}: wall min {min(walls):.2f} s, "
                   f"median {statistics.median(walls):.2f} s, max {max(walls):.2f} s")
+    peers.print_report(result.get("peers", []))
     if result["dataset"].get("seconds"):
         print(f"\n  data generation {result['dataset']['seconds']['total']:.1f} s, "
               f"file {int(result['dataset']['db_bytes']) / MIB:,.0f} MiB")
@@ -577,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="INCR: no is_deleted column / deleted_expr, so the delta has no soft deletes")
     ap.add_argument("--reference", action="store_true",
                     help="also score benchmarks/reference.py's linker on the same data")
+    ap.add_argument("--peers", action="store_true",
+                    help="after each FULL measurement, time floor.py and Splink 5 (benchmarks/peers.py; "
+                         "run benchmarks/setup_peers.sh once) on the same data and compare partitions")
     args = ap.parse_args(argv)
 
     label = label_for(args.records)
@@ -589,6 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = list(os.getloadavg())
     started = dt.datetime.now(dt.timezone.utc)
 
+    if args.peers:
+        peers.check_available()
     ds = prepare_dataset(args.records, args.seed, db, args.reuse)
     log_dir = Path(tempfile.mkdtemp(prefix=f"idr_bench_{label}_"))
     result = {
@@ -607,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
                 m = MEASUREMENTS[mode](ds, work_db, log_dir, args)
                 m["repeat"] = i + 1
                 result["measurements"].append(m)
+                if args.peers and mode == "FULL":
+                    result.setdefault("peers", []).append(
+                        peers.measure_all(ds.db, work_db, log_dir, m["wall_seconds"]))
         if args.reference:
             import reference
             result["reference"] = reference.evaluate(ds.db)

@@ -20,10 +20,6 @@ import time
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pyarrow as pa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import SOURCES  # noqa: E402
@@ -43,7 +39,7 @@ def _identifiers_sql(schema: str) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _canonical_sql(schema: str) -> str:
+def canonical_sql(schema: str) -> str:
     placeholders = ", ".join(f"'{p}'" for p in PLACEHOLDERS)
     excluded = " OR ".join(f"(itype = '{t}' AND v = '{v}')" for t, v in EXCLUDED)
     return f"""
@@ -77,9 +73,15 @@ WHERE v IS NOT NULL
 def link(con: duckdb.DuckDBPyConnection, schema: str = "main",
          out_table: str = "ref_membership") -> dict:
     """Write ``out_table(entity_key, resolved_id)`` for every record; return stats."""
+    # Imported here so that peer_splink.py can reuse the SQL above in Splink's own venv.
+    import numpy as np
+    import pyarrow as pa
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     t0 = time.perf_counter()
     caps = " ".join(f"WHEN '{t}' THEN {n}" for t, n in MAX_GROUP_SIZE.items())
-    con.execute(f"CREATE OR REPLACE TABLE ref_ident AS {_canonical_sql(schema)}")
+    con.execute(f"CREATE OR REPLACE TABLE ref_ident AS {canonical_sql(schema)}")
     con.execute("CREATE OR REPLACE TABLE ref_entities AS "
                 "SELECT entity_key, (row_number() OVER (ORDER BY entity_key) - 1)::BIGINT AS eid "
                 f"FROM ({' UNION ALL '.join(f'SELECT concat({chr(39)}{s[0]}:{chr(39)}, {s[2]}) AS entity_key FROM {schema}.{s[1]}' for s in SOURCES)})")
