@@ -3,7 +3,8 @@
 Output (temp relations the publish and dry-run stages read):
 - idr_proposed_clusters(component, resolved_id, cluster_size): every cluster of the scope;
 - idr_proposed_membership(entity_key, resolved_id, table_id, entity_id): every entity of the scope;
-- idr_lineage(event, resolved_id, related_resolved_id, entities_moved, sizes): merges and splits.
+- idr_lineage(event, resolved_id, related_resolved_id, entities_moved, resolved_cluster_size,
+  related_cluster_size): merges and splits, sizes taken before publishing replaces the clusters.
 The scope is everything for FULL and the affected clusters for INCR (pipeline/scope.py).
 """
 

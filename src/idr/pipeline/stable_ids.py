@@ -67,33 +67,45 @@ def assign_resolved_ids(ctx: RunContext) -> None:
     # Every (new cluster, old cluster) pair whose ids differ is a merge or a split: a split
     # when the old id lives on elsewhere, a merge when it was absorbed. Those are the pairs
     # not kept (a fresh id is never a published one), found first since they are few.
+    # Sizes are taken now, while the published tables still hold the state before the run:
+    # the surviving side's size after the run; the other side's, the part that split off
+    # or the absorbed cluster's size before the run (counted in the old membership, which
+    # INCR has for every cluster of its scope).
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE idr_lineage AS "
+        "CREATE OR REPLACE TEMP TABLE idr_lineage_pairs AS "
         "SELECT CASE WHEN k.old_id IS NULL THEN 'MERGE' ELSE 'SPLIT' END AS event, "
         "  CASE WHEN k.old_id IS NULL THEN p.resolved_id ELSE o.old_id END AS resolved_id, "
         "  CASE WHEN k.old_id IS NULL THEN o.old_id ELSE p.resolved_id END AS related_resolved_id, "
-        "  o.n AS entities_moved, p.cluster_size AS new_size, p.resolved_id AS new_id, o.old_id "
+        "  o.n AS entities_moved, p.cluster_size AS new_size, o.old_id "
         "FROM (SELECT * FROM idr_overlap ANTI JOIN idr_kept USING (component, old_id)) o "
         "JOIN idr_proposed_clusters p USING (component) "
         "LEFT JOIN idr_kept k ON k.old_id = o.old_id "  # an old id is kept by one cluster at most
         "WHERE p.resolved_id <> o.old_id")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE idr_lineage AS "
+        "SELECT l.event, l.resolved_id, l.related_resolved_id, l.entities_moved, "
+        "  CASE WHEN l.event = 'SPLIT' THEN s.cluster_size ELSE l.new_size END AS resolved_cluster_size, "
+        "  CASE WHEN l.event = 'SPLIT' THEN l.new_size ELSE b.old_size END AS related_cluster_size "
+        "FROM idr_lineage_pairs l "
+        "LEFT JOIN idr_proposed_clusters s ON l.event = 'SPLIT' AND s.resolved_id = l.resolved_id "
+        "LEFT JOIN (SELECT resolved_id AS old_id, count(*) AS old_size "
+        f"           FROM {old} WHERE resolved_id IN (SELECT old_id FROM idr_lineage_pairs WHERE event = 'MERGE') "
+        "           GROUP BY 1) b ON l.event = 'MERGE' AND b.old_id = l.old_id")
+    con.execute("DROP TABLE idr_lineage_pairs")
     ctx.counts["merges"], ctx.counts["splits"] = one_row(
         con, "SELECT count(*) FILTER (event = 'MERGE'), count(*) FILTER (event = 'SPLIT') FROM idr_lineage")
 
 
 def _empty_lineage(con) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE idr_lineage (event VARCHAR, resolved_id VARCHAR, "
-                "related_resolved_id VARCHAR, entities_moved BIGINT, new_size BIGINT, new_id VARCHAR, old_id VARCHAR)")
+                "related_resolved_id VARCHAR, entities_moved BIGINT, resolved_cluster_size BIGINT, "
+                "related_cluster_size BIGINT)")
 
 
+# Published with the run's outputs (pipeline/publish.py).
 LINEAGE_INSERT = (
     "INSERT INTO idr_out.resolved_id_lineage (run_id, event, resolved_id, related_resolved_id, entities_moved, "
     "resolved_cluster_size, related_cluster_size, recorded_at) "
-    "SELECT $run_id, l.event, l.resolved_id, l.related_resolved_id, l.entities_moved, "
-    # The surviving side's size now; the other side's: the part that split off, or the
-    # absorbed cluster's size before the merge.
-    "  CASE WHEN l.event = 'SPLIT' THEN (SELECT cluster_size FROM idr_proposed_clusters p "
-    "       WHERE p.resolved_id = l.resolved_id) ELSE l.new_size END, "
-    "  CASE WHEN l.event = 'SPLIT' THEN l.new_size ELSE c.cluster_size END, $ts "
-    f"FROM idr_lineage l LEFT JOIN {out(CLUSTERS)} c ON c.resolved_id = l.old_id"
+    "SELECT $run_id, event, resolved_id, related_resolved_id, entities_moved, resolved_cluster_size, "
+    "related_cluster_size, $ts FROM idr_lineage"
 )
