@@ -1,0 +1,1 @@
+"""Published snapshots: how a run's outputs become the immutable state readers open."""
