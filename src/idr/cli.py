@@ -188,7 +188,10 @@ def cmd_config(args) -> int:
             con.close()
         n_map = sum(len(s.identifiers) for s in cfg.sources)
         print(f"loaded {args.file} into {args.db}: {len(cfg.sources)} sources, {n_map} identifier mappings, "
-              f"{len(cfg.rules)} rules, {len(cfg.exclusions)} exclusions, {len(cfg.config)} settings")
+              f"{len(cfg.rules)} rules, {len(cfg.exclusions)} exclusions, {len(cfg.config)} settings"
+              + (f", {sum(len(s.attributes) for s in cfg.sources)} attribute mappings, "
+                 f"{len(cfg.survivorship)} survivorship rules" if cfg.survivorship or any(s.attributes for s in cfg.sources)
+                 else ""))
         return 0
     con = open_database(args.db, create=False, read_only=True)
     try:

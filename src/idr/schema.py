@@ -18,6 +18,8 @@ CLUSTERS = "identity_clusters_current"
 PAIRS = "identity_identifier_pairs_current"
 SKIPPED = "identity_skipped_groups_current"
 IDENTIFIERS = "identity_identifiers_current"  # a view over PAIRS; a table in earlier versions
+GOLDEN = "golden_profile_current"  # one column per attribute: rebuilt by a FULL run (pipeline/golden.py)
+PROVENANCE = "golden_profile_provenance_current"
 
 
 def out(table: str) -> str:
@@ -66,6 +68,34 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("idr_meta", "source_soft_delete"): [
         ("table_id", "VARCHAR NOT NULL PRIMARY KEY"),
         ("deleted_expr", "VARCHAR NOT NULL"),
+    ],
+    # Golden profiles (docs/golden-profiles.md). source, entity_attribute_mapping and
+    # survivorship_rule have exactly the columns of the seed family's tables, so their
+    # positional INSERTs work; groups and identifier-derived attributes have tables of their own.
+    ("idr_meta", "source"): [
+        ("table_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("source_name", "VARCHAR"),
+        ("trust_rank", "INTEGER"),
+        ("is_active", "BOOLEAN DEFAULT TRUE"),
+    ],
+    ("idr_meta", "entity_attribute_mapping"): [
+        ("table_id", "VARCHAR NOT NULL"),
+        ("attribute_name", "VARCHAR NOT NULL"),
+        ("attribute_expr", "VARCHAR NOT NULL"),
+    ],
+    ("idr_meta", "survivorship_rule"): [
+        ("attribute_name", "VARCHAR NOT NULL"),
+        ("strategy", "VARCHAR NOT NULL"),
+        ("source_priority_list", "VARCHAR"),
+        ("recency_field", "VARCHAR"),
+    ],
+    ("idr_meta", "attribute_group"): [
+        ("group_name", "VARCHAR NOT NULL"),
+        ("attribute_name", "VARCHAR NOT NULL"),
+    ],
+    ("idr_meta", "identifier_attribute"): [
+        ("attribute_name", "VARCHAR NOT NULL"),
+        ("identifier_type", "VARCHAR NOT NULL"),
     ],
     ("idr_meta", "run_state"): [
         ("table_id", "VARCHAR NOT NULL PRIMARY KEY"),
@@ -161,6 +191,21 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("identifier_value_norm", "VARCHAR NOT NULL"),
         ("group_size", "BIGINT NOT NULL"),
         ("max_allowed", "BIGINT NOT NULL"),
+        ("run_id", "VARCHAR NOT NULL"),
+    ],
+    # The attribute columns come between resolved_id and updated_ts; a FULL run creates the
+    # table with the configured attributes (pipeline/golden.py), these are the fixed ones.
+    ("idr_out", GOLDEN): [
+        ("resolved_id", "VARCHAR NOT NULL"),
+        ("updated_ts", "TIMESTAMP NOT NULL"),
+        ("run_id", "VARCHAR NOT NULL"),
+    ],
+    # For every golden value: the entity it came from and the strategy that chose it.
+    ("idr_out", PROVENANCE): [
+        ("resolved_id", "VARCHAR NOT NULL"),
+        ("attribute_name", "VARCHAR NOT NULL"),
+        ("entity_key", "VARCHAR NOT NULL"),
+        ("strategy", "VARCHAR NOT NULL"),
         ("run_id", "VARCHAR NOT NULL"),
     ],
     ("idr_out", "resolved_id_lineage"): [

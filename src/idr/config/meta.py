@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from ..schema import TABLES
 from ..sql.quoting import ident, qualified
-from .models import Config, Exclusion, IdentifierMapping, Rule, Source
+from .models import AttributeMapping, Config, Exclusion, IdentifierMapping, Rule, Source, SurvivorshipRule, Trust
 
 
 def _rows(con, table: str, order_by: str) -> list[dict]:
@@ -27,7 +27,8 @@ def _build(cls, table: str, row: dict, problems: list[str], **extra):
     try:
         return cls(**_known(table, row), **extra)
     except ValidationError as e:
-        key = next((str(row[c]) for c in ("rule_id", "table_id", "config_key") if row.get(c) is not None), "?")
+        key = next((str(row[c]) for c in ("rule_id", "table_id", "config_key", "attribute_name")
+                    if row.get(c) is not None), "?")
         for err in e.errors():
             field = ".".join(str(p) for p in err["loc"])
             value = "NULL" if err.get("input") is None else repr(err.get("input"))
@@ -45,29 +46,59 @@ def read_config(con) -> Config:
         if m is not None:
             mappings.setdefault(row["table_id"], []).append(m)
     deleted = {r["table_id"]: r["deleted_expr"] for r in _rows(con, "source_soft_delete", "table_id")}
+    attributes: dict[str, list[AttributeMapping]] = {}
+    for row in _rows(con, "entity_attribute_mapping", "table_id, attribute_name, attribute_expr"):
+        a = _build(AttributeMapping, "entity_attribute_mapping", {k: v for k, v in row.items() if k != "table_id"},
+                   problems)
+        if a is not None:
+            attributes.setdefault(row["table_id"], []).append(a)
+    trust = {row["table_id"]: t for row in _rows(con, "source", "table_id")
+             if (t := _build(Trust, "source", {k: v for k, v in row.items() if k != "table_id"}, problems))}
     sources = [s for row in _rows(con, "source_table", "table_id")
                if (s := _build(Source, "source_table", row, problems, deleted_expr=deleted.pop(row["table_id"], None),
-                               identifiers=mappings.pop(row["table_id"], []))) is not None]
+                               identifiers=mappings.pop(row["table_id"], []), trust=trust.pop(row["table_id"], None),
+                               attributes=attributes.pop(row["table_id"], []))) is not None]
     for table_id in deleted:
         problems.append(f"idr_meta.source_soft_delete: table_id {table_id!r} has no row in idr_meta.source_table")
     # Mappings whose table_id names no source are kept visible so validation can report them.
     orphans = [
-        Source(table_id=tid, table_fqn="", entity_key_expr="", is_active=False, identifiers=ms)
-        for tid, ms in mappings.items()
+        Source(table_id=tid, table_fqn="", entity_key_expr="", is_active=False, identifiers=mappings.get(tid, []),
+               attributes=attributes.get(tid, []), trust=trust.get(tid))
+        for tid in sorted(set(mappings) | set(attributes) | set(trust))
     ]
     rules = [r for row in _rows(con, "rule", "priority, rule_id")
              if (r := _build(Rule, "rule", row, problems)) is not None]
     exclusions = [e for row in _rows(con, "identifier_exclusion", "identifier_type, identifier_value_pattern")
                   if (e := _build(Exclusion, "identifier_exclusion", row, problems)) is not None]
+    survivorship = _survivorship(con, problems)
     if problems:
         raise ConfigError(problems)
     return Config(
+        survivorship=survivorship,
         sources=sources + orphans,
         rules=rules,
         exclusions=exclusions,
         config={r["config_key"]: r["config_value"] for r in _rows(con, "config", "config_key")
                 if r["config_value"] is not None},
     )
+
+
+def _survivorship(con, problems: list[str]) -> list[SurvivorshipRule]:
+    """survivorship_rule rows, each with its attribute's group and identifier type."""
+    extras: dict[str, dict] = {}
+    for table, col, value_col in (("attribute_group", "attribute_group", "group_name"),
+                                  ("identifier_attribute", "identifier_type", "identifier_type")):
+        for name, value in con.execute(f"SELECT attribute_name, {ident(value_col)} FROM {qualified('idr_meta', table)} "
+                                       "ORDER BY ALL").fetchall():
+            if col in extras.setdefault(name, {}):
+                problems.append(f"idr_meta.{table}: attribute {name!r} has several rows; it can have one")
+            extras[name][col] = value
+    rules = [r for row in _rows(con, "survivorship_rule", "attribute_name, strategy")
+             if (r := _build(SurvivorshipRule, "survivorship_rule", row, problems,
+                             **extras.get(row["attribute_name"], {}))) is not None]
+    # Group or identifier rows without a rule: kept, so that validation reports them with the rest.
+    return rules + [SurvivorshipRule(attribute_name=name, **extras[name])
+                    for name in sorted(set(extras) - {r.attribute_name for r in rules})]
 
 
 def _insert(con, table: str, rows: list[dict]) -> None:
@@ -84,9 +115,20 @@ def _insert(con, table: str, rows: list[dict]) -> None:
 def write_config(con, cfg: Config) -> None:
     """Replace the configuration tables' contents. The caller owns the transaction."""
     for table in ("identifier_mapping", "source_soft_delete", "source_table", "rule", "identifier_exclusion",
-                  "config"):
+                  "config", "source", "entity_attribute_mapping", "survivorship_rule", "attribute_group",
+                  "identifier_attribute"):
         con.execute(f"DELETE FROM {qualified('idr_meta', table)}")
-    _insert(con, "source_table", [s.model_dump(exclude={"identifiers", "deleted_expr"}) for s in cfg.sources])
+    _insert(con, "source_table", [s.model_dump(exclude={"identifiers", "deleted_expr", "trust", "attributes"})
+                                  for s in cfg.sources])
+    _insert(con, "source", [{"table_id": s.table_id, **s.trust.model_dump()} for s in cfg.sources if s.trust])
+    _insert(con, "entity_attribute_mapping", [{"table_id": s.table_id, **a.model_dump()}
+                                              for s in cfg.sources for a in s.attributes])
+    _insert(con, "survivorship_rule", [r.model_dump(exclude={"attribute_group", "identifier_type"})
+                                       for r in cfg.survivorship])
+    _insert(con, "attribute_group", [{"group_name": r.attribute_group, "attribute_name": r.attribute_name}
+                                     for r in cfg.survivorship if r.attribute_group])
+    _insert(con, "identifier_attribute", [{"attribute_name": r.attribute_name, "identifier_type": r.identifier_type}
+                                          for r in cfg.survivorship if r.identifier_type])
     _insert(con, "source_soft_delete", [{"table_id": s.table_id, "deleted_expr": s.deleted_expr}
                                         for s in cfg.sources if s.deleted_expr])
     _insert(con, "identifier_mapping", [

@@ -52,6 +52,23 @@ class IdentifierMapping(_Model):
     is_hashed: bool = False
 
 
+class Trust(_Model):
+    """A source's row in idr_meta.source: how far its attribute values are trusted."""
+
+    source_name: str | None = None
+    # Lower = more trusted; NULL ranks after every ranked source. Typed loosely so that a
+    # non-integer is reported with every other problem (config/golden.py), not alone.
+    trust_rank: int | float | str | None = None
+    is_active: bool = True  # FALSE: the source's values take no part in golden profiles
+
+
+class AttributeMapping(_Model):
+    """A row of idr_meta.entity_attribute_mapping: an attribute's value in this source."""
+
+    attribute_name: str
+    attribute_expr: str
+
+
 class Source(_Model):
     table_id: str
     table_fqn: str
@@ -63,6 +80,21 @@ class Source(_Model):
     # Stored in idr_meta.source_soft_delete (source_table keeps the manual's six columns).
     deleted_expr: str | None = None
     identifiers: list[IdentifierMapping] = Field(default_factory=list)
+    # Golden profiles (docs/golden-profiles.md): idr_meta.source and entity_attribute_mapping.
+    trust: Trust | None = None
+    attributes: list[AttributeMapping] = Field(default_factory=list)
+
+
+class SurvivorshipRule(_Model):
+    """A row of idr_meta.survivorship_rule, with the attribute's group (idr_meta.attribute_group)
+    and, for an identifier-derived attribute, its identifier type (idr_meta.identifier_attribute)."""
+
+    attribute_name: str
+    strategy: str | None = None  # None only for a group or identifier row without a rule (reported)
+    source_priority_list: str | None = None  # table_ids, most trusted first: "crm, web" or '["crm", "web"]'
+    recency_field: str | None = None  # an attribute whose value is the record's recency for this rule
+    attribute_group: str | None = None
+    identifier_type: str | None = None
 
 
 class Rule(_Model):
@@ -88,6 +120,7 @@ class Config(_Model):
     rules: list[Rule] = Field(default_factory=list)
     exclusions: list[Exclusion] = Field(default_factory=list)
     config: dict[str, str] = Field(default_factory=dict)
+    survivorship: list[SurvivorshipRule] = Field(default_factory=list)
 
     def setting(self, key: str) -> str:
         return self.config.get(key, SETTINGS[key][0])

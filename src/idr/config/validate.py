@@ -48,6 +48,7 @@ class Plan:
     rules: dict[str, Rule]
     config: Config
     settings: dict = field(default_factory=dict)
+    golden: object = None  # config.golden.GoldenPlan, or None when no attribute is configured
 
 
 def relation_sql(table_fqn: str) -> str:
@@ -186,8 +187,10 @@ def _check_rules(cfg: Config, problems: list[str]) -> dict[str, Rule]:
 
 def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> SourcePlan | None:
     where = f"idr_meta.source_table {s.table_id!r}"
-    if not s.table_fqn:
-        problems.append(f"idr_meta.identifier_mapping: table_id {s.table_id!r} has no row in idr_meta.source_table")
+    if not s.table_fqn:  # an orphan mapping (config/meta.py); attributes are reported by config/golden.py
+        if s.identifiers:
+            problems.append(f"idr_meta.identifier_mapping: table_id {s.table_id!r} has no row in "
+                            "idr_meta.source_table")
         return None
     try:
         rel = relation_sql(s.table_fqn)
@@ -266,6 +269,9 @@ def build_plan(con, cfg: Config) -> Plan:
         if settings["phone_default_region"] not in phonenumbers.SUPPORTED_REGIONS:
             problems.append(f"idr_meta.config phone_default_region={settings['phone_default_region']!r}: "
                             "not a region phonenumbers knows (use a two-letter code such as US, GB, DE)")
+    from .golden import build_golden_plan
+
+    golden = build_golden_plan(con, cfg, {p.table_id: p for p in sources}, problems)
     if problems:
         raise ConfigError(problems)
-    return Plan(tuple(sources), active, cfg, settings)
+    return Plan(tuple(sources), active, cfg, settings, golden)

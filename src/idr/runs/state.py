@@ -36,7 +36,10 @@ def config_fingerprint(plan: Plan) -> str:
     from importlib.metadata import version
 
     code = {"idr": version("idr"), "phonenumbers": version("phonenumbers")}
-    return _digest({"rules": rules, "exclusions": exclusions, "settings": settings, "code": code})
+    data = {"rules": rules, "exclusions": exclusions, "settings": settings, "code": code}
+    if plan.golden is not None:  # only then: databases without golden profiles keep their fingerprint
+        data["golden"] = plan.golden.fingerprint_data()
+    return _digest(data)
 
 
 def source_fingerprint(src: SourcePlan) -> str:
