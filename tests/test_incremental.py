@@ -1,6 +1,7 @@
 """INCR equals FULL: random sequences of inserts, updates, soft deletes and identifier
 changes, INCR after each step on one database, FULL after each step on another; both
-must give the oracle's partition (networkx over the final data) and the same resolved ids."""
+must give the oracle's partition (networkx over the final data) and the same resolved ids,
+and the same golden profiles (attribute-only changes, winning records updated or deleted)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ from idr_testing import assert_entity_numbers_consistent, make_db, partition, qu
 T0 = dt.datetime(2026, 1, 1)
 EMAILS = [f"p{i}@x.com" for i in range(6)] + ["N/A", "", None]
 PHONES = ["555-0100", "555-0101", "555-0102", None]
+NAMES = ["Ann", "Anne", "Bo", "", None]
+GOLDEN_RULES = [{"attribute_name": "name", "strategy": "MOST_RECENT"},
+                {"attribute_name": "mail", "strategy": "MOST_FREQUENT"},
+                {"attribute_name": "phone_raw", "strategy": "SOURCE_PRIORITY + MOST_RECENT", "attribute_group": "contact"},
+                {"attribute_name": "shout", "strategy": "SOURCE_PRIORITY + MOST_RECENT", "attribute_group": "contact"},
+                {"attribute_name": "best_phone", "strategy": "LONGEST", "identifier_type": "PHONE"}]
+GOLDEN_COLS = "resolved_id, name, mail, phone_raw, shout, best_phone"
 
 
 def _config(max_group_size: int, lookback: int) -> dict:
@@ -26,8 +34,13 @@ def _config(max_group_size: int, lookback: int) -> dict:
         return {"table_id": table_id, "table_fqn": table, "entity_key_expr": "id", "watermark_column": "ts",
                 "watermark_lookback_minutes": lookback, "deleted_expr": "deleted",
                 "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"},
-                                {"identifier_type": "PHONE", "identifier_value_expr": "phone"}]}
-    return {"sources": [source("a", "src_a"), source("b", "src_b")],
+                                {"identifier_type": "PHONE", "identifier_value_expr": "phone"}],
+                "attributes": [{"attribute_name": "name", "attribute_expr": "name"},
+                               {"attribute_name": "mail", "attribute_expr": "email"},
+                               {"attribute_name": "phone_raw", "attribute_expr": "phone"},
+                               {"attribute_name": "shout", "attribute_expr": "upper(name)"}]}
+    a = {**source("a", "src_a"), "trust": {"source_name": "A", "trust_rank": 1}}
+    return {"sources": [a, source("b", "src_b")], "survivorship": GOLDEN_RULES,
             "rules": [{"rule_id": "email", "identifier_type": "EMAIL", "canonicalize": "EMAIL",
                        "max_group_size": max_group_size},
                       {"rule_id": "phone", "identifier_type": "PHONE", "canonicalize": "DIGITS",
@@ -35,12 +48,14 @@ def _config(max_group_size: int, lookback: int) -> dict:
 
 
 row = st.fixed_dictionaries({"table": st.sampled_from(["src_a", "src_b"]), "id": st.integers(0, 7),
-                             "email": st.sampled_from(EMAILS), "phone": st.sampled_from(PHONES)})
+                             "email": st.sampled_from(EMAILS), "phone": st.sampled_from(PHONES),
+                             "name": st.sampled_from(NAMES)})
 change = st.one_of(
     st.tuples(st.just("insert"), row),
     st.tuples(st.just("update"), row),  # new identifiers for every row of that key
     st.tuples(st.just("delete"), row),  # soft delete: deleted = TRUE
     st.tuples(st.just("undelete"), row),
+    st.tuples(st.just("rename"), row),  # an attribute changes, no identifier does
 )
 
 
@@ -49,10 +64,13 @@ def _apply(con, step: int, ops) -> None:
     for op, r in ops:
         t = r["table"]
         if op == "insert":
-            con.execute(f"INSERT INTO {t} VALUES (?, ?, ?, ?, FALSE)", [r["id"], r["email"], r["phone"], ts])
+            con.execute(f"INSERT INTO {t} VALUES (?, ?, ?, ?, FALSE, ?)",
+                        [r["id"], r["email"], r["phone"], ts, r["name"]])
         elif op == "update":
-            con.execute(f"UPDATE {t} SET email = ?, phone = ?, ts = ? WHERE id = ?",
-                        [r["email"], r["phone"], ts, r["id"]])
+            con.execute(f"UPDATE {t} SET email = ?, phone = ?, ts = ?, name = ? WHERE id = ?",
+                        [r["email"], r["phone"], ts, r["name"], r["id"]])
+        elif op == "rename":
+            con.execute(f"UPDATE {t} SET name = ?, ts = ? WHERE id = ?", [r["name"], ts, r["id"]])
         else:
             con.execute(f"UPDATE {t} SET deleted = ?, ts = ? WHERE id = ?", [op == "delete", ts, r["id"]])
 
@@ -90,8 +108,11 @@ def _state(path) -> dict[str, list]:
     for table, cols in {"identity_clusters_current": "resolved_id, cluster_size",
                         "identity_edges_current": "identifier_type, identifier_value_norm, entity_key, anchor_entity_key",
                         "identity_identifiers_current": "entity_key, identifier_type, identifier_value_norm",
-                        "identity_skipped_groups_current": "identifier_type, identifier_value_norm, group_size"}.items():
-        out[table] = sorted(query(path, f"SELECT {cols} FROM idr_out.{table}"))
+                        "identity_skipped_groups_current": "identifier_type, identifier_value_norm, group_size",
+                        "golden_profile_current": GOLDEN_COLS,
+                        "golden_profile_provenance_current": "resolved_id, attribute_name, entity_key, strategy",
+                        }.items():
+        out[table] = sorted(query(path, f"SELECT {cols} FROM idr_out.{table}"), key=repr)
     return out
 
 
@@ -102,9 +123,10 @@ def _state(path) -> dict[str, list]:
 def test_incr_equals_full_after_every_step(tmp_path_factory, initial, steps, max_group_size, lookback):
     base = tmp_path_factory.mktemp("incr")
     schema = pa.schema([("id", pa.int64()), ("email", pa.string()), ("phone", pa.string()),
-                        ("ts", pa.timestamp("us")), ("deleted", pa.bool_())])
+                        ("ts", pa.timestamp("us")), ("deleted", pa.bool_()), ("name", pa.string())])
     tables = {t: pa.Table.from_pylist([{"id": r["id"], "email": r["email"], "phone": r["phone"], "ts": T0,
-                                        "deleted": False} for r in initial if r["table"] == t], schema=schema)
+                                        "deleted": False, "name": r["name"]} for r in initial if r["table"] == t],
+                                      schema=schema)
               for t in ("src_a", "src_b")}
     incr_db, full_db = base / "incr.duckdb", base / "full.duckdb"
     make_db(incr_db, tables, _config(max_group_size, lookback))
@@ -127,5 +149,7 @@ def test_incr_equals_full_after_every_step(tmp_path_factory, initial, steps, max
         # Same ids and the same published tables, whichever way the state was reached.
         assert _ids(incr_db) == _ids(full_db)
         assert _state(incr_db) == _state(full_db)
+        # One golden row per cluster, recomputed only where the delta reached.
+        assert query(incr_db, "SELECT count(*) FROM idr_out.golden_profile_current") == [(len(expected),)]
         assert_entity_numbers_consistent(incr_db)
         assert incr.counts["clusters"] == full.counts["clusters"] == len(expected)

@@ -16,6 +16,7 @@ from datetime import timedelta
 from ..backends.duckdb import one_row, scalar, small_temp_table
 from ..schema import MEMBERSHIP, out
 from ..sql.quoting import literal
+from . import golden
 from .context import RunContext
 
 
@@ -74,7 +75,7 @@ def _copy_source(ctx: RunContext, si: int, src) -> str | None:
     con, table = ctx.con, f"idr_src_{si}"
     values = "".join(f", CAST(({m.value_sql}) AS VARCHAR) AS v{j}" for j, m in enumerate(src.mappings))
     extra = (f", coalesce(CAST(({src.deleted_sql}) AS BOOLEAN), FALSE) AS del" if src.deleted_sql else "") + \
-        (f", {src.watermark_sql} AS wm" if src.watermark_sql else "")
+        (f", {src.watermark_sql} AS wm" if src.watermark_sql else "") + golden.extract_columns(ctx.plan, src)
     # Numbering rows in the scan (row_number() OVER ()) would make it single-threaded;
     # a new table's rowids are 0..n-1 (checked in _source_counts).
     rows_where = f"SELECT {key_sql(src)} AS k{extra}{values} FROM {src.relation_sql} WHERE "
@@ -128,7 +129,7 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     con = ctx.con
     incremental = ctx.mode == "INCR"
     kind_of = {(k.identifier_type, k.is_hashed): k.kind for k in kinds}
-    entities, values, delta_keys, temps = [], [], [], []
+    entities, values, delta_keys, temps, golden_rows = [], [], [], [], []
     offset = without_key = n_entities = 0
     with ctx.stage("extract") as st:
         for si, src in enumerate(ctx.plan.sources):
@@ -165,6 +166,8 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
                 f"v{j} AS raw_value, {dup} AS dup FROM {rows_from} WHERE {keyed_rows} AND v{j} IS NOT NULL"
                 for j, m in enumerate(src.mappings)
             ]
+            if (golden_sql := golden.rows_select(ctx, src, eid, rows_from, keyed_rows)) is not None:
+                golden_rows.append(golden_sql)
             if src.watermark_sql:
                 ctx.watermarks[src.table_id] = scalar(con, f"SELECT max(wm) FROM {table}")
             if keys is not None:
@@ -176,6 +179,8 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE idr_raw_ids "
                         "(eid BIGINT, h UBIGINT, kind INTEGER, raw_value VARCHAR, dup BOOLEAN)")
+        if golden_rows:  # attribute values of every record, for the golden stage
+            con.execute(f"CREATE OR REPLACE TEMP TABLE idr_golden_rows AS {' UNION ALL '.join(golden_rows)}")
         if incremental:
             con.execute("CREATE OR REPLACE TEMP TABLE idr_delta_keys AS SELECT DISTINCT entity_key "
                         f"FROM ({' UNION ALL '.join(delta_keys)}) AS d(entity_key)")

@@ -14,6 +14,7 @@ from ..runs.state import write_run_state
 from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED
 from ..sql.quoting import qualified
 from .context import RunContext
+from .golden import publish_golden
 from .stable_ids import LINEAGE_INSERT
 
 # identity_identifiers_current and identity_edges_current are views over these (schema.VIEWS).
@@ -62,6 +63,7 @@ def publish(ctx: RunContext, finalize) -> None:
                     cols, new_sql, scope_sql = INCR_UPDATES[table]
                     stamps = {"run_id": ctx.run_id, **({"updated_ts": ctx.started_at} if table in STAMPED else {})}
                     written += rollback.replace_rows(con, table, ctx.run_id, cols, new_sql, scope_sql, stamps)
+            written += publish_golden(ctx)
             rollback.save_run_state(con, ctx.run_id)
             previous = {t: s.last_watermark for t, s in (ctx.baseline.sources if ctx.mode == "INCR" else {}).items()}
             watermarks = _newest(previous, ctx.watermarks)

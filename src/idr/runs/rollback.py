@@ -12,7 +12,7 @@ reachable; older before-tables are dropped when a run publishes.
 from __future__ import annotations
 
 from ..errors import InputError
-from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED, table_ddl
+from ..schema import CLUSTERS, GOLDEN, MEMBERSHIP, PAIRS, PROVENANCE, SKIPPED, table_ddl
 from ..sql.quoting import ident, qualified
 from .state import PUBLISHED
 
@@ -23,7 +23,12 @@ STATE_TABLES = (
     ("idr_out", PAIRS, "run_id"),
     ("idr_out", SKIPPED, "run_id"),
     ("idr_meta", "run_state", "last_run_id"),
+    ("idr_out", GOLDEN, "run_id"),
+    ("idr_out", PROVENANCE, "run_id"),
 )
+# Runs published before golden profiles existed kept no golden before-tables: undoing them
+# leaves the golden tables as those runs found them (they wrote nothing there).
+OPTIONAL = {GOLDEN, PROVENANCE}
 SEPARATOR = "__before_"
 
 
@@ -33,12 +38,17 @@ def before_table(table: str, run_id: str) -> str:
 
 def replace_whole(con, table: str, run_id: str) -> None:
     """FULL: keep the previous idr_out table as the before-table and start an empty one."""
-    con.execute(f"ALTER TABLE {qualified('idr_out', table)} RENAME TO {ident(table + SEPARATOR + run_id)}")
+    keep_whole(con, table, run_id)
     con.execute(table_ddl("idr_out", table))
 
 
+def keep_whole(con, table: str, run_id: str) -> None:
+    """FULL: the previous idr_out table becomes the before-table; the caller creates the new one."""
+    con.execute(f"ALTER TABLE {qualified('idr_out', table)} RENAME TO {ident(table + SEPARATOR + run_id)}")
+
+
 def replace_rows(con, table: str, run_id: str, data_cols: list[str], new_sql: str, scope_sql: str,
-                 stamps: dict, params: dict | None = None) -> int:
+                 stamps: dict, params: dict | None = None, null_safe: bool = False) -> int:
     """INCR: make an idr_out table's rows inside the scope equal to new_sql's rows (data
     columns only); rows that stay identical are not rewritten. New rows get the `stamps`
     columns' values (run id, timestamp). Returns the number of rows written.
@@ -47,7 +57,8 @@ def replace_rows(con, table: str, run_id: str, data_cols: list[str], new_sql: st
     scope's rows, and the DELETE finds its rows by rowid."""
     t = qualified("idr_out", table)
     cols = ", ".join(ident(c) for c in data_cols)
-    same = " AND ".join(f"o.{ident(c)} = n.{ident(c)}" for c in data_cols)
+    eq = "IS NOT DISTINCT FROM" if null_safe else "="  # null_safe: for columns that hold NULLs
+    same = " AND ".join(f"o.{ident(c)} {eq} n.{ident(c)}" for c in data_cols)
     con.execute(f"CREATE OR REPLACE TEMP TABLE idr_new_rows AS SELECT DISTINCT * FROM ({new_sql}) AS n({cols})",
                 params or {})
     con.execute(f"CREATE OR REPLACE TEMP TABLE idr_scope_rows AS SELECT rowid AS idr_rowid, * FROM {t} "
@@ -65,6 +76,11 @@ def replace_rows(con, table: str, run_id: str, data_cols: list[str], new_sql: st
     for temp in ("idr_new_rows", "idr_scope_rows", "idr_gone"):
         con.execute(f"DROP TABLE {temp}")
     return written
+
+
+def _columns(con, schema: str, table: str) -> list[str]:
+    return [c for (c,) in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                                      "AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()]
 
 
 def save_run_state(con, run_id: str) -> None:
@@ -122,7 +138,7 @@ def check_target(con, target: str, retention: int) -> list[str]:
     have = _before_tables(con)
 
     def saved(run_id: str) -> bool:
-        return all(f"{t}{SEPARATOR}{run_id}" in have.get(run_id, []) for _, t, _ in STATE_TABLES)
+        return all(f"{t}{SEPARATOR}{run_id}" in have.get(run_id, []) for _, t, _ in STATE_TABLES if t not in OPTIONAL)
 
     # Runs whose saved state is gone (pruned before earlier rollbacks shortened the chain,
     # or kept by an idr version with another layout) cannot be undone.
@@ -141,10 +157,20 @@ def check_target(con, target: str, retention: int) -> list[str]:
 
 def undo_runs(con, undo: list[str]) -> None:
     """Undo the given runs, newest first. The caller owns the transaction."""
+    kept = {name for names in _before_tables(con).values() for name in names}
     for run_id in undo:
         for schema, table, run_col in STATE_TABLES:
             t = qualified(schema, table)
             before = before_table(table, run_id)
+            if f"{table}{SEPARATOR}{run_id}" not in kept:  # OPTIONAL tables only (see check_target)
+                con.execute(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
+                continue
+            if table == GOLDEN and _columns(con, schema, table) != _columns(con, "idr_out", f"{table}{SEPARATOR}{run_id}"):
+                # The golden table's columns follow the configuration; a change made the run
+                # FULL, so its table holds its own rows only: the kept table comes back whole.
+                con.execute(f"DROP TABLE {t}")
+                con.execute(f"ALTER TABLE {before} RENAME TO {ident(table)}")
+                continue
             con.execute(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
             con.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {before}")  # by name: survives added (nullable) columns
             con.execute(f"DROP TABLE {before}")

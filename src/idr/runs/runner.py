@@ -20,7 +20,7 @@ from ..config.models import SETTINGS
 from ..config.meta import read_config
 from ..config.validate import build_plan
 from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
-from ..pipeline import clusters, edges, extract, normalize, publish, scope
+from ..pipeline import clusters, edges, extract, golden, normalize, publish, scope
 from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..schema import is_initialised
 from ..sql.quoting import literal
@@ -219,6 +219,7 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
         edges.build_edges(ctx)
         clusters.components(ctx)
         clusters.membership(ctx)
+        golden.golden(ctx)
         if dry_run:
             status = Status.DRY_RUN_COMPLETE
             with transaction(con):

@@ -42,9 +42,15 @@ def config_fingerprint(plan: Plan) -> str:
     return _digest(data)
 
 
-def source_fingerprint(src: SourcePlan) -> str:
-    return _digest({"relation": src.relation_sql, "key": src.key_sql, "deleted": src.deleted_sql,
-                    "mappings": sorted((m.identifier_type, m.value_sql, m.is_hashed) for m in src.mappings)})
+def source_fingerprint(src: SourcePlan, golden=None) -> str:
+    data = {"relation": src.relation_sql, "key": src.key_sql, "deleted": src.deleted_sql,
+            "mappings": sorted((m.identifier_type, m.value_sql, m.is_hashed) for m in src.mappings)}
+    g = golden.sources.get(src.table_id) if golden is not None else None
+    if g is not None:  # its attributes, trust rank and recency (a new source stays INCR-compatible)
+        data["golden"] = g.__dict__
+    elif golden is not None:
+        data["golden"] = None  # a source whose values stopped (or started) taking part
+    return _digest(data)
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,9 @@ def why_not_incremental(plan: Plan, baseline: Baseline) -> str | None:
             return f"source {table_id!r} was removed or deactivated since run {baseline.run_id}"
     for table_id, src in sorted(active.items()):
         state = baseline.sources.get(table_id)
-        if state is not None and state.fingerprint != source_fingerprint(src):
-            return f"source {table_id!r} changed (table, key, identifiers or deleted_expr) since run {baseline.run_id}"
+        if state is not None and state.fingerprint != source_fingerprint(src, plan.golden):
+            return (f"source {table_id!r} changed (table, key, identifiers, attributes, trust or deleted_expr) "
+                    f"since run {baseline.run_id}")
     return None
 
 
@@ -118,4 +125,4 @@ def write_run_state(con, plan: Plan, run_id: str, ts: datetime, watermarks: dict
     con.executemany(
         "INSERT INTO idr_meta.run_state (table_id, last_watermark_value, last_run_id, last_run_ts, "
         "source_fingerprint) VALUES (?, ?, ?, ?, ?)",
-        [[s.table_id, watermarks.get(s.table_id), run_id, ts, source_fingerprint(s)] for s in plan.sources])
+        [[s.table_id, watermarks.get(s.table_id), run_id, ts, source_fingerprint(s, plan.golden)] for s in plan.sources])
