@@ -141,3 +141,43 @@ def test_random_clusters_match_the_oracle(tmp_path_factory, crm, web, shop):
     rows = {"crm": crm, "web": web, "shop": shop}
     db = build(tmp_path_factory.mktemp("golden"), rows)
     assert published(db) == expected(db, rows)
+
+
+def _golden_exact(db) -> dict:
+    return {t: sorted(query(db, f"SELECT * FROM idr_out.{t}"), key=repr)
+            for t in ("golden_profile_current", "golden_profile_provenance_current")}
+
+
+def test_dry_run_counts_changes_and_rollback_restores(tmp_path):
+    from idr.runs.runner import rollback
+    from idr_testing import execute
+
+    rows = {"crm": [rec(1, "a@x.com", T, first_name="Ann", nick="Annie", city="Paris", postcode="1", age=40)],
+            "web": [rec(1, "a@x.com", T, first_name="Anne", nick="An", city="Lyon", postcode="2", age=41),
+                    rec(2, "b@x.com", T, first_name="Bob", age=50)],
+            "shop": []}
+    db = build(tmp_path, rows)
+    first = query(db, "SELECT run_id FROM idr_out.run_history")[0][0]
+    before = _golden_exact(db)
+    # The winning record of first_name and age changes; Bob's cluster is untouched.
+    execute(db, "UPDATE src_web SET first_name = 'Annette', age = 20, ts = TIMESTAMP '2026-02-01' WHERE id = 1")
+    dry = run(str(db), "INCR", dry_run=True)
+    assert dry.mode == "INCR"
+    [(counted,)] = query(db, "SELECT golden_values_changed FROM idr_out.dry_run_summary")
+    assert counted == dry.counts["golden_values_changed"] == 2
+    assert _golden_exact(db) == before  # a dry run publishes nothing
+    incr = run(str(db), "INCR")
+    golden = {r[0]: r[1:] for r in query(db, "SELECT resolved_id, first_name, age FROM idr_out.golden_profile_current")}
+    assert golden == {"crm:1": ("Annette", 20), "web:2": ("Bob", 50)}
+    # Only the changed cluster's row was rewritten.
+    assert dict(query(db, "SELECT resolved_id, run_id FROM idr_out.golden_profile_current"))["web:2"] == first
+    # A configuration change adds a column (a FULL run); rolling back both runs restores the first state.
+    execute(db, "INSERT INTO idr_meta.survivorship_rule VALUES ('nick2', 'MIN', NULL, NULL)",
+            "INSERT INTO idr_meta.entity_attribute_mapping VALUES ('web', 'nick2', 'lower(nick)')")
+    full = run(str(db), "INCR")
+    assert full.mode == "FULL"
+    assert "nick2" in [c for (c,) in query(db, "SELECT column_name FROM information_schema.columns "
+                                               "WHERE table_name = 'golden_profile_current'")]
+    rollback(str(db), incr.run_id)
+    rollback(str(db), first)
+    assert _golden_exact(db) == before

@@ -30,11 +30,14 @@ STATE = {
     "idr_out.identity_edges_current": "identifier_type, identifier_value_norm, entity_key, anchor_entity_key",
     "idr_out.identity_identifiers_current": "entity_key, identifier_type, identifier_value_norm",
     "idr_out.identity_skipped_groups_current": "identifier_type, identifier_value_norm, group_size",
+    "idr_out.golden_profile_current": "resolved_id, email_raw, card_raw, phone_raw, best_email",
+    "idr_out.golden_profile_provenance_current": "resolved_id, attribute_name, entity_key, strategy",
 }
 ROLLBACK_STATE = ("idr_out.identity_resolved_membership_current", "idr_out.identity_clusters_current",
                   "idr_out.identity_edges_current", "idr_out.identity_identifiers_current",
                   "idr_out.identity_identifier_pairs_current", "idr_out.identity_skipped_groups_current",
-                  "idr_meta.run_state")
+                  "idr_meta.run_state", "idr_out.golden_profile_current",
+                  "idr_out.golden_profile_provenance_current")
 
 
 def _config(sizes, lookback):
@@ -44,9 +47,20 @@ def _config(sizes, lookback):
         "sources": [
             {"table_id": "a", "table_fqn": "src_a", "entity_key_expr": "k", "watermark_column": "ts",
              "watermark_lookback_minutes": lookback, "deleted_expr": "deleted",
-             "identifiers": ids + [{"identifier_type": "CARD", "identifier_value_expr": "card", "is_hashed": True}]},
-            {"table_id": "b", "table_fqn": "src_b", "entity_key_expr": "k", "identifiers": ids},
+             "identifiers": ids + [{"identifier_type": "CARD", "identifier_value_expr": "card", "is_hashed": True}],
+             "trust": {"trust_rank": 2},
+             "attributes": [{"attribute_name": "email_raw", "attribute_expr": "email"},
+                            {"attribute_name": "card_raw", "attribute_expr": "card"},
+                            {"attribute_name": "phone_raw", "attribute_expr": "phone"}]},
+            {"table_id": "b", "table_fqn": "src_b", "entity_key_expr": "k", "identifiers": ids,
+             "trust": {"trust_rank": 1},
+             "attributes": [{"attribute_name": "email_raw", "attribute_expr": "email"},
+                            {"attribute_name": "phone_raw", "attribute_expr": "phone"}]},
         ],
+        "survivorship": [{"attribute_name": "email_raw", "strategy": "MOST_RECENT"},
+                         {"attribute_name": "card_raw", "strategy": "LONGEST", "attribute_group": "g"},
+                         {"attribute_name": "phone_raw", "strategy": "LONGEST", "attribute_group": "g"},
+                         {"attribute_name": "best_email", "strategy": "MOST_FREQUENT", "identifier_type": "EMAIL"}],
         "rules": [{"rule_id": "email", "identifier_type": "EMAIL", "canonicalize": "EMAIL", "max_group_size": sizes[0]},
                   {"rule_id": "phone", "identifier_type": "PHONE", "canonicalize": "PHONE", "max_group_size": sizes[1]},
                   {"rule_id": "card", "identifier_type": "CARD", "canonicalize": "LOWERCASE",

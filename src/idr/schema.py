@@ -255,6 +255,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("current_clusters", "BIGINT"),
         ("proposed_clusters", "BIGINT"),
         ("execution_seconds", "DOUBLE"),
+        ("golden_values_changed", "BIGINT"),  # golden values (cluster x attribute) that would change
     ],
     # One row per metric per run (docs/metrics.md): the seed's columns, then exported_to,
     # the exporters that have delivered the row. The seed's partial index on

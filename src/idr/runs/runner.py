@@ -225,6 +225,12 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
             with transaction(con):
                 summary = record_dry_run(con, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
                                          execution_seconds=(utcnow() - ctx.started_at).total_seconds())
+                if ctx.plan.golden is not None:  # cluster x attribute values that would change
+                    changed = ctx.counts["golden_values_changed"] = golden.changed_values(ctx)
+                    con.execute("UPDATE idr_out.dry_run_summary SET golden_values_changed = ? WHERE run_id = ?",
+                                [changed, ctx.run_id])
+                    notes.append(f"golden profiles: {changed:,} value(s) would change "
+                                 "(idr_out.dry_run_summary.golden_values_changed)")
                 duration["s"] = finish(con, ctx, status)
             duration["committed"] = True
         else:
