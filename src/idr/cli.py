@@ -75,6 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
                                     "it undoes are marked rolled_back_by. The next INCR run continues from RUN_ID.")
     rb.add_argument("--to", required=True, metavar="RUN_ID", help="the run to return to (see `idr runs`)")
 
+    ex = sub.add_parser("explain", parents=[db], help="why are two records linked (or not)?",
+                        description="Print the shortest chain of records and shared identifier values linking "
+                                    "KEY_A to KEY_B in the published results: each hop's records, sources, "
+                                    "identifier type, normalised value, the raw values as the sources hold them "
+                                    "now, and the rule. When they are not linked, print the nearest reason: a "
+                                    "shared value whose group is over max_group_size, an excluded, placeholder or "
+                                    "invalid value, or nothing shared. Keys are entity keys such as crm:C000042.")
+    ex.add_argument("key_a", metavar="KEY_A")
+    ex.add_argument("key_b", metavar="KEY_B")
+    ex.add_argument("--mask", action="store_true", help="hide identifier values (first character only)")
+    sh = sub.add_parser("show", parents=[db], help="print a cluster's card: members, identifiers, golden profile",
+                        description="Print the cluster of KEY (or of the records holding --type/--value, the value "
+                                    "normalised as runs do): its members, identifiers, golden profile with the "
+                                    "record each value came from, and the merges and splits of its id.")
+    sh.add_argument("key", metavar="KEY", nargs="?", help="an entity key, e.g. crm:C000042")
+    sh.add_argument("--type", dest="identifier_type", help="identifier type, e.g. EMAIL (with --value)")
+    sh.add_argument("--value", help="identifier value, as written in a source (with --type)")
+    sh.add_argument("--limit", type=_positive_int, default=50, help="members and identifiers shown (default 50)")
+    sh.add_argument("--mask", action="store_true", help="hide identifier and attribute values")
+
     runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
     runs.add_argument("--limit", type=_positive_int, default=20, help="how many runs to show (default 20)")
     from .dryrun.cli import add_parser as add_dry_run_parser
@@ -280,6 +300,25 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from .lookup.explain import explain
+    from .lookup.text import format_explanation
+
+    print(format_explanation(explain(args.db, args.key_a, args.key_b), args.mask))
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .errors import InputError
+    from .lookup.show import show
+    from .lookup.text import format_show
+
+    if (args.key is None) == (args.identifier_type is None or args.value is None):
+        raise InputError("give either KEY or both --type and --value")
+    print(format_show(show(args.db, args.key, args.identifier_type, args.value, args.limit), args.mask))
+    return 0
+
+
 def cmd_dry_run(args) -> int:
     from .dryrun.cli import main as dry_run_main
 
@@ -300,7 +339,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo,
-            "rollback": cmd_rollback,
+            "rollback": cmd_rollback, "explain": cmd_explain, "show": cmd_show,
             "dry-run": cmd_dry_run, "metrics": cmd_metrics}
 
 if __name__ == "__main__":

@@ -1,0 +1,119 @@
+"""What `idr explain` and `idr show` share: the published state opened read-only, entity
+lookups, raw values re-read from the sources, and values normalised by the run's own code.
+
+Everything reads the published tables (never a run's scratch state). Identifier values
+reach SQL as bound parameters only; values shown to the user can be masked.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..backends.duckdb import open_database
+from ..config.meta import read_config
+from ..config.validate import Plan, build_plan
+from ..errors import InputError
+from ..schema import MEMBERSHIP, out
+from ..sql.quoting import literal
+
+
+@contextmanager
+def published(db: str):
+    """(connection, plan) on the database, read-only."""
+    from ..runs.runner import require_initialised
+
+    con = open_database(db, create=False, read_only=True)
+    try:
+        require_initialised(con, db)
+        yield con, build_plan(con, read_config(con))
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class Entity:
+    entity_key: str
+    entity_id: int
+    resolved_id: str
+    table_id: str
+
+
+def entity(con, key: str) -> Entity:
+    row = con.execute(f"SELECT entity_key, entity_id, resolved_id, table_id FROM {out(MEMBERSHIP)} "
+                      "WHERE entity_key = ?", [key]).fetchall()
+    if not row:
+        raise InputError(f"{key!r}: no such entity_key in idr_out.{MEMBERSHIP} (keys look like table_id:key, "
+                         "e.g. crm:C000042)")
+    return Entity(*row[0])
+
+
+def mask(value, on: bool) -> str:
+    """A value as shown: masked, it keeps its first character and its length's order only."""
+    text = "NULL" if value is None else str(value)
+    if not on or value is None:
+        return text
+    return (text[:1] + "*" * max(len(text) - 1, 3)) if len(text) > 1 else "***"
+
+
+def raw_values(con, plan: Plan, keys: list[str], identifier_type: str | None = None) -> dict[str, list[tuple]]:
+    """entity_key -> [(identifier_type, raw value), ...] as the sources hold them now
+    (every mapping, or those of one type), read by key, one query per source."""
+    by_source: dict[str, list[str]] = {}
+    for k in keys:
+        table_id, _, key = k.partition(":")
+        by_source.setdefault(table_id, []).append(key)
+    found: dict[str, list[tuple]] = {k: [] for k in keys}
+    for src in plan.sources:
+        wanted = by_source.get(src.table_id)
+        maps = [m for m in src.mappings if identifier_type in (None, m.identifier_type)]
+        if not wanted or not maps:
+            continue
+        cols = ", ".join(f"CAST(({m.value_sql}) AS VARCHAR)" for m in maps)
+        live = f" AND NOT coalesce(CAST(({src.deleted_sql}) AS BOOLEAN), FALSE)" if src.deleted_sql else ""
+        rows = con.execute(f"SELECT CAST(({src.key_sql}) AS VARCHAR), {cols} FROM {src.relation_sql} "
+                           f"WHERE CAST(({src.key_sql}) AS VARCHAR) IN (SELECT unnest($keys)){live}",
+                           {"keys": wanted}).fetchall()
+        for key, *values in rows:
+            for m, v in zip(maps, values):
+                if v is not None:
+                    found[f"{src.table_id}:{key}"].append((m.identifier_type, v))
+    return found
+
+
+STATUS_NAMES = {0: "ok", 1: "placeholder", 2: "invalid", 3: "excluded"}
+
+
+def normalise(con, plan: Plan, values: list[tuple[int, str, str]]) -> list[tuple[int, str, str, str | None, str]]:
+    """[(tag, identifier_type, raw)] -> [(tag, identifier_type, raw, value_norm, status)], by
+    the pipeline's own normalise and exclude stages (status: ok, placeholder, invalid,
+    excluded), run on temp tables of this read-only connection."""
+    from ..backends.duckdb import small_temp_table
+    from ..pipeline.context import RunContext, utcnow
+    from ..pipeline.extract import Kind, register_kinds
+    from ..pipeline.normalize import normalize
+
+    types = sorted({t for _, t, _ in values if t in plan.rules})
+    kinds = [Kind(i, i, t, plan.rules[t].canonicalize.upper(), False, plan.rules[t].max_group_size)
+             for i, t in enumerate(types)]
+    if not kinds:
+        return []
+    register_kinds(con, kinds)
+    kind_of = {k.identifier_type: k.kind for k in kinds}
+    rows = [(i, 0, kind_of[t], raw, True) for i, (_, t, raw) in enumerate(values) if t in kind_of]
+    small_temp_table(con, "idr_raw_ids", {"eid": "BIGINT", "h": "UBIGINT", "kind": "INTEGER", "raw_value": "VARCHAR",
+                                          "dup": "BOOLEAN"}, rows)
+    ctx = RunContext(con=con, run_id="lookup", mode="FULL", plan=plan, started_at=utcnow(), max_iters=1,
+                     strategy="inprocess")
+    ctx.counts["identifiers_extracted"] = len(rows)
+    normalize(ctx, kinds)
+    status = {eid: (norm, STATUS_NAMES[int(code)]) for eid, norm, code in
+              con.execute("SELECT eid, value_norm, status FROM idr_status").fetchall()}
+    return [(tag, t, raw, *status[i]) for i, (tag, t, raw) in enumerate(values) if i in status]
+
+
+def cluster_members_sql() -> str:
+    return f"SELECT entity_id, entity_key, table_id FROM {out(MEMBERSHIP)} WHERE resolved_id = $rid"
+
+
+__all__ = ["published", "entity", "mask", "raw_values", "normalise", "literal"]

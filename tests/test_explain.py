@@ -1,0 +1,126 @@
+"""`idr explain` and `idr show`: chains checked against networkx shortest paths on random
+data; not-linked reasons (skipped, excluded, placeholder, invalid, nothing shared)."""
+
+from __future__ import annotations
+
+import random
+
+import networkx as nx
+import pytest
+
+from idr.lookup.explain import explain
+from idr.lookup.show import show
+from idr.runs.runner import run
+from idr_testing import idr_cli, make_db, query
+
+
+def test_chains_are_shortest_paths(tmp_path):
+    rnd = random.Random(16)
+    rows = [{"id": i, "k1": f"v{rnd.randrange(60)}", "k2": rnd.choice([f"w{rnd.randrange(80)}", None]),
+             "k3": rnd.choice(["z1", "z2", None, None, None])} for i in range(120)]
+    cfg = {"sources": [{"table_id": "s", "table_fqn": "people", "entity_key_expr": "id",
+                        "identifiers": [{"identifier_type": t.upper(), "identifier_value_expr": t}
+                                        for t in ("k1", "k2", "k3")]}],
+           "rules": [{"rule_id": t, "identifier_type": t.upper(), "canonicalize": "NONE", "max_group_size": 6}
+                     for t in ("k1", "k2", "k3")]}
+    db = make_db(tmp_path / "idr.duckdb", {"people": rows}, cfg)
+    run(str(db), "FULL")
+    holders: dict[tuple, set] = {}
+    for r in rows:
+        for t in ("k1", "k2", "k3"):
+            if r[t] is not None:
+                holders.setdefault((t.upper(), r[t]), set()).add(f"s:{r['id']}")
+    g = nx.Graph()
+    g.add_nodes_from(f"s:{r['id']}" for r in rows)
+    for members in holders.values():
+        if 1 < len(members) <= 6:
+            g.add_edges_from((a, b) for a in members for b in members if a < b)
+    assert any(len(members) > 6 for members in holders.values())  # some groups are skipped
+    keys = sorted(g.nodes)
+    components = [sorted(c) for c in nx.connected_components(g) if len(c) > 2]
+    checked = 0
+    for i in range(30):  # two in three pairs from one component, the others anywhere
+        a, b = rnd.sample(rnd.choice(components) if i % 3 else keys, 2)
+        e = explain(str(db), a, b)
+        assert e.linked == nx.has_path(g, a, b)
+        if not e.linked:
+            continue
+        checked += 1
+        assert len(e.hops) == nx.shortest_path_length(g, a, b)
+        assert e.hops[0].from_key == a and e.hops[-1].to_key == b
+        for h, nxt in zip(e.hops, e.hops[1:]):
+            assert h.to_key == nxt.from_key
+        for h in e.hops:  # each hop: both records hold the value, and its group links
+            members = holders[(h.identifier_type, h.value_norm)]
+            assert {h.from_key, h.to_key} <= members and len(members) <= 6
+            assert h.raw_from == h.raw_to == (h.value_norm,)
+    assert checked >= 10
+
+
+@pytest.fixture
+def reasons_db(tmp_path):
+    rows = [
+        (1, "shared@x.com", None), (2, "shared@x.com", None), (3, "shared@x.com", None),  # group of 3 > 2
+        (4, "N/A", None), (5, "n/a ", None),  # placeholder
+        (6, None, "12"), (7, None, "12"),  # invalid phone
+        (8, "test@test.com", None), (9, "TEST@test.com", None),  # excluded
+        (10, "x@y.com", None), (11, "z@y.com", None),  # nothing shared
+        (20, "u@x.com", "4155552671"), (21, None, "4155552671"), (22, "u@x.com", "4155552672"),
+        (23, None, "4155552672"), (24, "u@x.com", None),
+    ]
+    cfg = {"sources": [{"table_id": "s", "table_fqn": "people", "entity_key_expr": "id",
+                        "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"},
+                                        {"identifier_type": "PHONE", "identifier_value_expr": "phone"}]}],
+           "rules": [{"rule_id": "email_rule", "identifier_type": "EMAIL", "canonicalize": "EMAIL",
+                      "max_group_size": 2},
+                     {"rule_id": "phone_rule", "identifier_type": "PHONE", "canonicalize": "PHONE"}],
+           "exclusions": [{"identifier_type": "EMAIL", "identifier_value_pattern": "test@test.com"}]}
+    db = make_db(tmp_path / "idr.duckdb", {"people": [{"id": i, "email": e, "phone": p} for i, e, p in rows]}, cfg)
+    run(str(db), "FULL")
+    return db
+
+
+@pytest.mark.parametrize("a, b, reason, value", [
+    ("s:1", "s:2", "skipped", "shared@x.com"),
+    ("s:4", "s:5", "placeholder", None),  # not an email either: matched by its raw text
+    ("s:6", "s:7", "invalid", None),
+    ("s:8", "s:9", "excluded", "test@test.com"),
+    ("s:10", "s:11", "nothing shared", None),
+    ("s:21", "s:23", "skipped", "u@x.com"),  # not shared by the two records: by a member of each cluster
+])
+def test_not_linked_reasons(reasons_db, a, b, reason, value):
+    e = explain(str(reasons_db), a, b)
+    assert not e.linked and e.reason == reason
+    if value is not None:
+        assert e.details[0]["value_norm"] == value
+    if (a, b) == ("s:1", "s:2"):
+        assert (e.details[0]["group_size"], e.details[0]["max_allowed"]) == (3, 2)
+        assert (e.details[0]["raw_a"], e.details[0]["raw_b"]) == ("shared@x.com", "shared@x.com")
+    if (a, b) == ("s:21", "s:23"):
+        assert (e.details[0]["member_a"], e.details[0]["member_b"]) == ("s:20", "s:22")
+
+
+def test_cli_masks_values_and_refuses_unknown_keys(reasons_db):
+    linked = idr_cli("explain", "s:20", "s:21", "--mask", "--db", str(reasons_db))
+    assert linked.returncode == 0, linked.stderr
+    assert "PHONE" in linked.stdout and "phone_rule" in linked.stdout and "4155552671" not in linked.stdout
+    plain = idr_cli("explain", "s:20", "s:21", "--db", str(reasons_db))
+    assert "+14155552671" in plain.stdout and "'4155552671'" in plain.stdout
+    missing = idr_cli("explain", "s:20", "s:999", "--db", str(reasons_db))
+    assert missing.returncode == 2 and "s:999" in missing.stderr
+
+
+def test_show_by_key_and_by_value(reasons_db):
+    by_key = show(str(reasons_db), "s:21")
+    [card] = by_key.cards
+    assert card.resolved_id == "s:20" and card.members == [("s:20", "s"), ("s:21", "s")]
+    assert ("PHONE", "+14155552671", 2, False) in card.identifiers
+    assert ("EMAIL", "u@x.com", 1, True) in card.identifiers  # held by 3 records in all: skipped
+    by_value = show(str(reasons_db), identifier_type="PHONE", value="(415) 555-2671")
+    assert [c.resolved_id for c in by_value.cards] == ["s:20"]
+    skipped = show(str(reasons_db), identifier_type="EMAIL", value="U@X.com")
+    assert [c.resolved_id for c in skipped.cards] == ["s:20", "s:22", "s:24"]
+    assert show(str(reasons_db), identifier_type="EMAIL", value="N/A").note.startswith("the value is placeholder")
+    out = idr_cli("show", "s:21", "--db", str(reasons_db))
+    assert out.returncode == 0 and "cluster s:20: 2 record(s)" in out.stdout, out.stderr
+    assert query(reasons_db, "SELECT count(*) FROM idr_out.run_history") == [(1,)]  # reading writes nothing
