@@ -4,6 +4,9 @@ Four sources describe the same people differently: a CRM, an order system, a loy
 programme and web sign-ups. Emails come in different cases and with stray spaces, phones
 in every format, some values are placeholders ('N/A', 'unknown'), many people typed the
 generic test@test.com, and a few households chain together through shared phones.
+The sources also carry names, addresses, birth dates and loyalty points, which the golden
+profiles configured below (mixed strategies, an address group) turn into one best view
+per customer.
 """
 
 from __future__ import annotations
@@ -60,7 +63,39 @@ DEMO_CONFIG = {
          "reason": "No-reply"},
     ],
     "config": {"large_cluster_threshold": "25"},
+    # Golden profiles (docs/golden-profiles.md): lower trust_rank = more trusted.
+    "survivorship": [
+        {"attribute_name": "first_name", "strategy": "SOURCE_PRIORITY + MOST_RECENT"},
+        {"attribute_name": "last_name", "strategy": "SOURCE_PRIORITY"},
+        {"attribute_name": "street", "strategy": "MOST_RECENT", "attribute_group": "address"},
+        {"attribute_name": "city", "strategy": "MOST_RECENT", "attribute_group": "address"},
+        {"attribute_name": "postcode", "strategy": "MOST_RECENT", "attribute_group": "address"},
+        {"attribute_name": "birth_date", "strategy": "MOST_FREQUENT"},
+        {"attribute_name": "loyalty_points", "strategy": "MAX"},
+        {"attribute_name": "largest_order", "strategy": "MAX"},
+        {"attribute_name": "best_email", "strategy": "MOST_FREQUENT", "identifier_type": "EMAIL"},
+        {"attribute_name": "best_phone", "strategy": "MOST_RECENT", "identifier_type": "PHONE"},
+    ],
 }
+_ATTRIBUTES = {  # table_id -> (trust, [(attribute, expression)])
+    "crm": ({"source_name": "CRM", "trust_rank": 1},
+            [("first_name", "initcap(first_name)"), ("last_name", "initcap(last_name)"), ("street", "street"),
+             ("city", "city"), ("postcode", "postcode"), ("birth_date", "birth_date")]),
+    "loyalty": ({"source_name": "Loyalty programme", "trust_rank": 2},
+                [("first_name", "given_name"), ("street", "street"), ("city", "city"), ("postcode", "postcode"),
+                 ("loyalty_points", "points")]),
+    "web": ({"source_name": "Web sign-ups", "trust_rank": 3},
+            [("first_name", "first_name"), ("birth_date", "birth_date")]),
+    "orders": ({"source_name": "Orders", "trust_rank": 4},
+               [("street", "ship_street"), ("city", "ship_city"), ("postcode", "ship_postcode"),
+                ("largest_order", "amount")]),
+}
+for _s in DEMO_CONFIG["sources"]:
+    _s["trust"] = _ATTRIBUTES[_s["table_id"]][0]
+    _s["attributes"] = [{"attribute_name": a, "attribute_expr": e} for a, e in _ATTRIBUTES[_s["table_id"]][1]]
+CITIES = [("Springfield", "62701"), ("Riverside", "92501"), ("Fairview", "37062"), ("Madison", "53703"),
+          ("Georgetown", "78626"), ("Salem", "97301"), ("Clinton", "52732"), ("Ashland", "41101")]
+STREETS = ["Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Pine Rd", "Elm St", "Lakeview Blvd", "Hill St"]
 
 
 def _messy_email(rng: random.Random, email: str) -> str:
@@ -77,8 +112,16 @@ def _messy_phone(rng: random.Random, digits: str) -> str:
     return rng.choice([f"({a}) {b}-{c}", f"{a}.{b}.{c}", f"+1 {a} {b} {c}", f"{a}{b}{c}", f"1-{a}-{b}-{c}"])
 
 
+def _address(arng: random.Random) -> dict:
+    city, postcode = arng.choice(CITIES)
+    return {"street": f"{arng.randint(1, 999)} {arng.choice(STREETS)}", "city": city, "postcode": postcode}
+
+
 def generate(persons: int, seed: int) -> dict[str, pa.Table]:
     rng = random.Random(seed)
+    # Attributes draw from their own generator, so the identifiers (and every count the
+    # docs show) are the same as without them.
+    arng = random.Random(seed * 7919 + 1)
     base = datetime(2026, 1, 1)
     rows: dict[str, list[dict]] = {"crm_customers": [], "orders": [], "loyalty_members": [], "web_signups": []}
     household_phone = None
@@ -92,30 +135,39 @@ def generate(persons: int, seed: int) -> dict[str, pa.Table]:
         household_phone = phone
         card = f"lc{p:07d}"
         ts = base + timedelta(minutes=rng.randint(0, 60 * 24 * 300))
+        home, moved = _address(arng), _address(arng)  # some people moved: newer records have the new address
+        born = datetime(1950, 1, 1).date() + timedelta(days=arng.randint(0, 365 * 50))
         if rng.random() < 0.8:
+            addr = home if arng.random() < 0.9 else {**home, "postcode": None}  # a few incomplete addresses
             rows["crm_customers"].append({
                 "customer_id": f"C{p:06d}", "first_name": first, "last_name": last,
                 "email": _messy_email(rng, email) if rng.random() < 0.9 else rng.choice(PLACEHOLDERS),
                 "phone": _messy_phone(rng, phone) if rng.random() < 0.85 else rng.choice(PLACEHOLDERS),
-                "updated_at": ts})
+                "updated_at": ts, **addr, "birth_date": born if arng.random() < 0.8 else None})
         for _ in range(rng.choice([0, 1, 1, 2, 3])):
             r = rng.random()
             # Some orders carry the store's own phone or a number that cannot exist.
             contact = STORE_PHONE if r < 0.02 else rng.choice(INVALID_PHONES) if r < 0.04 else \
                 _messy_phone(rng, phone) if r < 0.5 else None
+            ship = moved if arng.random() < 0.3 else home
             rows["orders"].append({
                 "order_id": len(rows["orders"]) + 100000,
                 "customer_email": "test@test.com" if rng.random() < 0.05 else _messy_email(rng, email),
                 "contact_phone": contact,
-                "amount": round(rng.uniform(5, 500), 2), "updated_at": ts + timedelta(days=rng.randint(0, 30))})
+                "amount": round(rng.uniform(5, 500), 2), "updated_at": ts + timedelta(days=rng.randint(0, 30)),
+                "ship_street": ship["street"], "ship_city": ship["city"], "ship_postcode": ship["postcode"]})
         if rng.random() < 0.4:
             rows["loyalty_members"].append({
                 "member_id": f"L{p:06d}", "card_number": card.upper() if rng.random() < 0.5 else card,
-                "email": _messy_email(rng, email) if rng.random() < 0.7 else None, "updated_at": ts})
+                "email": _messy_email(rng, email) if rng.random() < 0.7 else None, "updated_at": ts,
+                "given_name": arng.choice([first.title(), first[:3].title(), ""]), "points": arng.randint(0, 5000),
+                **(home if arng.random() < 0.8 else {"street": None, "city": home["city"], "postcode": None})})
         if rng.random() < 0.5:
             rows["web_signups"].append({
                 "signup_id": f"W{p:06d}", "email": _messy_email(rng, email),
-                "loyalty_card": f" {card} " if rng.random() < 0.3 else None, "created_at": ts})
+                "loyalty_card": f" {card} " if rng.random() < 0.3 else None, "created_at": ts,
+                "first_name": arng.choice([first, first.upper(), " "]),
+                "birth_date": born if arng.random() < 0.5 else born + timedelta(days=1)})
     return {name: pa.Table.from_pylist(r) for name, r in rows.items()}
 
 
@@ -181,4 +233,13 @@ def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
     print(f"  idr run --db {db} --run-mode FULL --dry-run  # preview, publish nothing")
     print(f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql("
           "'SELECT * FROM idr_out.skipped_identifier_groups'))\"")
+    con = open_database(db, create=False, read_only=True)
+    try:  # two records of one of the largest clusters, far apart
+        a, b = con.execute("SELECT min(entity_key), max(entity_key) FROM idr_out.identity_resolved_membership_current "
+                           "WHERE resolved_id = (SELECT resolved_id FROM idr_out.identity_clusters_current "
+                           "ORDER BY cluster_size DESC, resolved_id LIMIT 1)").fetchall()[0]
+    finally:
+        con.close()
+    print(f"  idr show {a} --db {db}        # the cluster's members and golden profile")
+    print(f"  idr explain {a} {b} --db {db}   # why two records are linked")
     return 0
