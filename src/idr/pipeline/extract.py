@@ -166,7 +166,7 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
                 f"v{j} AS raw_value, {dup} AS dup FROM {rows_from} WHERE {keyed_rows} AND v{j} IS NOT NULL"
                 for j, m in enumerate(src.mappings)
             ]
-            if (golden_sql := golden.rows_select(ctx, src, eid, rows_from, keyed_rows)) is not None:
+            if (golden_sql := golden.rows_select(ctx, src, eid, h, rows_from, keyed_rows)) is not None:
                 golden_rows.append(golden_sql)
             if src.watermark_sql:
                 ctx.watermarks[src.table_id] = scalar(con, f"SELECT max(wm) FROM {table}")

@@ -32,14 +32,14 @@ def extract_columns(plan, src) -> str:
     return cols + "".join(f", ({g.values[a]}) AS g_{j}" for j, a in enumerate(plan.golden.mapped) if a in g.values)
 
 
-def rows_select(ctx: RunContext, src, eid: str, rows_from: str, where: str) -> str | None:
-    """SELECT of idr_golden_rows for one source copy: eid, src, rec, a0..an (INCR: entity_key too)."""
+def rows_select(ctx: RunContext, src, eid: str, h: str, rows_from: str, where: str) -> str | None:
+    """SELECT of idr_golden_rows for one source copy: eid, h, src, rec, a0..an (INCR: entity_key too)."""
     golden = ctx.plan.golden
     g = golden.sources.get(src.table_id) if golden else None
     if g is None:
         return None
     key = f", {literal(src.table_id + ':')} || CAST(k AS VARCHAR) AS entity_key" if ctx.mode == "INCR" else ""
-    return (f"SELECT {eid} AS eid{key}, {_src_number(golden, src.table_id)}::SMALLINT AS src, g_rec AS rec, "
+    return (f"SELECT {eid} AS eid{key}, {h} AS h, {_src_number(golden, src.table_id)}::SMALLINT AS src, g_rec AS rec, "
             f"{_attribute_columns(golden, g)} FROM {rows_from} WHERE {where}")
 
 
@@ -64,23 +64,27 @@ def golden(ctx: RunContext) -> None:
         numbers = sorted(golden.sources)
         small_temp_table(con, "idr_gsrc", {"table_id": "VARCHAR", "src": "SMALLINT"},
                          [(t, i) for i, t in enumerate(numbers)])
-        members = ("SELECT e.eid, e.entity_key, e.table_id, p.resolved_id FROM idr_entities e "
-                   f"JOIN {ctx.cc_table} c ON c.node = e.eid JOIN idr_proposed_clusters p USING (component)")
         if ctx.mode == "FULL":
-            con.execute(f"CREATE OR REPLACE TEMP VIEW idr_gmembers AS {members}")
-            con.execute("CREATE OR REPLACE TEMP VIEW idr_gcand AS SELECT m.resolved_id, m.entity_key, g.* EXCLUDE (eid) "
-                        "FROM idr_golden_rows g JOIN idr_gmembers m USING (eid)")
-            con.execute("CREATE OR REPLACE TEMP VIEW idr_gclusters AS SELECT resolved_id FROM idr_proposed_clusters")
-            ids = ("SELECT m.resolved_id, m.entity_key, s.src, r.rec, i.type_idx, i.value_norm AS v FROM idr_ids i "
-                   "JOIN idr_gmembers m USING (eid) JOIN idr_gsrc s USING (table_id) "
-                   "LEFT JOIN (SELECT eid, max(rec) AS rec FROM idr_golden_rows GROUP BY eid) r USING (eid)")
+            # Clusters and entities by their integers (component, eid): grouping and carrying
+            # them is cheaper than keys; keys are joined to the winners only.
+            cc = ctx.cc_table
+            con.execute("CREATE OR REPLACE TEMP VIEW idr_gcand AS SELECT c.component AS gid, g.eid AS ek, "
+                        f"g.* EXCLUDE (eid) FROM idr_golden_rows g JOIN {cc} c ON c.node = g.eid")
+            con.execute("CREATE OR REPLACE TEMP VIEW idr_gclusters AS SELECT component AS gid FROM idr_proposed_clusters")
+            ids = ("SELECT c.component AS gid, i.eid AS ek, i.h, r.src, r.rec, i.type_idx, i.value_norm AS v "
+                   f"FROM idr_ids i JOIN {cc} c ON c.node = i.eid JOIN (SELECT eid, any_value(src) AS src, "
+                   "max(rec) AS rec FROM idr_golden_rows GROUP BY eid) r USING (eid)")
+            named = "SELECT p.resolved_id, g.* EXCLUDE (gid) FROM ({}) g JOIN idr_proposed_clusters p ON p.component = g.gid"
         else:
+            members = ("SELECT e.eid, e.entity_key, e.table_id, p.resolved_id FROM idr_entities e "
+                       f"JOIN {ctx.cc_table} c ON c.node = e.eid JOIN idr_proposed_clusters p USING (component)")
             ids = _incremental_candidates(ctx, members)
+            named = "SELECT gid AS resolved_id, * EXCLUDE (gid) FROM ({})"
         blocks, id_blocks = _blocks(ctx, ids)
         trust = case_sql("src", {i: golden.sources[t].trust_rank for i, t in enumerate(numbers)})
         con.execute("CREATE OR REPLACE TEMP TABLE idr_golden AS "
-                    + golden_select_sql("idr_gclusters", "idr_gcand", blocks, id_blocks, trust))
-        st.rows_in = ctx.count("SELECT count(*) FROM idr_gclusters")
+                    + named.format(golden_select_sql("idr_gclusters", "idr_gcand", blocks, id_blocks, trust)))
+        st.rows_in = ctx.count("SELECT count(*) FROM idr_golden")
         st.rows_out = ctx.counts["golden_rows"] = ctx.count("SELECT count(*) FROM idr_golden")
 
 
@@ -102,7 +106,7 @@ def _blocks(ctx: RunContext, ids_sql: str) -> tuple[list[Block], list[tuple[Bloc
         recency = f"TRY_CAST({column[a.recency_field]} AS TIMESTAMP)" if a.recency_field else "rec"
         if a.identifier_type:
             if a.identifier_type not in type_idx:  # validated; an inactive source may leave it unmapped
-                relation = "(SELECT NULL AS resolved_id, NULL AS entity_key, NULL AS src, NULL AS rec, NULL AS v LIMIT 0)"
+                relation = "(SELECT NULL AS gid, NULL AS ek, NULL AS h, NULL AS src, NULL AS rec, NULL AS v LIMIT 0)"
             else:
                 relation = f"(SELECT * EXCLUDE (type_idx) FROM ({ids_sql}) WHERE type_idx = {int(type_idx[a.identifier_type])})"
             id_blocks.append((Block((a.name,), ("v",), a.strategy, rank, recency), relation))
@@ -126,9 +130,13 @@ def _provenance_sql(ctx: RunContext) -> tuple[str, dict]:
         for name in b.names:
             n = len(params) // 2
             params[f"an{n}"], params[f"st{n}"] = name, b.strategy
-            parts.append(f"SELECT resolved_id, $an{n} AS attribute_name, k{i} AS entity_key, $st{n} AS strategy "
+            parts.append(f"SELECT resolved_id, $an{n} AS attribute_name, k{i} AS k, $st{n} AS strategy "
                          f"FROM idr_golden WHERE {ident(name)} IS NOT NULL")
-    return " UNION ALL ".join(parts), params
+    rows = " UNION ALL ".join(parts)
+    if ctx.mode == "FULL":  # k is the winner's eid
+        return (f"SELECT p.resolved_id, p.attribute_name, e.entity_key, p.strategy FROM ({rows}) p "
+                "JOIN idr_entities e ON e.eid = p.k"), params
+    return f"SELECT resolved_id, attribute_name, k AS entity_key, strategy FROM ({rows})", params
 
 
 # --- INCR ------------------------------------------------------------------------------
@@ -139,15 +147,15 @@ def _incremental_candidates(ctx: RunContext, members: str) -> str:
     # Unchanged clusters with a member in the delta (its attributes may have changed).
     con.execute("CREATE OR REPLACE TEMP TABLE idr_gonly AS SELECT DISTINCT resolved_id FROM idr_delta_old "
                 "WHERE resolved_id NOT IN (SELECT resolved_id FROM idr_scope_clusters)")
-    con.execute("CREATE OR REPLACE TEMP TABLE idr_gclusters AS SELECT resolved_id FROM idr_proposed_clusters "
+    con.execute("CREATE OR REPLACE TEMP TABLE idr_gclusters AS SELECT resolved_id AS gid FROM idr_proposed_clusters "
                 "UNION ALL SELECT resolved_id FROM idr_gonly")
     con.execute("CREATE OR REPLACE TEMP TABLE idr_golden_scope AS SELECT resolved_id FROM idr_scope_clusters "
-                "UNION SELECT resolved_id FROM idr_gclusters")
+                "UNION SELECT gid FROM idr_gclusters")
     con.execute(f"CREATE OR REPLACE TEMP TABLE idr_gmembers AS SELECT entity_key, table_id, resolved_id, eid, "
                 f"NULL::BIGINT AS entity_id FROM ({members}) UNION ALL SELECT entity_key, table_id, resolved_id, "
                 f"NULL, entity_id FROM {out(MEMBERSHIP)} WHERE resolved_id IN (SELECT resolved_id FROM idr_gonly)")
-    cols = ", ".join(["src", "rec"] + [f"a{j}" for j in range(len(golden.mapped))] or [])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_gcand AS SELECT m.resolved_id, m.entity_key, {cols} "
+    cols = ", ".join(["h", "src", "rec"] + [f"a{j}" for j in range(len(golden.mapped))])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_gcand AS SELECT m.resolved_id AS gid, m.entity_key AS ek, {cols} "
                 "FROM idr_golden_rows g JOIN idr_gmembers m USING (entity_key)")
     # The other members' records, read again from their sources by key.
     con.execute("CREATE OR REPLACE TEMP TABLE idr_gneed AS SELECT entity_key, table_id, resolved_id FROM idr_gmembers "
@@ -162,18 +170,18 @@ def _incremental_candidates(ctx: RunContext, members: str) -> str:
         live = f"NOT coalesce(CAST(({src.deleted_sql}) AS BOOLEAN), FALSE)" if src.deleted_sql else "TRUE"
         copy = f"(SELECT {key_sql(src)} AS k{extract_columns(ctx.plan, src)} FROM {src.relation_sql} WHERE {live})"
         con.execute(
-            f"INSERT INTO idr_gcand SELECT n.resolved_id, n.entity_key, {_src_number(golden, src.table_id)}, g_rec, "
+            f"INSERT INTO idr_gcand SELECT n.resolved_id, n.entity_key, hash(n.entity_key), "
+            f"{_src_number(golden, src.table_id)}, g_rec, "
             f"{_attribute_columns(golden, g)} FROM {copy} r JOIN idr_gneed n "
             f"ON n.entity_key = {literal(src.table_id + ':')} || CAST(r.k AS VARCHAR) "
             f"WHERE n.table_id = {literal(src.table_id)}")
     # Identifiers: the recomputed clusters' from the run, the others' from the published pairs.
-    return ("SELECT m.resolved_id, m.entity_key, s.src, r.rec, i.type_idx, i.value_norm AS v FROM idr_ids i "
-            "JOIN idr_gmembers m USING (eid) JOIN idr_gsrc s USING (table_id) "
-            "LEFT JOIN (SELECT entity_key, max(rec) AS rec FROM idr_gcand GROUP BY ALL) r USING (entity_key) "
-            "UNION ALL SELECT m.resolved_id, m.entity_key, s.src, r.rec, t.type_idx, p.identifier_value_norm "
-            f"FROM {out(PAIRS)} p JOIN idr_gmembers m USING (entity_id) JOIN idr_gsrc s USING (table_id) "
-            "JOIN idr_types t USING (identifier_type) "
-            "LEFT JOIN (SELECT entity_key, max(rec) AS rec FROM idr_gcand GROUP BY ALL) r USING (entity_key)")
+    recency = "LEFT JOIN (SELECT ek AS entity_key, max(rec) AS rec FROM idr_gcand GROUP BY ALL) r USING (entity_key)"
+    return ("SELECT m.resolved_id AS gid, m.entity_key AS ek, hash(m.entity_key) AS h, s.src, r.rec, i.type_idx, "
+            "i.value_norm AS v FROM idr_ids i JOIN idr_gmembers m USING (eid) JOIN idr_gsrc s USING (table_id) "
+            f"{recency} UNION ALL SELECT m.resolved_id, m.entity_key, hash(m.entity_key), s.src, r.rec, t.type_idx, "
+            f"p.identifier_value_norm FROM {out(PAIRS)} p JOIN idr_gmembers m USING (entity_id) "
+            f"JOIN idr_gsrc s USING (table_id) JOIN idr_types t USING (identifier_type) {recency}")
 
 
 # --- publish ---------------------------------------------------------------------------

@@ -1,15 +1,17 @@
 """Pure SQL builders for golden profiles: survivorship as one set-based SELECT.
 
 Inputs are relations of candidates, one row per record of a cluster member:
-`resolved_id, entity_key, src, rec, a0, a1, ...` (src: the source's number in the plan,
-rec: the record's recency, a<j>: the mapped attributes), and for each identifier-derived
-attribute `resolved_id, entity_key, src, rec, v`. The output has one row per cluster:
-`resolved_id`, one column per attribute, and `k<i>`, the entity_key each block's value
-came from (provenance).
+`gid, ek, h, src, rec, a0, a1, ...` (gid: the cluster, ek: the entity, h: hash(entity_key),
+src: the source's number in the plan, rec: the record's recency, a<j>: the mapped
+attributes), and for each identifier-derived attribute `gid, ek, h, src, rec, v`. The
+caller chooses what identifies clusters and entities (FULL: integers, which group and
+carry faster than keys; INCR: resolved_id and entity_key). The output has one row per
+cluster: `gid`, one column per attribute, and `k<i>`, the ek each block's value came from
+(provenance).
 
 Every block (a group of attributes, or one attribute alone) picks one record per cluster:
 the first in an order made of the strategy's terms followed by the documented tie-break
-(source trust rank, then most recent, then smallest entity_key, then the values as text).
+(source trust rank, then most recent, then hash(entity_key), then a hash of the values).
 Records whose block is all NULL or blank are never candidates; a group's complete blocks
 come first. The pick is an `arg_min` over a sort key built by DuckDB's `create_sort_key`,
 which mixes ascending and descending terms with NULLs last in one hash aggregation (a
@@ -54,12 +56,22 @@ def first_by_sql(payload: str, terms: list[tuple[str, str]], where: str) -> str:
     return f"arg_min({payload}, create_sort_key({key})) FILTER (WHERE {where})"
 
 
-def order_terms(block: Block, trust_sql: str, freq_col: str | None) -> list[tuple[str, str]]:
+def values_hash_sql(cols) -> str:
+    """The last tie-break: a fixed order of different values of one record's entity (a key
+    repeated in its source). A hash, not the text: it keeps the sort key numeric."""
+    return f"hash({', '.join(kept_sql(c) for c in cols)})"
+
+
+def completeness_sql(cols) -> str:
+    return " + ".join(f"CAST({valid_sql(c)} AS INTEGER)" for c in cols)
+
+
+def order_terms(block: Block, trust_sql: str, freq_col: str) -> list[tuple[str, str]]:
     """The strategy's terms, then the tie-break every strategy ends with."""
     cols = block.columns
     terms: list[tuple[str, str]] = []
     if len(cols) > 1:  # complete blocks first
-        terms.append((" + ".join(f"CAST({valid_sql(c)} AS INTEGER)" for c in cols), "DESC"))
+        terms.append((completeness_sql(cols), "DESC"))
     s = block.strategy
     if s == "MOST_RECENT":
         terms.append((block.recency_sql, "DESC"))
@@ -75,13 +87,11 @@ def order_terms(block: Block, trust_sql: str, freq_col: str | None) -> list[tupl
         terms.append((cols[0], "ASC" if s == "MIN" else "DESC"))
     else:
         raise ValueError(f"unknown strategy {s!r}")
-    terms += [(trust_sql, "ASC"), ("rec", "DESC"), ("entity_key", "ASC")]
-    terms += [(f"CAST({c} AS VARCHAR)", "ASC") for c in cols]
-    return terms
+    return terms + [(trust_sql, "ASC"), ("rec", "DESC"), ("h", "ASC"), (values_hash_sql(cols), "ASC")]
 
 
-def block_pick_sql(block: Block, trust_sql: str, freq_col: str | None) -> str:
-    payload = "struct_pack(k := entity_key, " + ", ".join(
+def block_pick_sql(block: Block, trust_sql: str, freq_col: str) -> str:
+    payload = "struct_pack(k := ek, " + ", ".join(
         f"v{i} := {kept_sql(c)}" for i, c in enumerate(block.columns)) + ")"
     where = " OR ".join(valid_sql(c) for c in block.columns)
     return first_by_sql(payload, order_terms(block, trust_sql, freq_col), where)
@@ -89,38 +99,30 @@ def block_pick_sql(block: Block, trust_sql: str, freq_col: str | None) -> str:
 
 def frequency_sql(block: Block) -> str:
     """Records of the cluster that carry the same block (all NULL-or-blank blocks never win)."""
-    return f"count(*) OVER (PARTITION BY resolved_id, {', '.join(kept_sql(c) for c in block.columns)})"
+    return f"count(*) OVER (PARTITION BY gid, {', '.join(kept_sql(c) for c in block.columns)})"
 
 
 def golden_select_sql(clusters: str, candidates: str, blocks: list[Block], id_blocks: list[tuple[Block, str]],
                       trust_sql: str) -> str:
-    """One row per cluster of `clusters` (a relation with resolved_id): every attribute's
-    golden value and, per block i, k<i> = the entity_key it came from.
+    """One row per cluster of `clusters` (a relation with gid): every attribute's golden
+    value and, per block i, k<i> = the ek it came from.
 
-    blocks: over `candidates`; id_blocks: (block, its own candidate relation)."""
-    parts, joins, outs = [], [], []
-    freq = {i: f"f{i}" for i, b in enumerate(blocks) if b.strategy == "MOST_FREQUENT"}
-    if blocks:
-        windows = "".join(f", {frequency_sql(blocks[i])} AS {col}" for i, col in freq.items())
-        picks = ", ".join(f"{block_pick_sql(b, trust_sql, freq.get(i))} AS b{i}" for i, b in enumerate(blocks))
-        parts.append(f"(SELECT resolved_id, {picks} FROM (SELECT *{windows} FROM {candidates}) "
-                     "GROUP BY resolved_id) r0")
-        joins.append("r0")
-        for i, b in enumerate(blocks):
-            outs += [f"r0.b{i}.v{j} AS {ident(name)}" for j, name in enumerate(b.names)]
-    for n, (b, relation) in enumerate(id_blocks):
-        i = len(blocks) + n
-        windows = f", {frequency_sql(b)} AS f" if b.strategy == "MOST_FREQUENT" else ""
-        pick = block_pick_sql(b, trust_sql, "f" if windows else None)
-        parts.append(f"(SELECT resolved_id, {pick} AS b{i} FROM (SELECT *{windows} FROM {relation}) "
-                     f"GROUP BY resolved_id) r{i + 1}")
-        joins.append(f"r{i + 1}")
-        outs.append(f"r{i + 1}.b{i}.v0 AS {ident(b.names[0])}")
-    keys = [f"r0.b{i}.k AS k{i}" for i in range(len(blocks))] + \
-        [f"r{len(blocks) + n + 1}.b{len(blocks) + n}.k AS k{len(blocks) + n}" for n in range(len(id_blocks))]
-    sql = f"SELECT c.resolved_id{''.join(', ' + o for o in outs + keys)} FROM {clusters} c"
-    for part, alias in zip(parts, joins):
-        sql += f" LEFT JOIN {part} ON {alias}.resolved_id = c.resolved_id"
+    blocks: over `candidates`, all picked in one aggregation; id_blocks: (block, its own
+    candidate relation)."""
+    parts, outs, keys = [], [], []
+    every = [(b, candidates) for b in blocks] + list(id_blocks)
+    for n, group in enumerate([list(enumerate(blocks))] * bool(blocks) +
+                              [[(len(blocks) + j, b)] for j, (b, _) in enumerate(id_blocks)]):
+        relation = every[group[0][0]][1]
+        windows = "".join(f", {frequency_sql(b)} AS f{i}" for i, b in group if b.strategy == "MOST_FREQUENT")
+        picks = ", ".join(f"{block_pick_sql(b, trust_sql, f'f{i}')} AS b{i}" for i, b in group)
+        parts.append(f"(SELECT gid, {picks} FROM (SELECT *{windows} FROM {relation}) GROUP BY gid) r{n}")
+        for i, b in group:
+            outs += [f"r{n}.b{i}.v{j} AS {ident(name)}" for j, name in enumerate(b.names)]
+            keys.append(f"r{n}.b{i}.k AS k{i}")
+    sql = f"SELECT c.gid{''.join(', ' + o for o in outs + keys)} FROM {clusters} c"
+    for n, part in enumerate(parts):
+        sql += f" LEFT JOIN {part} ON r{n}.gid = c.gid"
     return sql
 
 
