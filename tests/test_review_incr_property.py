@@ -19,6 +19,9 @@ from hypothesis import strategies as st
 from idr.runs.runner import rollback, run
 from idr_testing import assert_entity_numbers_consistent, make_db, query
 
+# Runs on every engine under test (conftest.ENGINES).
+pytestmark = pytest.mark.usefixtures("engine")
+
 T0 = dt.datetime(2026, 1, 1)
 KEYS = ["1", "2", "x", "x#2", "p:1", "it's", 'q"q', " 3", "", None]
 EMAILS = ["a@x.com", " A@X.com", "b@x.com", "c@x.com", "bad@x.com", "z@spam.com", "N/A", "", "  ", None, "nope"]
