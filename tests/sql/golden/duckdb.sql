@@ -29,13 +29,16 @@ SELECT component, min_key, min_key AS resolved_id, 1 AS attempt FROM idr_cluster
 SELECT component, old_id FROM (SELECT o.component, o.old_id, o.n FROM idr_overlap o JOIN idr_clusters k USING (component) QUALIFY row_number() OVER (PARTITION BY o.old_id ORDER BY o.n DESC, k.min_key) = 1) AS s QUALIFY row_number() OVER (PARTITION BY component ORDER BY n DESC, old_id) = 1
 
 -- clusters.lineage
-SELECT CASE WHEN k.old_id IS NULL THEN 'MERGE' ELSE 'SPLIT' END AS event,   CASE WHEN k.old_id IS NULL THEN p.resolved_id ELSE o.old_id END AS resolved_id,   CASE WHEN k.old_id IS NULL THEN o.old_id ELSE p.resolved_id END AS related_resolved_id,   o.n AS entities_moved, p.cluster_size AS new_size, p.resolved_id AS new_id, o.old_id FROM (SELECT o.component, o.old_id, o.n FROM idr_overlap o ANTI JOIN idr_kept kk ON kk.component = o.component AND kk.old_id = o.old_id) o JOIN idr_proposed_clusters p USING (component) LEFT JOIN idr_kept k ON k.old_id = o.old_id WHERE p.resolved_id <> o.old_id
+SELECT l.event, l.resolved_id, l.related_resolved_id, l.entities_moved,   CASE WHEN l.event = 'SPLIT' THEN s.cluster_size ELSE l.new_size END AS resolved_cluster_size,   CASE WHEN l.event = 'SPLIT' THEN l.new_size ELSE b.old_size END AS related_cluster_size FROM idr_lineage_pairs l LEFT JOIN idr_proposed_clusters s ON l.event = 'SPLIT' AND s.resolved_id = l.resolved_id LEFT JOIN (SELECT resolved_id AS old_id, count(*) AS old_size            FROM "idr_out"."identity_resolved_membership_current" WHERE resolved_id IN (SELECT old_id FROM idr_lineage_pairs WHERE event = 'MERGE')            GROUP BY resolved_id) b ON l.event = 'MERGE' AND b.old_id = l.old_id
 
 -- clusters.lineage_counts
 SELECT count(*) FILTER (WHERE event = 'MERGE'), count(*) FILTER (WHERE event = 'SPLIT') FROM idr_lineage
 
 -- clusters.lineage_insert
-INSERT INTO idr_out.resolved_id_lineage (run_id, event, resolved_id, related_resolved_id, entities_moved, resolved_cluster_size, related_cluster_size, recorded_at) SELECT $run_id, l.event, l.resolved_id, l.related_resolved_id, l.entities_moved,   CASE WHEN l.event = 'SPLIT' THEN (SELECT cluster_size FROM idr_proposed_clusters p        WHERE p.resolved_id = l.resolved_id) ELSE l.new_size END,   CASE WHEN l.event = 'SPLIT' THEN l.new_size ELSE c.cluster_size END, $ts FROM idr_lineage l LEFT JOIN "idr_out"."identity_clusters_current" c ON c.resolved_id = l.old_id
+INSERT INTO idr_out.resolved_id_lineage (run_id, event, resolved_id, related_resolved_id, entities_moved, resolved_cluster_size, related_cluster_size, recorded_at) SELECT $run_id, event, resolved_id, related_resolved_id, entities_moved, resolved_cluster_size, related_cluster_size, $ts FROM idr_lineage
+
+-- clusters.lineage_pairs
+SELECT CASE WHEN k.old_id IS NULL THEN 'MERGE' ELSE 'SPLIT' END AS event,   CASE WHEN k.old_id IS NULL THEN p.resolved_id ELSE o.old_id END AS resolved_id,   CASE WHEN k.old_id IS NULL THEN o.old_id ELSE p.resolved_id END AS related_resolved_id,   o.n AS entities_moved, p.cluster_size AS new_size, o.old_id FROM (SELECT o.component, o.old_id, o.n FROM idr_overlap o ANTI JOIN idr_kept kk ON kk.component = o.component AND kk.old_id = o.old_id) o JOIN idr_proposed_clusters p USING (component) LEFT JOIN idr_kept k ON k.old_id = o.old_id WHERE p.resolved_id <> o.old_id
 
 -- clusters.next_attempt
 SELECT component, min_key, CASE WHEN component IN (SELECT component FROM idr_clash) THEN min_key || '#' || CAST(attempt + 1 AS VARCHAR) ELSE resolved_id END AS resolved_id, CASE WHEN component IN (SELECT component FROM idr_clash) THEN attempt + 1 ELSE attempt END AS attempt FROM idr_fresh
