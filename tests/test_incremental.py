@@ -10,6 +10,7 @@ import shutil
 import duckdb
 import networkx as nx
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

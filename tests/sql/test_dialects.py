@@ -45,6 +45,10 @@ def test_capability_flags():
     assert not SPARK.supports_qualify and not SPARK.supports_temp_tables and not SPARK.has_row_position
     assert DUCKDB.temp_relation_kind == "TEMP TABLE" and SPARK.temp_relation_kind == "TEMP VIEW"
     assert set(DIALECTS) == {"duckdb", "spark"}
+    # Spark reads "x" as an identifier and keeps backslashes in literals only with these.
+    assert SPARK.session_settings["spark.sql.ansi.doubleQuotedIdentifiers"] == "true"
+    assert SPARK.session_settings["spark.sql.parser.escapedStringLiterals"] == "true"
+    assert DUCKDB.session_settings == {}
 
 
 @pytest.mark.parametrize("d", [DUCKDB, SPARK], ids=lambda d: d.name)

@@ -36,6 +36,8 @@ class Dialect:
     has_row_position: bool = False  # a free dense 0-based row number of a fresh table
     supports_update_from: bool = False  # UPDATE t SET ... FROM s
     temp_relation_kind: str = "TEMP VIEW"
+    # Session settings the backend applies so that the builders' text means what it says.
+    session_settings: dict = field(default_factory=dict)
 
     # -- names and values -----------------------------------------------------------------
     def param(self, name: str) -> str:
@@ -174,6 +176,13 @@ class SparkDialect(Dialect):
 
     name: str = "spark"
     types: dict = field(default_factory=lambda: dict(_SPARK_TYPES))
+    # "x" is an identifier (quoting.py quotes the standard way), and a backslash in a string
+    # literal stays a backslash (the canonicalisers' regular expressions use \s).
+    session_settings: dict = field(default_factory=lambda: {
+        "spark.sql.ansi.enabled": "true",
+        "spark.sql.ansi.doubleQuotedIdentifiers": "true",
+        "spark.sql.parser.escapedStringLiterals": "true",
+    })
 
 
 DUCKDB = DuckDBDialect()
