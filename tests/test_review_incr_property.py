@@ -13,6 +13,7 @@ import os
 import shutil
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
