@@ -127,6 +127,8 @@ class DuckDBBackend(Backend):
 
     # -- Arrow ------------------------------------------------------------------------------
     def to_arrow(self, sql, params=None):
+        if params is None:  # a relation converts without the extra copy a DB-API result makes
+            return self.con.sql(sql).to_arrow_table()
         return self.con.execute(sql, _args(params)).to_arrow_table()
 
     def to_numpy(self, sql, params=None):

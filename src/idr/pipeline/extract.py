@@ -81,7 +81,9 @@ def _copy_source(ctx: RunContext, si: int, src) -> str | None:
     # that is done only when some exist.
     db.materialise(f"idr_xkeys_{si}", q.older_keys_sql(d, src, table), cutoff)
     if db.count(f"SELECT count(*) FROM idr_xkeys_{si}"):
-        db.run(f"INSERT INTO {table} {q.older_rows_sql(d, src, f'idr_xkeys_{si}')}", cutoff)
+        # A new relation (dense row positions again), not an append to the copy.
+        db.materialise(table, f"SELECT * FROM {table} UNION ALL {q.older_rows_sql(d, src, f'idr_xkeys_{si}')}",
+                       cutoff)
     return keys
 
 
