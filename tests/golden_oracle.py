@@ -27,7 +27,7 @@ def _cmp_terms(a: list, b: list) -> int:
 def pick(records: list[dict], names: list[str], strategy: str, trust: dict, priority: list[str] | None,
          recency_field: str | None = None) -> tuple[dict | None, dict | None]:
     """(values of the winning block, the winning record) among records (dicts with
-    entity_key, h = DuckDB's hash(entity_key), table_id, rec and attribute values)."""
+    entity_key, table_id, rec and attribute values)."""
     cands = [r for r in records if any(valid(r.get(n)) for n in names)]
     if not cands:
         return None, None
@@ -63,7 +63,7 @@ def pick(records: list[dict], names: list[str], strategy: str, trust: dict, prio
             t.append((sum(len(str(kept(r, n))) for n in names if kept(r, n) is not None), "DESC"))
         elif strategy in ("MIN", "MAX"):
             t.append((kept(r, names[0]), "ASC" if strategy == "MIN" else "DESC"))
-        t += [(trust.get(r["table_id"]), "ASC"), (r["rec"], "DESC"), (r["h"], "ASC")]
+        t += [(trust.get(r["table_id"]), "ASC"), (r["rec"], "DESC"), (r["entity_key"], "ASC")]
         t += [(None if kept(r, n) is None else str(kept(r, n)), "ASC") for n in names]
         return t
 

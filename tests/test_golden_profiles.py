@@ -76,11 +76,9 @@ def expected(db, rows: dict[str, list[dict]]) -> dict:
     clusters = dict(query(db, "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current"))
     records = [{**r, "entity_key": f"{t}:{r['id']}", "table_id": t, "rec": r["ts"]}
                for t, rs in rows.items() for r in rs]
-    for r in records:  # the tie-break's fixed order of records: DuckDB's hash of the key
-        r["h"] = query(db, "SELECT hash(?)", [r["entity_key"]])[0][0]
     want = golden_profiles(records, clusters, oracle_rules(), TRUST)
     # best_email: every member's normalised email (placeholders never count) is a candidate.
-    emails = [{"entity_key": r["entity_key"], "h": r["h"], "table_id": r["table_id"], "rec": r["rec"],
+    emails = [{"entity_key": r["entity_key"], "table_id": r["table_id"], "rec": r["rec"],
                "best_email": (r["email"] or "").strip().lower() if (r["email"] or "").strip().lower() not in
                ("", "n/a") else None} for r in records]
     email = golden_profiles(emails, clusters, [RULES[-1]], TRUST)
@@ -134,7 +132,7 @@ record = st.fixed_dictionaries({"id": st.integers(0, 5), "email": st.sampled_fro
                                 "ts": st.sampled_from([T, T + dt.timedelta(hours=1), None]), **values})
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(crm=st.lists(record, max_size=5, unique_by=lambda r: r["id"]),
        web=st.lists(record, max_size=5, unique_by=lambda r: r["id"]),

@@ -83,7 +83,7 @@ def parse_priority_list(text: str | None) -> list[str]:
     return [str(i).strip() for i in items if str(i).strip()]
 
 
-def build_golden_plan(con, cfg: Config, source_plans: dict, problems: list[str]) -> GoldenPlan | None:
+def build_golden_plan(db, cfg: Config, source_plans: dict, problems: list[str]) -> GoldenPlan | None:
     """None when nothing is configured. source_plans: table_id -> validate.SourcePlan (active)."""
     from .validate import bind_check, compile_expr
 
@@ -112,7 +112,7 @@ def build_golden_plan(con, cfg: Config, source_plans: dict, problems: list[str])
         if s.trust is not None and not s.trust.is_active:
             continue
         rel = source_plans[s.table_id].relation_sql
-        cols = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
+        cols = db.describe(f"SELECT * FROM {rel}")
         columns, first = {c[0].lower() for c in cols}, cols[0][0]
         seen: set[str] = set()
         for a in s.attributes:
@@ -121,11 +121,11 @@ def build_golden_plan(con, cfg: Config, source_plans: dict, problems: list[str])
                 problems.append(f"{where}: the attribute is mapped twice for this source")
                 continue
             seen.add(a.attribute_name)
-            sql = bind_check(con, rel, first, compile_expr(a.attribute_expr, columns, where, problems),
+            sql = bind_check(db, rel, first, compile_expr(a.attribute_expr, columns, where, problems),
                              a.attribute_expr, where, problems)
             if sql is None:
                 continue
-            kind = con.execute(f"DESCRIBE SELECT ({sql}) FROM {rel}").fetchall()[0][1]
+            kind = db.describe(f"SELECT ({sql}) FROM {rel}")[0][1]
             if kind.startswith("ENUM"):
                 sql, kind = f"CAST(({sql}) AS VARCHAR)", "VARCHAR"
             if not _PLAIN_TYPE.fullmatch(kind):
@@ -134,7 +134,7 @@ def build_golden_plan(con, cfg: Config, source_plans: dict, problems: list[str])
                 continue
             if a.attribute_name == RECENCY_ATTRIBUTE:
                 try:
-                    con.execute(f"DESCRIBE SELECT CAST(({sql}) AS TIMESTAMP) FROM {rel}").fetchall()
+                    db.describe(f"SELECT CAST(({sql}) AS TIMESTAMP) FROM {rel}")
                 except Exception:  # duckdb.Error: no cast from this type
                     problems.append(f"{where}: {a.attribute_expr!r} has type {kind}; {RECENCY_ATTRIBUTE} must be "
                                     "a date or time")
@@ -142,7 +142,7 @@ def build_golden_plan(con, cfg: Config, source_plans: dict, problems: list[str])
             described.setdefault(a.attribute_name, {})[s.table_id] = kind
             compiled.setdefault(s.table_id, {})[a.attribute_name] = sql
     mapped_anywhere = {a.attribute_name for s in cfg.sources if s.is_active and s.table_fqn for a in s.attributes}
-    types = {name: _common_type(con, sorted(set(kinds.values()))) for name, kinds in sorted(described.items())}
+    types = {name: _common_type(db, sorted(set(kinds.values()))) for name, kinds in sorted(described.items())}
 
     # Rules.
     rules: dict[str, AttributePlan] = {}
@@ -182,7 +182,7 @@ def build_golden_plan(con, cfg: Config, source_plans: dict, problems: list[str])
             pass  # the record's own recency, mapped or not (the seed family's usual value)
         elif r.recency_field and r.recency_field not in mapped_anywhere:
             problems.append(f"{where}: recency_field {r.recency_field!r} is not a mapped attribute")
-        elif r.recency_field and types.get(r.recency_field) and not _castable(con, types[r.recency_field]):
+        elif r.recency_field and types.get(r.recency_field) and not _castable(db, types[r.recency_field]):
             problems.append(f"{where}: recency_field {r.recency_field!r} has type {types[r.recency_field]}; "
                             "it must be a date or time")
         recency = None if r.recency_field == RECENCY_ATTRIBUTE else r.recency_field
@@ -238,17 +238,16 @@ def _check_groups(rules: dict[str, AttributePlan], problems: list[str]) -> None:
                 problems.append(f"{where}: {m.name!r} is identifier-derived and cannot be part of a group")
 
 
-def _common_type(con, kinds: list[str]) -> str:
-    """The type DuckDB gives a column that unites these types (e.g. DATE and VARCHAR: VARCHAR)."""
+def _common_type(db, kinds: list[str]) -> str:
+    """The type the engine gives a column that unites these types (DATE and VARCHAR: VARCHAR)."""
     if len(kinds) == 1:
         return kinds[0]
-    union = " UNION ALL ".join(f"SELECT CAST(NULL AS {k}) AS x" for k in kinds)
-    return con.execute(f"DESCRIBE {union}").fetchall()[0][1]
+    return db.describe(" UNION ALL ".join(f"SELECT CAST(NULL AS {k}) AS x" for k in kinds))[0][1]
 
 
-def _castable(con, kind: str) -> bool:
+def _castable(db, kind: str) -> bool:
     try:
-        con.execute(f"DESCRIBE SELECT CAST(CAST(NULL AS {kind}) AS TIMESTAMP)").fetchall()
+        db.describe(f"SELECT CAST(CAST(NULL AS {kind}) AS TIMESTAMP)")
         return True
     except Exception:  # duckdb.Error: no such cast
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..backends import as_backend
 from pydantic import ValidationError
 
 from ..errors import ConfigError
@@ -10,10 +11,10 @@ from ..sql.quoting import ident, qualified
 from .models import AttributeMapping, Config, Exclusion, IdentifierMapping, Rule, Source, SurvivorshipRule, Trust
 
 
-def _rows(con, table: str, order_by: str) -> list[dict]:
-    cur = con.execute(f"SELECT * FROM {qualified('idr_meta', table)} ORDER BY {order_by}")
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+def _rows(db, table: str, order_by: str) -> list[dict]:
+    sql = f"SELECT * FROM {qualified('idr_meta', table)} ORDER BY {order_by}"
+    names = [c for c, _ in db.describe(sql)]
+    return [dict(zip(names, r)) for r in db.rows(sql)]
 
 
 def _known(table: str, row: dict) -> dict:
@@ -36,25 +37,26 @@ def _build(cls, table: str, row: dict, problems: list[str], **extra):
         return None
 
 
-def read_config(con) -> Config:
+def read_config(db) -> Config:
     """The configuration in idr_meta; ConfigError lists every row that cannot be read."""
+    db = as_backend(db)
     problems: list[str] = []
     mappings: dict[str, list[IdentifierMapping]] = {}
-    for row in _rows(con, "identifier_mapping", "table_id, identifier_type, identifier_value_expr"):
+    for row in _rows(db, "identifier_mapping", "table_id, identifier_type, identifier_value_expr"):
         m = _build(IdentifierMapping, "identifier_mapping", {k: v for k, v in row.items() if k != "table_id"},
                    problems)
         if m is not None:
             mappings.setdefault(row["table_id"], []).append(m)
-    deleted = {r["table_id"]: r["deleted_expr"] for r in _rows(con, "source_soft_delete", "table_id")}
+    deleted = {r["table_id"]: r["deleted_expr"] for r in _rows(db, "source_soft_delete", "table_id")}
     attributes: dict[str, list[AttributeMapping]] = {}
-    for row in _rows(con, "entity_attribute_mapping", "table_id, attribute_name, attribute_expr"):
+    for row in _rows(db, "entity_attribute_mapping", "table_id, attribute_name, attribute_expr"):
         a = _build(AttributeMapping, "entity_attribute_mapping", {k: v for k, v in row.items() if k != "table_id"},
                    problems)
         if a is not None:
             attributes.setdefault(row["table_id"], []).append(a)
-    trust = {row["table_id"]: t for row in _rows(con, "source", "table_id")
+    trust = {row["table_id"]: t for row in _rows(db, "source", "table_id")
              if (t := _build(Trust, "source", {k: v for k, v in row.items() if k != "table_id"}, problems))}
-    sources = [s for row in _rows(con, "source_table", "table_id")
+    sources = [s for row in _rows(db, "source_table", "table_id")
                if (s := _build(Source, "source_table", row, problems, deleted_expr=deleted.pop(row["table_id"], None),
                                identifiers=mappings.pop(row["table_id"], []), trust=trust.pop(row["table_id"], None),
                                attributes=attributes.pop(row["table_id"], []))) is not None]
@@ -66,11 +68,11 @@ def read_config(con) -> Config:
                attributes=attributes.get(tid, []), trust=trust.get(tid))
         for tid in sorted(set(mappings) | set(attributes) | set(trust))
     ]
-    rules = [r for row in _rows(con, "rule", "priority, rule_id")
+    rules = [r for row in _rows(db, "rule", "priority, rule_id")
              if (r := _build(Rule, "rule", row, problems)) is not None]
-    exclusions = [e for row in _rows(con, "identifier_exclusion", "identifier_type, identifier_value_pattern")
+    exclusions = [e for row in _rows(db, "identifier_exclusion", "identifier_type, identifier_value_pattern")
                   if (e := _build(Exclusion, "identifier_exclusion", row, problems)) is not None]
-    survivorship = _survivorship(con, problems)
+    survivorship = _survivorship(db, problems)
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -78,22 +80,22 @@ def read_config(con) -> Config:
         sources=sources + orphans,
         rules=rules,
         exclusions=exclusions,
-        config={r["config_key"]: r["config_value"] for r in _rows(con, "config", "config_key")
+        config={r["config_key"]: r["config_value"] for r in _rows(db, "config", "config_key")
                 if r["config_value"] is not None},
     )
 
 
-def _survivorship(con, problems: list[str]) -> list[SurvivorshipRule]:
+def _survivorship(db, problems: list[str]) -> list[SurvivorshipRule]:
     """survivorship_rule rows, each with its attribute's group and identifier type."""
     extras: dict[str, dict] = {}
     for table, col, value_col in (("attribute_group", "attribute_group", "group_name"),
                                   ("identifier_attribute", "identifier_type", "identifier_type")):
-        for name, value in con.execute(f"SELECT attribute_name, {ident(value_col)} FROM {qualified('idr_meta', table)} "
-                                       "ORDER BY ALL").fetchall():
+        for name, value in db.rows(f"SELECT attribute_name, {ident(value_col)} FROM {qualified('idr_meta', table)} "
+                                   f"ORDER BY attribute_name, {ident(value_col)}"):
             if col in extras.setdefault(name, {}):
                 problems.append(f"idr_meta.{table}: attribute {name!r} has several rows; it can have one")
             extras[name][col] = value
-    rules = [r for row in _rows(con, "survivorship_rule", "attribute_name, strategy")
+    rules = [r for row in _rows(db, "survivorship_rule", "attribute_name, strategy")
              if (r := _build(SurvivorshipRule, "survivorship_rule", row, problems,
                              **extras.get(row["attribute_name"], {}))) is not None]
     # Group or identifier rows without a rule: kept, so that validation reports them with the rest.
@@ -101,7 +103,7 @@ def _survivorship(con, problems: list[str]) -> list[SurvivorshipRule]:
                     for name in sorted(set(extras) - {r.attribute_name for r in rules})]
 
 
-def _insert(con, table: str, rows: list[dict]) -> None:
+def _insert(db, table: str, rows: list[dict]) -> None:
     if not rows:
         return
     cols = list(rows[0])
@@ -109,31 +111,32 @@ def _insert(con, table: str, rows: list[dict]) -> None:
         f"INSERT INTO {qualified('idr_meta', table)} ({', '.join(ident(c) for c in cols)}) "
         f"VALUES ({', '.join('?' for _ in cols)})"
     )
-    con.executemany(sql, [[r[c] for c in cols] for r in rows])
+    db.run_many(sql, [[r[c] for c in cols] for r in rows])
 
 
-def write_config(con, cfg: Config) -> None:
+def write_config(db, cfg: Config) -> None:
     """Replace the configuration tables' contents. The caller owns the transaction."""
+    db = as_backend(db)
     for table in ("identifier_mapping", "source_soft_delete", "source_table", "rule", "identifier_exclusion",
                   "config", "source", "entity_attribute_mapping", "survivorship_rule", "attribute_group",
                   "identifier_attribute"):
-        con.execute(f"DELETE FROM {qualified('idr_meta', table)}")
-    _insert(con, "source_table", [s.model_dump(exclude={"identifiers", "deleted_expr", "trust", "attributes"})
-                                  for s in cfg.sources])
-    _insert(con, "source", [{"table_id": s.table_id, **s.trust.model_dump()} for s in cfg.sources if s.trust])
-    _insert(con, "entity_attribute_mapping", [{"table_id": s.table_id, **a.model_dump()}
-                                              for s in cfg.sources for a in s.attributes])
-    _insert(con, "survivorship_rule", [r.model_dump(exclude={"attribute_group", "identifier_type"})
-                                       for r in cfg.survivorship])
-    _insert(con, "attribute_group", [{"group_name": r.attribute_group, "attribute_name": r.attribute_name}
-                                     for r in cfg.survivorship if r.attribute_group])
-    _insert(con, "identifier_attribute", [{"attribute_name": r.attribute_name, "identifier_type": r.identifier_type}
-                                          for r in cfg.survivorship if r.identifier_type])
-    _insert(con, "source_soft_delete", [{"table_id": s.table_id, "deleted_expr": s.deleted_expr}
+        db.run(f"DELETE FROM {qualified('idr_meta', table)}")
+    _insert(db, "source_table", [s.model_dump(exclude={"identifiers", "deleted_expr", "trust", "attributes"})
+                                 for s in cfg.sources])
+    _insert(db, "source", [{"table_id": s.table_id, **s.trust.model_dump()} for s in cfg.sources if s.trust])
+    _insert(db, "entity_attribute_mapping", [{"table_id": s.table_id, **a.model_dump()}
+                                             for s in cfg.sources for a in s.attributes])
+    _insert(db, "survivorship_rule", [r.model_dump(exclude={"attribute_group", "identifier_type"})
+                                      for r in cfg.survivorship])
+    _insert(db, "attribute_group", [{"group_name": r.attribute_group, "attribute_name": r.attribute_name}
+                                    for r in cfg.survivorship if r.attribute_group])
+    _insert(db, "identifier_attribute", [{"attribute_name": r.attribute_name, "identifier_type": r.identifier_type}
+                                         for r in cfg.survivorship if r.identifier_type])
+    _insert(db, "source_soft_delete", [{"table_id": s.table_id, "deleted_expr": s.deleted_expr}
                                         for s in cfg.sources if s.deleted_expr])
-    _insert(con, "identifier_mapping", [
+    _insert(db, "identifier_mapping", [
         {"table_id": s.table_id, **m.model_dump()} for s in cfg.sources for m in s.identifiers
     ])
-    _insert(con, "rule", [r.model_dump() for r in cfg.rules])
-    _insert(con, "identifier_exclusion", [e.model_dump() for e in cfg.exclusions])
-    _insert(con, "config", [{"config_key": k, "config_value": v} for k, v in cfg.config.items()])
+    _insert(db, "rule", [r.model_dump() for r in cfg.rules])
+    _insert(db, "identifier_exclusion", [e.model_dump() for e in cfg.exclusions])
+    _insert(db, "config", [{"config_key": k, "config_value": v} for k, v in cfg.config.items()])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ..backends import as_backend
 from ..backends.duckdb import open_database
 from ..config.meta import read_config
 from ..config.validate import Plan, build_plan
@@ -21,14 +22,15 @@ from ..sql.quoting import literal
 @contextmanager
 def published(db: str):
     """(connection, plan) on the database, read-only."""
-    from ..runs.runner import require_initialised
+    from ..schema import require_initialised
 
-    con = open_database(db, create=False, read_only=True)
+    raw = open_database(db, create=False, read_only=True)
     try:
+        con = as_backend(raw)
         require_initialised(con, db)
         yield con, build_plan(con, read_config(con))
     finally:
-        con.close()
+        raw.close()
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class Entity:
 
 
 def entity(con, key: str) -> Entity:
-    row = con.execute(f"SELECT entity_key, entity_id, resolved_id, table_id FROM {out(MEMBERSHIP)} "
-                      "WHERE entity_key = ?", [key]).fetchall()
+    row = con.rows(f"SELECT entity_key, entity_id, resolved_id, table_id FROM {out(MEMBERSHIP)} "
+                      "WHERE entity_key = ?", [key])
     if not row:
         raise InputError(f"{key!r}: no such entity_key in idr_out.{MEMBERSHIP} (keys look like table_id:key, "
                          "e.g. crm:C000042)")
@@ -71,9 +73,9 @@ def raw_values(con, plan: Plan, keys: list[str], identifier_type: str | None = N
             continue
         cols = ", ".join(f"CAST(({m.value_sql}) AS VARCHAR)" for m in maps)
         live = f" AND NOT coalesce(CAST(({src.deleted_sql}) AS BOOLEAN), FALSE)" if src.deleted_sql else ""
-        rows = con.execute(f"SELECT CAST(({src.key_sql}) AS VARCHAR), {cols} FROM {src.relation_sql} "
+        rows = con.rows(f"SELECT CAST(({src.key_sql}) AS VARCHAR), {cols} FROM {src.relation_sql} "
                            f"WHERE CAST(({src.key_sql}) AS VARCHAR) IN (SELECT unnest($keys)){live}",
-                           {"keys": wanted}).fetchall()
+                           {"keys": wanted})
         for key, *values in rows:
             for m, v in zip(maps, values):
                 if v is not None:
@@ -88,7 +90,6 @@ def normalise(con, plan: Plan, values: list[tuple[int, str, str]]) -> list[tuple
     """[(tag, identifier_type, raw)] -> [(tag, identifier_type, raw, value_norm, status)], by
     the pipeline's own normalise and exclude stages (status: ok, placeholder, invalid,
     excluded), run on temp tables of this read-only connection."""
-    from ..backends.duckdb import small_temp_table
     from ..pipeline.context import RunContext, utcnow
     from ..pipeline.extract import Kind, register_kinds
     from ..pipeline.normalize import normalize
@@ -101,14 +102,15 @@ def normalise(con, plan: Plan, values: list[tuple[int, str, str]]) -> list[tuple
     register_kinds(con, kinds)
     kind_of = {k.identifier_type: k.kind for k in kinds}
     rows = [(i, 0, kind_of[t], raw, True) for i, (_, t, raw) in enumerate(values) if t in kind_of]
-    small_temp_table(con, "idr_raw_ids", {"eid": "BIGINT", "h": "UBIGINT", "kind": "INTEGER", "raw_value": "VARCHAR",
-                                          "dup": "BOOLEAN"}, rows)
-    ctx = RunContext(con=con, run_id="lookup", mode="FULL", plan=plan, started_at=utcnow(), max_iters=1,
+    rows = [(eid, kind, raw, dup) for eid, _, kind, raw, dup in rows]
+    con.small_relation("idr_raw_ids", {"eid": "BIGINT", "kind": "INTEGER", "raw_value": "VARCHAR", "dup": "BOOLEAN"},
+                       rows)
+    ctx = RunContext(db=con, run_id="lookup", mode="FULL", plan=plan, started_at=utcnow(), max_iters=1,
                      strategy="inprocess")
     ctx.counts["identifiers_extracted"] = len(rows)
     normalize(ctx, kinds)
     status = {eid: (norm, STATUS_NAMES[int(code)]) for eid, norm, code in
-              con.execute("SELECT eid, value_norm, status FROM idr_status").fetchall()}
+              con.rows("SELECT eid, value_norm, status FROM idr_status")}
     return [(tag, t, raw, *status[i]) for i, (tag, t, raw) in enumerate(values) if i in status]
 
 

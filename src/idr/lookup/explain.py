@@ -67,12 +67,12 @@ def shortest_chain(con, resolved_id: str, start: int, goal: int) -> list[tuple[i
     breadth-first search over its members' linking values."""
     holds: dict[int, list[tuple[str, str]]] = {}
     holders: dict[tuple[str, str], list[int]] = {}
-    for eid, t, v in con.execute(
+    for eid, t, v in con.rows(
             f"SELECT p.entity_id, p.identifier_type, p.identifier_value_norm FROM {out(PAIRS)} p "
             f"SEMI JOIN (SELECT entity_id FROM {out(MEMBERSHIP)} WHERE resolved_id = ?) m USING (entity_id) "
             f"ANTI JOIN {out(SKIPPED)} s ON s.identifier_type = p.identifier_type "
             "AND s.identifier_value_norm = p.identifier_value_norm "
-            "ORDER BY p.identifier_type, p.identifier_value_norm, p.entity_id", [resolved_id]).fetchall():
+            "ORDER BY p.identifier_type, p.identifier_value_norm, p.entity_id", [resolved_id]):
         holds.setdefault(eid, []).append((t, v))
         holders.setdefault((t, v), []).append(eid)
     came: dict[int, tuple[int, str, str] | None] = {start: None}
@@ -101,9 +101,9 @@ def shortest_chain(con, resolved_id: str, start: int, goal: int) -> list[tuple[i
 def _chain(con, plan, a: Entity, b: Entity) -> list[Hop]:
     steps = shortest_chain(con, a.resolved_id, a.entity_id, b.entity_id)
     ids = sorted({s[0] for s in steps} | {s[3] for s in steps})
-    keys = dict(((eid, (key, table)) for eid, key, table in con.execute(
+    keys = dict(((eid, (key, table)) for eid, key, table in con.rows(
         f"SELECT entity_id, entity_key, table_id FROM {out(MEMBERSHIP)} WHERE entity_id IN (SELECT unnest($ids))",
-        {"ids": ids}).fetchall()))
+        {"ids": ids})))
     raws = raw_values(con, plan, [k for k, _ in keys.values()])
     rules = {t: r.rule_id for t, r in plan.rules.items()}
 
@@ -121,8 +121,8 @@ def _why_not(con, plan, a: Entity, b: Entity) -> tuple[str, list[dict]]:
     raws = raw_values(con, plan, [a.entity_key, b.entity_key])
     tagged = [(0, t, v) for t, v in raws[a.entity_key]] + [(1, t, v) for t, v in raws[b.entity_key]]
     normalised = normalise(con, plan, tagged)
-    skipped = {(t, v): (n, m) for t, v, n, m in con.execute(
-        f"SELECT identifier_type, identifier_value_norm, group_size, max_allowed FROM {out(SKIPPED)}").fetchall()}
+    skipped = {(t, v): (n, m) for t, v, n, m in con.rows(
+        f"SELECT identifier_type, identifier_value_norm, group_size, max_allowed FROM {out(SKIPPED)}")}
 
     def match_key(t, raw, norm, status):  # invalid values have no normal form: compare the raw text
         return (t, norm) if norm is not None else (t, "raw:" + raw.strip().lower())
@@ -147,14 +147,14 @@ def _why_not(con, plan, a: Entity, b: Entity) -> tuple[str, list[dict]]:
         found.sort(key=lambda d: (order.get(d["reason"], 9), d["identifier_type"], str(d["value_norm"])))
         return found[0]["reason"], found
     # A member of each cluster sharing a value whose group is skipped.
-    rows = con.execute(
+    rows = con.rows(
         f"WITH m AS (SELECT entity_id, entity_key, resolved_id FROM {out(MEMBERSHIP)} WHERE resolved_id IN (?, ?)) "
         "SELECT p.identifier_type, p.identifier_value_norm, s.group_size, s.max_allowed, "
         "  min(m.entity_key) FILTER (WHERE m.resolved_id = ?), min(m.entity_key) FILTER (WHERE m.resolved_id = ?) "
         f"FROM {out(PAIRS)} p JOIN m USING (entity_id) JOIN {out(SKIPPED)} s "
         "ON s.identifier_type = p.identifier_type AND s.identifier_value_norm = p.identifier_value_norm "
         "GROUP BY ALL HAVING count(DISTINCT m.resolved_id) = 2 ORDER BY 1, 2 LIMIT 5",
-        [a.resolved_id, b.resolved_id, a.resolved_id, b.resolved_id]).fetchall()
+        [a.resolved_id, b.resolved_id, a.resolved_id, b.resolved_id])
     if rows:
         return "skipped", [{"identifier_type": t, "value_norm": v, "group_size": n, "max_allowed": mx,
                             "member_a": ka, "member_b": kb, "reason": "skipped",

@@ -43,10 +43,10 @@ def show(db: str, key: str | None = None, identifier_type: str | None = None, va
         [(_, _, _, norm, status)] = normalise(con, plan, [(0, identifier_type, value)]) or [(0, 0, 0, None, "?")]
         if status != "ok":
             return ShowResult(note=f"the value is {status} for {identifier_type}: it links no records")
-        ids = [r for (r,) in con.execute(
+        ids = [r for (r,) in con.rows(
             f"SELECT DISTINCT m.resolved_id FROM {out(PAIRS)} p JOIN {out(MEMBERSHIP)} m USING (entity_id) "
             "WHERE p.identifier_type = ? AND p.identifier_value_norm = ? ORDER BY 1 LIMIT 6",
-            [identifier_type, norm]).fetchall()]
+            [identifier_type, norm])]
         if not ids:
             return ShowResult(note=f"no record holds this {identifier_type} value")
         note = "more than 5 clusters hold this value (its group is skipped); showing 5" if len(ids) > 5 else None
@@ -54,28 +54,27 @@ def show(db: str, key: str | None = None, identifier_type: str | None = None, va
 
 
 def _card(con, rid: str, limit: int) -> Card:
-    size = con.execute(f"SELECT cluster_size FROM {out(CLUSTERS)} WHERE resolved_id = ?", [rid]).fetchall()
-    members = con.execute(f"SELECT entity_key, table_id FROM {out(MEMBERSHIP)} WHERE resolved_id = ? "
-                          "ORDER BY entity_key LIMIT ?", [rid, limit]).fetchall()
-    identifiers = con.execute(
+    size = con.rows(f"SELECT cluster_size FROM {out(CLUSTERS)} WHERE resolved_id = ?", [rid])
+    members = con.rows(f"SELECT entity_key, table_id FROM {out(MEMBERSHIP)} WHERE resolved_id = ? "
+                          "ORDER BY entity_key LIMIT ?", [rid, limit])
+    identifiers = con.rows(
         f"SELECT p.identifier_type, p.identifier_value_norm, count(*), any_value(s.group_size IS NOT NULL) "
         f"FROM {out(PAIRS)} p SEMI JOIN (SELECT entity_id FROM {out(MEMBERSHIP)} WHERE resolved_id = ?) m "
         f"USING (entity_id) LEFT JOIN {out(SKIPPED)} s ON s.identifier_type = p.identifier_type "
         "AND s.identifier_value_norm = p.identifier_value_norm GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT ?",
-        [rid, limit]).fetchall()
-    cur = con.execute(f"SELECT * FROM {out(GOLDEN)} WHERE resolved_id = ?", [rid])
-    names = [d[0] for d in cur.description]
-    row = cur.fetchall()
-    prov = {a: (k, s) for a, k, s in con.execute(
-        f"SELECT attribute_name, entity_key, strategy FROM {out(PROVENANCE)} WHERE resolved_id = ?", [rid]).fetchall()}
+        [rid, limit])
+    names = [c for c, _ in con.describe(f"SELECT * FROM {out(GOLDEN)}")]
+    row = con.rows(f"SELECT * FROM {out(GOLDEN)} WHERE resolved_id = ?", [rid])
+    prov = {a: (k, s) for a, k, s in con.rows(
+        f"SELECT attribute_name, entity_key, strategy FROM {out(PROVENANCE)} WHERE resolved_id = ?", [rid])}
     golden, updated_ts, run_id = [], None, None
     if row:
         values = dict(zip(names, row[0]))
         updated_ts, run_id = values.pop("updated_ts"), values.pop("run_id")
         values.pop("resolved_id")
         golden = [(a, v, *prov.get(a, (None, None))) for a, v in values.items()]
-    lineage = con.execute(
+    lineage = con.rows(
         "SELECT run_id, event, resolved_id, related_resolved_id, entities_moved, recorded_at "
         "FROM idr_out.resolved_id_lineage WHERE ? IN (resolved_id, related_resolved_id) "
-        "ORDER BY recorded_at, run_id", [rid]).fetchall()
+        "ORDER BY recorded_at, run_id", [rid])
     return Card(rid, size[0][0] if size else len(members), members, identifiers, golden, lineage, updated_ts, run_id)

@@ -1,31 +1,29 @@
 """Pure SQL builders for golden profiles: survivorship as one set-based SELECT.
 
 Inputs are relations of candidates, one row per record of a cluster member:
-`gid, ek, h, src, rec, a0, a1, ...` (gid: the cluster, ek: the entity, h: hash(entity_key),
-src: the source's number in the plan, rec: the record's recency, a<j>: the mapped
-attributes), and for each identifier-derived attribute `gid, ek, h, src, rec, v`. The
-caller chooses what identifies clusters and entities (FULL: integers, which group and
-carry faster than keys; INCR: resolved_id and entity_key). The output has one row per
-cluster: `gid`, one column per attribute, and `k<i>`, the ek each block's value came from
-(provenance).
+`gid, ek, src, rec, a0, a1, ...` (gid: the cluster, ek: the entity_key, src: the source's
+number in the plan, rec: the record's recency, a<j>: the mapped attributes), and for each
+identifier-derived attribute `gid, ek, src, rec, v`. The caller chooses what identifies
+clusters (FULL: the component number, which groups faster than a key; INCR: resolved_id).
+The output has one row per cluster: `gid`, one column per attribute, and `k<i>`, the
+entity_key each block's value came from (provenance).
 
 Every block (a group of attributes, or one attribute alone) picks one record per cluster:
 the first in an order made of the strategy's terms followed by the documented tie-break
-(source trust rank, then most recent, then hash(entity_key), then a hash of the values).
+(source trust rank, then most recent, then smallest entity_key, then the values as text).
 Records whose block is all NULL or blank are never candidates; a group's complete blocks
-come first. The pick is an `arg_min` over a sort key built by DuckDB's `create_sort_key`,
-which mixes ascending and descending terms with NULLs last in one hash aggregation (a
-window per attribute would sort every record once per attribute). Another engine renders
-`first_by_sql` differently (row_number() over a window); nothing else here is DuckDB-only.
+come first. The pick is the dialect's `first_by` aggregate (sql/dialects.py; on DuckDB an
+`arg_min` over a sort key that mixes ascending and descending terms with NULLs last), all
+blocks of one relation in one hash aggregation: a window per attribute would sort every
+record once per attribute. MOST_FREQUENT counts with a window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .dialects import Dialect
 from .quoting import ident
-
-LAST = 2**62  # stands in for "unranked": after every real rank
 
 
 @dataclass(frozen=True)
@@ -47,19 +45,6 @@ def valid_sql(col: str) -> str:
 
 def kept_sql(col: str) -> str:
     return f"CASE WHEN {valid_sql(col)} THEN {col} END"
-
-
-def first_by_sql(payload: str, terms: list[tuple[str, str]], where: str) -> str:
-    """The payload of the first row (per group) in the order of `terms` [(expr, ASC|DESC)],
-    NULLs last, among rows where `where` holds."""
-    key = ", ".join(f"{expr}, '{direction} NULLS LAST'" for expr, direction in terms)
-    return f"arg_min({payload}, create_sort_key({key})) FILTER (WHERE {where})"
-
-
-def values_hash_sql(cols) -> str:
-    """The last tie-break: a fixed order of different values of one record's entity (a key
-    repeated in its source). A hash, not the text: it keeps the sort key numeric."""
-    return f"hash({', '.join(kept_sql(c) for c in cols)})"
 
 
 def completeness_sql(cols) -> str:
@@ -87,14 +72,14 @@ def order_terms(block: Block, trust_sql: str, freq_col: str) -> list[tuple[str, 
         terms.append((cols[0], "ASC" if s == "MIN" else "DESC"))
     else:
         raise ValueError(f"unknown strategy {s!r}")
-    return terms + [(trust_sql, "ASC"), ("rec", "DESC"), ("h", "ASC"), (values_hash_sql(cols), "ASC")]
+    return terms + [(trust_sql, "ASC"), ("rec", "DESC"), ("ek", "ASC")] + \
+        [(f"CAST({kept_sql(c)} AS VARCHAR)", "ASC") for c in cols]
 
 
-def block_pick_sql(block: Block, trust_sql: str, freq_col: str) -> str:
-    payload = "struct_pack(k := ek, " + ", ".join(
-        f"v{i} := {kept_sql(c)}" for i, c in enumerate(block.columns)) + ")"
+def block_pick_sql(d: Dialect, block: Block, trust_sql: str, freq_col: str) -> str:
+    fields = [("k", "ek")] + [(f"v{i}", kept_sql(c)) for i, c in enumerate(block.columns)]
     where = " OR ".join(valid_sql(c) for c in block.columns)
-    return first_by_sql(payload, order_terms(block, trust_sql, freq_col), where)
+    return d.first_by(fields, order_terms(block, trust_sql, freq_col), where)
 
 
 def frequency_sql(block: Block) -> str:
@@ -102,21 +87,22 @@ def frequency_sql(block: Block) -> str:
     return f"count(*) OVER (PARTITION BY gid, {', '.join(kept_sql(c) for c in block.columns)})"
 
 
-def golden_select_sql(clusters: str, candidates: str, blocks: list[Block], id_blocks: list[tuple[Block, str]],
-                      trust_sql: str) -> str:
+def golden_select_sql(d: Dialect, clusters: str, candidates: str, blocks: list[Block],
+                      id_blocks: list[tuple[Block, str]], trust_sql: str) -> str:
     """One row per cluster of `clusters` (a relation with gid): every attribute's golden
-    value and, per block i, k<i> = the ek it came from.
+    value and, per block i, k<i> = the entity_key it came from.
 
     blocks: over `candidates`, all picked in one aggregation; id_blocks: (block, its own
     candidate relation)."""
     parts, outs, keys = [], [], []
     every = [(b, candidates) for b in blocks] + list(id_blocks)
-    for n, group in enumerate([list(enumerate(blocks))] * bool(blocks) +
-                              [[(len(blocks) + j, b)] for j, (b, _) in enumerate(id_blocks)]):
+    groups = ([list(enumerate(blocks))] if blocks else []) + \
+        [[(len(blocks) + j, b)] for j, (b, _) in enumerate(id_blocks)]
+    for n, group in enumerate(groups):
         relation = every[group[0][0]][1]
         windows = "".join(f", {frequency_sql(b)} AS f{i}" for i, b in group if b.strategy == "MOST_FREQUENT")
-        picks = ", ".join(f"{block_pick_sql(b, trust_sql, f'f{i}')} AS b{i}" for i, b in group)
-        parts.append(f"(SELECT gid, {picks} FROM (SELECT *{windows} FROM {relation}) GROUP BY gid) r{n}")
+        picks = ", ".join(f"{block_pick_sql(d, b, trust_sql, f'f{i}')} AS b{i}" for i, b in group)
+        parts.append(f"(SELECT gid, {picks} FROM (SELECT *{windows} FROM {relation}) AS q GROUP BY gid) AS r{n}")
         for i, b in group:
             outs += [f"r{n}.b{i}.v{j} AS {ident(name)}" for j, name in enumerate(b.names)]
             keys.append(f"r{n}.b{i}.k AS k{i}")
