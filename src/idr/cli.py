@@ -254,24 +254,16 @@ def cmd_rollback(args) -> int:
 
 def cmd_runs(args) -> int:
     from .backends.duckdb import open_database
+    from .runs.listing import format_runs, read_runs
     from .runs.runner import require_initialised
 
     con = open_database(args.db, create=False, read_only=True)
     try:
         require_initialised(con, args.db)
-        rows = con.execute(
-            "SELECT run_id, run_mode, status, started_at, duration_seconds, entities_processed, edges_created, "
-            "clusters_total, groups_skipped, coalesce(error_message, warnings, '') FROM idr_out.run_history "
-            "ORDER BY started_at DESC LIMIT ?", [args.limit]).fetchall()
+        rows = read_runs(con, args.limit)
     finally:
         con.close()
-    head = f"{'run_id':<30} {'mode':<5} {'status':<22} {'started_at (UTC)':<20} {'secs':>8} " \
-           f"{'entities':>12} {'edges':>12} {'clusters':>12} {'skipped':>8}  note"
-    print(head)
-    for r in rows:
-        secs = "-" if r[4] is None else f"{r[4]:.2f}"
-        nums = " ".join(f"{('-' if v is None else f'{v:,}'):>{w}}" for v, w in zip(r[5:9], (12, 12, 12, 8)))
-        print(f"{r[0]:<30} {r[1]:<5} {r[2]:<22} {r[3]:%Y-%m-%d %H:%M:%S} {secs:>8} {nums}  {r[9][:80]}")
+    print(format_runs(rows))
     if not rows:
         print("(no runs yet: `idr run --run-mode FULL`)")
     return 0

@@ -140,7 +140,11 @@ def check_target(con, target: str, retention: int) -> list[str]:
 
 
 def undo_runs(con, undo: list[str]) -> None:
-    """Undo the given runs, newest first. The caller owns the transaction."""
+    """Undo the given runs, newest first. The caller owns the transaction.
+
+    Their lineage rows go too: resolved_id_lineage tells how the published ids came to be,
+    so a merge that was undone and then redone is one row, not two (run_history keeps the
+    undone runs, marked rolled_back_by)."""
     for run_id in undo:
         for schema, table, run_col in STATE_TABLES:
             t = qualified(schema, table)
@@ -148,3 +152,4 @@ def undo_runs(con, undo: list[str]) -> None:
             con.execute(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
             con.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {before}")  # by name: survives added (nullable) columns
             con.execute(f"DROP TABLE {before}")
+        con.execute("DELETE FROM idr_out.resolved_id_lineage WHERE run_id = ?", [run_id])
