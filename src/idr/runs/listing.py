@@ -44,7 +44,7 @@ def format_runs(rows: list[tuple]) -> str:
         cells.append([run_id, mode, status, f"{started:%Y-%m-%d %H:%M:%S}",
                       "-" if secs is None else f"{secs:.2f}", *map(_number, (entities, edges, clusters, skipped)),
                       _note(mode, error, warnings, rolled_back_by, rollback_to)])
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADER[:-1])]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(HEADER[:-1])]
 
     def line(values) -> str:
         padded = [f"{v:>{w}}" if h in RIGHT_ALIGNED else f"{v:<{w}}" for h, v, w in zip(HEADER, values, widths)]
