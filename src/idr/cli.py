@@ -232,7 +232,7 @@ def cmd_run(args) -> int:
     elif result.dry_run is not None:
         from .dryrun import format_console
 
-        print(format_console(result.dry_run, result.run_id, result.mode))
+        print(format_console(result.dry_run, result.run_id, result.mode, args.db))
         for note in result.notes:
             print(f"NOTE: {note}")
     else:
@@ -265,7 +265,9 @@ def cmd_runs(args) -> int:
         con.close()
     print(format_runs(rows))
     if not rows:
-        print("(no runs yet: `idr run --run-mode FULL`)")
+        from .hints import idr_command
+
+        print(f"(no runs yet: {idr_command('run', '--run-mode', 'FULL', db=args.db)})")
     return 0
 
 

@@ -92,7 +92,7 @@ def _show(args) -> int:
             write_report(con, args.run_id, args.report)
     finally:
         con.close()
-    print(format_console(summary, args.run_id, summary.mode))
+    print(format_console(summary, args.run_id, summary.mode, args.db))
     if args.limit:
         _print_rows(rows, total, args)
     if args.report:

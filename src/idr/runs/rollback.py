@@ -12,6 +12,7 @@ reachable; older before-tables are dropped when a run publishes.
 from __future__ import annotations
 
 from ..errors import InputError
+from ..hints import idr_command
 from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED, table_ddl
 from ..sql.quoting import ident, qualified
 from .state import PUBLISHED
@@ -99,12 +100,12 @@ def prune(con, retention: int, current: str) -> None:
                 con.execute(f"DROP TABLE {qualified('idr_out', name)}")
 
 
-def check_target(con, target: str, retention: int) -> list[str]:
+def check_target(con, target: str, retention: int, db: str) -> list[str]:
     """The runs to undo (newest first) to return to `target`; InputError if it cannot be."""
     row = con.execute("SELECT run_mode, status, rolled_back_by FROM idr_out.run_history WHERE run_id = ?",
                       [target]).fetchall()
     if not row:
-        raise InputError(f"--to {target}: no such run in idr_out.run_history (see `idr runs`)")
+        raise InputError(f"--to {target}: no such run in idr_out.run_history (see `{idr_command('runs', db=db)}`)")
     mode, status, rolled_back_by = row[0]
     if status == "DRY_RUN_COMPLETE":
         raise InputError(f"--to {target}: a dry run published nothing, so there is nothing to return to")

@@ -20,6 +20,7 @@ from ..config.models import SETTINGS
 from ..config.meta import read_config
 from ..config.validate import build_plan
 from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
+from ..hints import idr_command
 from ..pipeline import clusters, edges, extract, normalize, publish, scope
 from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..schema import is_initialised
@@ -74,7 +75,7 @@ def new_run_id(now, dry_run: bool = False) -> str:
 
 def require_initialised(con, db) -> None:
     if not is_initialised(con):
-        raise InputError(f"--db {db}: idr's tables are missing or incomplete; run `idr init --db {db}` "
+        raise InputError(f"--db {db}: idr's tables are missing or incomplete; run `{idr_command('init', db=db)}` "
                          "(safe to repeat) and load a configuration")
 
 
@@ -154,7 +155,7 @@ def rollback(db: str, target: str) -> RollbackResult:
         mark_interrupted(con)
         # Only the one setting: a rollback is most wanted when the configuration is broken.
         retention = _retention_runs(con)
-        undo = rb.check_target(con, target, retention)
+        undo = rb.check_target(con, target, retention, db)
         started = utcnow()
         run_id = f"rollback_{started:%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
         with transaction(con):
@@ -179,7 +180,7 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
     if strategy not in ("inprocess", "sql"):
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
     baseline = read_baseline(con)
-    mode, reason = choose_mode(requested, plan, baseline, auto_full)
+    mode, reason = choose_mode(requested, plan, baseline, auto_full, db)
     from ..dryrun.diff import record_dry_run
     from ..dryrun.retention import cleanup_expired
 

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from ..config.validate import Plan, SourcePlan
 from ..errors import InputError
+from ..hints import idr_command
 
 # Statuses whose outputs were published.
 PUBLISHED = ("SUCCESS", "SUCCESS_WITH_WARNINGS")
@@ -95,7 +96,7 @@ def why_not_incremental(plan: Plan, baseline: Baseline) -> str | None:
     return None
 
 
-def choose_mode(requested: str, plan: Plan, baseline: Baseline, auto_full: bool) -> tuple[str, str | None]:
+def choose_mode(requested: str, plan: Plan, baseline: Baseline, auto_full: bool, db: str) -> tuple[str, str | None]:
     """(mode to run, reason when an INCR request runs as FULL)."""
     if requested == "FULL":
         return "FULL", None
@@ -104,7 +105,8 @@ def choose_mode(requested: str, plan: Plan, baseline: Baseline, auto_full: bool)
         return "INCR", None
     if not auto_full:
         raise InputError(f"--run-mode INCR --no-auto-full: an incremental run would not be exact: {reason}. "
-                         "Run `idr run --run-mode FULL`, or drop --no-auto-full to let INCR run as FULL")
+                         f"Run `{idr_command('run', '--run-mode', 'FULL', db=db)}`, or drop --no-auto-full to let "
+                         "INCR run as FULL")
     return "FULL", f"INCR requested; ran FULL because {reason}"
 
 
