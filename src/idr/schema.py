@@ -210,6 +210,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("current_clusters", "BIGINT"),
         ("proposed_clusters", "BIGINT"),
         ("execution_seconds", "DOUBLE"),
+        ("warnings", "VARCHAR[]"),  # the run's warnings, e.g. clusters over large_cluster_threshold
     ],
     # One row per metric per run (docs/metrics.md): the seed's columns, then exported_to,
     # the exporters that have delivered the row. The seed's partial index on
@@ -316,10 +317,14 @@ def _number_entities(con) -> None:
 
 
 def is_initialised(con) -> bool:
-    """Every idr table and view is there (a dropped one would fail a run half-way); a view
-    that older versions stored as a table needs `idr init` to become a view."""
+    """Every idr table, column and view is there (a dropped one would fail a run half-way;
+    a column added by a newer idr needs `idr init`); a view that older versions stored as
+    a table needs `idr init` to become a view."""
     found = _table_kinds(con)
-    return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in VIEWS)
+    columns = set(con.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                              "WHERE table_schema IN ('idr_meta', 'idr_out')").fetchall())
+    return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in VIEWS) \
+        and all((s, t, c) in columns for (s, t), cols in TABLES.items() for c, _ in cols)
 
 
 def _table_kinds(con) -> dict[tuple[str, str], str]:

@@ -172,11 +172,11 @@ SUMMARY_COLS = ("run_id", "total_entities", "new_entities", "moved_entities", "m
                 "split_clusters", "largest_proposed_cluster", "edges_would_create", "groups_would_skip",
                 "values_would_exclude", "execution_time_seconds", "created_at", "mode", "removed_entities",
                 "unchanged_entities", "affected_entities", "merged_into_clusters", "current_entities",
-                "current_clusters", "proposed_clusters", "execution_seconds")
+                "current_clusters", "proposed_clusters", "execution_seconds", "warnings")
 
 
 def record_dry_run(con, run_id: str, mode: str, scope_is_full: bool, counts: dict,
-                   execution_seconds: float) -> DryRunSummary:
+                   execution_seconds: float, warnings: list[str] | tuple[str, ...] = ()) -> DryRunSummary:
     """Compute the diff, write this run's rows to idr_out.dry_run_results and
     idr_out.dry_run_summary, and return the summary.
 
@@ -215,6 +215,7 @@ def record_dry_run(con, run_id: str, mode: str, scope_is_full: bool, counts: dic
             groups_would_skip=int(counts.get("groups_skipped") or 0),
             values_would_exclude=int(counts.get("values_excluded") or 0),
             execution_seconds=execution_seconds + (time.perf_counter() - t0), created_at=created_at,
+            warnings=tuple(warnings),
         )
         _insert_summary(con, summary)
         return summary
@@ -241,6 +242,6 @@ def _check_contract(con) -> None:
 
 
 def _insert_summary(con, s: DryRunSummary) -> None:
-    values = [getattr(s, c) for c in SUMMARY_COLS]
+    values = [list(s.warnings) if c == "warnings" else getattr(s, c) for c in SUMMARY_COLS]
     con.execute(f"INSERT INTO idr_out.dry_run_summary ({', '.join(SUMMARY_COLS)}) "
                 f"VALUES ({', '.join('?' for _ in SUMMARY_COLS)})", values)

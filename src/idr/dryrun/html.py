@@ -149,6 +149,13 @@ def _cards(s: DryRunSummary) -> str:
         f'<div class="card"><b>{v:,}</b><span>{escape(label)}</span></div>' for label, v in items) + "</div>"
 
 
+def _warnings(s: DryRunSummary) -> str:
+    if not s.warnings:
+        return ""
+    items = "".join(f"<li>{escape(w)}</li>" for w in s.warnings)
+    return f'<div class="warn" id="warnings"><b>Warnings ({len(s.warnings):,})</b><ul>{items}</ul></div>'
+
+
 def _plural(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
@@ -221,6 +228,7 @@ def render(con, run_id: str) -> str:
 took {s.execution_seconds:,.2f} s</p>
 <p class="warn">This was a dry run: nothing was published. Rows:
 <code>SELECT * FROM idr_out.dry_run_results WHERE run_id = '{escape(run_id.replace("'", "''"))}'</code></p>
+{_warnings(s)}
 <h2>Summary</h2>{_cards(s)}
 <h2>Cluster sizes involved: current vs proposed</h2>
 <p class="sub">Clusters that gain or lose members (current) and the clusters they would become (proposed),

@@ -38,6 +38,7 @@ class DryRunSummary:
     values_would_exclude: int
     execution_seconds: float
     created_at: datetime
+    warnings: tuple[str, ...] = ()  # what the run would have warned about (run_history.warnings)
 
     @property
     def execution_time_seconds(self) -> int:
@@ -63,7 +64,11 @@ def load_summary(con, run_id: str) -> DryRunSummary:
                          "rows older than dry_run_retention_days are removed at every run)")
     values = dict(zip(FIELDS, rows[0]))
     for name in FIELDS:
-        if values[name] is None and name not in ("created_at", "mode", "run_id"):
+        if values[name] is None and name not in ("created_at", "mode", "run_id", "warnings"):
             values[name] = 0.0 if name == "execution_seconds" else 0
     values["mode"] = values["mode"] or "-"
+    if values["warnings"] is None:  # recorded by an idr without the column: the run's row has them
+        found = con.execute("SELECT warnings FROM idr_out.run_history WHERE run_id = ?", [run_id]).fetchall()
+        values["warnings"] = [found[0][0]] if found and found[0][0] else []
+    values["warnings"] = tuple(values["warnings"])
     return DryRunSummary(**values)

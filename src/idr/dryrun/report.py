@@ -57,6 +57,7 @@ def format_console(summary: DryRunSummary, run_id: str, mode: str, db: str) -> s
         line("  Would Skip", s.groups_would_skip, "(max_group_size)"),
         line("  Would Exclude", s.values_would_exclude, "(exclusion list)"),
         "",
+        *([f"WARNINGS ({len(s.warnings)}):", *(f"  {w}" for w in s.warnings), ""] if s.warnings else []),
         "⚠️  THIS WAS A DRY RUN - NO CHANGES COMMITTED",
         "    Review: SELECT * FROM idr_out.dry_run_results",
         f"            WHERE run_id = {literal(run_id)}",

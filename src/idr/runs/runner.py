@@ -224,7 +224,8 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
             status = Status.DRY_RUN_COMPLETE
             with transaction(con):
                 summary = record_dry_run(con, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
-                                         execution_seconds=(utcnow() - ctx.started_at).total_seconds())
+                                         execution_seconds=(utcnow() - ctx.started_at).total_seconds(),
+                                         warnings=ctx.warnings)
                 duration["s"] = finish(con, ctx, status)
             duration["committed"] = True
         else:
