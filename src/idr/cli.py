@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
                      help="connected components strategy (default: config components_strategy, inprocess)")
     run.add_argument("--quiet", action="store_true",
-                     help="print only the run id and status (no per-stage progress on standard error)")
+                     help="print only the run id and status on standard output, and no per-stage progress; "
+                          "warnings (e.g. an exporter that failed) still go to standard error")
 
     rb = sub.add_parser("rollback", parents=[db], help="return the published results to an earlier run",
                         description="Restore idr_out.*_current and the watermarks in idr_meta.run_state to exactly "
@@ -227,6 +228,10 @@ def cmd_run(args) -> int:
     _stop_on_signals()
     result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy,
                  progress=None if args.quiet else _print_stage, dry_run=args.dry_run, auto_full=args.auto_full)
+    # Warnings reach standard error whatever goes to standard output (--quiet included), so
+    # a failed exporter is seen even when the output is piped or the summary is off.
+    for warning in result.warnings:
+        print(f"idr: warning: {warning}", file=sys.stderr)
     if args.quiet:
         print(f"{result.run_id} {result.status}")
     elif result.dry_run is not None:

@@ -63,7 +63,7 @@ class RunResult:
     duration_seconds: float
     counts: dict
     stages: list[StageRecord]
-    warnings: list[str]
+    warnings: list[str]  # all of the run's warnings, as in run_history.warnings (exporter failures too)
     interrupted_runs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: object = None  # dryrun.DryRunSummary of a dry run
@@ -249,9 +249,11 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
         if isinstance(e, (IdrError, Interrupted)):
             raise
         raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e
-    notes += _export_metrics(con, ctx.run_id)
+    # An exporter's failure is a warning of the run but leaves its status as it is: the
+    # results are published and the status was recorded and exported already (docs/metrics.md).
+    warnings = ctx.warnings + _export_metrics(con, ctx.run_id)
     return RunResult(ctx.run_id, mode, status.value, duration["s"], dict(ctx.counts), ctx.stages,
-                     ctx.warnings, interrupted, notes, summary if dry_run else None)
+                     warnings, interrupted, notes, summary if dry_run else None)
 
 
 def _export_metrics(con, run_id: str) -> list[str]:
