@@ -107,6 +107,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("entities_removed", "BIGINT"),
         ("rolled_back_by", "VARCHAR"),
         ("rollback_to", "VARCHAR"),
+        ("config_snapshot", "VARCHAR"),  # JSON of the configuration the run used (dry-run reports diff it)
     ],
     ("idr_out", "stage_metrics"): [
         ("run_id", "VARCHAR NOT NULL"),
@@ -211,6 +212,18 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("proposed_clusters", "BIGINT"),
         ("execution_seconds", "DOUBLE"),
         ("warnings", "VARCHAR[]"),  # the run's warnings, e.g. clusters over large_cluster_threshold
+        ("compared_to_run_id", "VARCHAR"),  # the published run whose results the dry run was compared with
+    ],
+    # Why the merges of a dry run happen: identifier values held by entities of two or more
+    # parts of a merge (a current cluster, or a new entity).
+    ("idr_out", "dry_run_bridges"): [
+        ("run_id", "VARCHAR NOT NULL"),
+        ("proposed_resolved_id", "VARCHAR NOT NULL"),
+        ("identifier_type", "VARCHAR NOT NULL"),
+        ("identifier_value_norm", "VARCHAR NOT NULL"),
+        ("parts", "BIGINT NOT NULL"),
+        ("entities", "BIGINT NOT NULL"),
+        ("created_at", "TIMESTAMP"),
     ],
     # One row per metric per run (docs/metrics.md): the seed's columns, then exported_to,
     # the exporters that have delivered the row. The seed's partial index on

@@ -6,7 +6,7 @@ One dataclass serves the runner (which prints it right after the diff), `idr dry
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from ..errors import InputError
@@ -38,7 +38,8 @@ class DryRunSummary:
     values_would_exclude: int
     execution_seconds: float
     created_at: datetime
-    warnings: tuple[str, ...] = ()  # what the run would have warned about (run_history.warnings)
+    warnings: list[str] = field(default_factory=list)  # what the run would have warned about (run_history.warnings)
+    compared_to_run_id: str | None = None  # the published run it was compared with (None: nothing published)
 
     @property
     def execution_time_seconds(self) -> int:
@@ -64,11 +65,11 @@ def load_summary(con, run_id: str) -> DryRunSummary:
                          "rows older than dry_run_retention_days are removed at every run)")
     values = dict(zip(FIELDS, rows[0]))
     for name in FIELDS:
-        if values[name] is None and name not in ("created_at", "mode", "run_id", "warnings"):
+        if values[name] is None and name not in ("created_at", "mode", "run_id", "warnings", "compared_to_run_id"):
             values[name] = 0.0 if name == "execution_seconds" else 0
     values["mode"] = values["mode"] or "-"
     if values["warnings"] is None:  # recorded by an idr without the column: the run's row has them
         found = con.execute("SELECT warnings FROM idr_out.run_history WHERE run_id = ?", [run_id]).fetchall()
         values["warnings"] = [found[0][0]] if found and found[0][0] else []
-    values["warnings"] = tuple(values["warnings"])
+    values["warnings"] = list(values["warnings"])
     return DryRunSummary(**values)

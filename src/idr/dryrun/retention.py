@@ -62,10 +62,11 @@ def remove_runs(con, run_ids: list[str]) -> int:
     con.execute("CREATE OR REPLACE TEMP TABLE idr_dr_cleanup (run_id VARCHAR)")
     try:
         con.executemany("INSERT INTO idr_dr_cleanup VALUES (?)", [[r] for r in run_ids])
-        for table in ("dry_run_results", "dry_run_summary"):
+        for table in ("dry_run_results", "dry_run_summary", "dry_run_bridges"):
             got = con.execute(f"DELETE FROM idr_out.{table} WHERE run_id IN (SELECT run_id FROM idr_dr_cleanup)"
                               ).fetchall()
-            rows += int(got[0][0]) if got else 0
+            if table != "dry_run_bridges":  # the count is of the two tables users know (docs/dry-run.md)
+                rows += int(got[0][0]) if got else 0
     finally:
         con.execute("DROP TABLE IF EXISTS idr_dr_cleanup")
     return rows

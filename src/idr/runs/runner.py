@@ -27,7 +27,7 @@ from ..schema import is_initialised
 from ..sql.quoting import literal
 from . import rollback as rb
 from .history import Status, finish, insert_running, mark_interrupted
-from .state import choose_mode, config_fingerprint, read_baseline
+from .state import choose_mode, config_fingerprint, config_snapshot, read_baseline
 
 MODES = ("FULL", "INCR")
 
@@ -206,7 +206,7 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
     ctx = RunContext(con=con, run_id=new_run_id(started, dry_run), mode=mode, plan=plan, started_at=started,
                      max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress,
                      baseline=baseline, dry_run=dry_run)
-    insert_running(con, ctx, requested, reason, config_fingerprint(plan))
+    insert_running(con, ctx, requested, reason, config_fingerprint(plan), config_snapshot(plan))
     status = Status.SUCCESS
     duration: dict[str, float] = {}
     try:
@@ -225,7 +225,7 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
             with transaction(con):
                 summary = record_dry_run(con, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
                                          execution_seconds=(utcnow() - ctx.started_at).total_seconds(),
-                                         warnings=ctx.warnings)
+                                         warnings=ctx.warnings, compared_to=baseline.run_id)
                 duration["s"] = finish(con, ctx, status)
             duration["committed"] = True
         else:

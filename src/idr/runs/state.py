@@ -40,6 +40,12 @@ def config_fingerprint(plan: Plan) -> str:
     return _digest({"rules": rules, "exclusions": exclusions, "settings": settings, "code": code})
 
 
+def config_snapshot(plan: Plan) -> str:
+    """The whole configuration the run uses, as JSON (run_history.config_snapshot), so a
+    dry-run report can say what changed since the published run."""
+    return json.dumps(plan.config.model_dump(mode="json"), sort_keys=True)
+
+
 def source_fingerprint(src: SourcePlan) -> str:
     return _digest({"relation": src.relation_sql, "key": src.key_sql, "deleted": src.deleted_sql,
                     "mappings": sorted((m.identifier_type, m.value_sql, m.is_hashed) for m in src.mappings)})
