@@ -157,46 +157,46 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_init(args) -> int:
-    from .backends.duckdb import open_database, transaction
+    from .backends.duckdb import DuckDBBackend
     from .schema import ensure_schema
 
-    con = open_database(args.db)
+    backend = DuckDBBackend.open(args.db)
     try:
-        with transaction(con):  # an upgrade that converts tables happens whole or not at all
-            created = ensure_schema(con)
+        with backend.transaction():  # an upgrade that converts tables happens whole or not at all
+            created = ensure_schema(backend)
     finally:
-        con.close()
+        backend.close()
     print(f"initialised {args.db}: " + (f"created {len(created)} objects" if created else "already up to date"))
     return 0
 
 
 def cmd_config(args) -> int:
-    from .backends.duckdb import open_database, transaction
+    from .backends.duckdb import DuckDBBackend
     from .config.meta import read_config, write_config
     from .config.validate import build_plan
     from .config.yaml_io import dump_yaml, load_yaml
-    from .runs.runner import require_initialised
+    from .schema import require_initialised
 
     if args.config_command == "load":
         cfg = load_yaml(args.file)
-        con = open_database(args.db, create=False)
+        backend = DuckDBBackend.open(args.db, create=False)
         try:
-            require_initialised(con, args.db)
-            build_plan(con, cfg)  # raises ConfigError listing every problem; nothing written
-            with transaction(con):
-                write_config(con, cfg)
+            require_initialised(backend, args.db)
+            build_plan(backend, cfg)  # raises ConfigError listing every problem; nothing written
+            with backend.transaction():
+                write_config(backend, cfg)
         finally:
-            con.close()
+            backend.close()
         n_map = sum(len(s.identifiers) for s in cfg.sources)
         print(f"loaded {args.file} into {args.db}: {len(cfg.sources)} sources, {n_map} identifier mappings, "
               f"{len(cfg.rules)} rules, {len(cfg.exclusions)} exclusions, {len(cfg.config)} settings")
         return 0
-    con = open_database(args.db, create=False, read_only=True)
+    backend = DuckDBBackend.open(args.db, create=False, read_only=True)
     try:
-        require_initialised(con, args.db)
-        text = dump_yaml(read_config(con))
+        require_initialised(backend, args.db)
+        text = dump_yaml(read_config(backend))
     finally:
-        con.close()
+        backend.close()
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)
@@ -258,16 +258,16 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .backends.duckdb import open_database
+    from .backends.duckdb import DuckDBBackend
     from .runs.listing import format_runs, read_runs
-    from .runs.runner import require_initialised
+    from .schema import require_initialised
 
-    con = open_database(args.db, create=False, read_only=True)
+    backend = DuckDBBackend.open(args.db, create=False, read_only=True)
     try:
-        require_initialised(con, args.db)
-        rows = read_runs(con, args.limit)
+        require_initialised(backend, args.db)
+        rows = read_runs(backend, args.limit)
     finally:
-        con.close()
+        backend.close()
     print(format_runs(rows))
     if not rows:
         from .hints import idr_command

@@ -88,12 +88,12 @@ def _redact(key: str, value: str) -> str:
     return value
 
 
-def compare(con, run_id: str, compared_to: str | None) -> ConfigComparison:
+def compare(db, run_id: str, compared_to: str | None) -> ConfigComparison:
     """The configuration of dry run `run_id` against that of the published run it was
     compared with."""
     if compared_to is None:
         return ConfigComparison(None, (), True, False)
-    rows = {r: con.execute(RUN_SQL, [r]).fetchall() for r in (run_id, compared_to)}
+    rows = {r: db.rows(RUN_SQL, [r]) for r in (run_id, compared_to)}
     (snap_new, fp_new), (snap_old, fp_old) = (rows[r][0] if rows[r] else (None, None) for r in (run_id, compared_to))
     if snap_new is None or snap_old is None:
         return ConfigComparison(compared_to, (), False, fp_new != fp_old)

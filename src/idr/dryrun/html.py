@@ -9,6 +9,7 @@ before/after membership of every cluster that changes, so the report needs nothi
 
 from __future__ import annotations
 
+from ..backends import as_backend
 from html import escape
 
 from . import html_why
@@ -173,15 +174,15 @@ PARTS_HEAD = ('<colgroup><col style="width:17%"><col style="width:9%"><col style
               '<th class="n">entities</th><th>change</th><th>entity keys</th></tr>')
 
 
-def _merges(con, s: DryRunSummary, mask: bool) -> str:
+def _merges(db, s: DryRunSummary, mask: bool) -> str:
     run_id = s.run_id
-    merges = con.execute(MERGES_SQL, {"run_id": run_id, "limit": MAX_MERGES}).fetchall()
+    merges = db.rows(MERGES_SQL, {"run_id": run_id, "limit": MAX_MERGES})
     if not merges:
         return "<p>No current clusters combine in this dry run.</p>"
-    why = html_why.bridges(con, run_id, [m[0] for m in merges], mask)
+    why = html_why.bridges(db, run_id, [m[0] for m in merges], mask)
     parts: dict[str, list[tuple]] = {}
-    for rid, *part in con.execute(
-            PARTS_SQL, {"run_id": run_id, "rids": [m[0] for m in merges], "keys": MAX_KEYS}).fetchall():
+    for rid, *part in db.rows(
+            PARTS_SQL, {"run_id": run_id, "rids": [m[0] for m in merges], "keys": MAX_KEYS}):
         parts.setdefault(rid, []).append(part)
     out = []
     for rid, size, n_parts, new in merges:
@@ -205,9 +206,9 @@ def _merges(con, s: DryRunSummary, mask: bool) -> str:
     return "".join(out)
 
 
-def _splits(con, s: DryRunSummary) -> str:
+def _splits(db, s: DryRunSummary) -> str:
     run_id = s.run_id
-    splits = con.execute(SPLITS_SQL, {"run_id": run_id, "limit": MAX_SPLITS}).fetchall()
+    splits = db.rows(SPLITS_SQL, {"run_id": run_id, "limit": MAX_SPLITS})
     if not splits:
         return "<p>No current cluster breaks apart in this dry run.</p>"
     rows = []
@@ -224,10 +225,11 @@ def _splits(con, s: DryRunSummary) -> str:
             f'{"".join(rows)}</table>')
 
 
-def render(con, run_id: str, mask: bool = False) -> str:
+def render(db, run_id: str, mask: bool = False) -> str:
     """The report as one HTML page. mask: identifier values as type and hash only."""
-    s = load_summary(con, run_id)
-    found = {k: (c, p) for k, c, p in con.execute(HISTOGRAM_SQL, {"run_id": run_id}).fetchall()}
+    db = as_backend(db)
+    s = load_summary(db, run_id)
+    found = {k: (c, p) for k, c, p in db.rows(HISTOGRAM_SQL, {"run_id": run_id})}
     # Every bin from size 1 to the largest, empty ones too, so the x axis is a real scale.
     bins = [(k, *found.get(k, (0, 0))) for k in range(max(found) + 1)] if found else []
     created = "-" if s.created_at is None else f"{s.created_at:%Y-%m-%d %H:%M:%S} UTC"
@@ -246,9 +248,9 @@ took {s.execution_seconds:,.2f} s</p>
 {_warnings(s)}
 <h2>Summary</h2>{_cards(s)}
 <h2 id="config">Configuration changes</h2>
-{html_why.config_changes(con, s, mask)}
+{html_why.config_changes(db, s, mask)}
 <h2 id="thresholds">Thresholds</h2>
-{html_why.breaches(con, s)}
+{html_why.breaches(db, s)}
 <h2>Cluster sizes involved: current vs proposed</h2>
 <p class="sub">Clusters that gain or lose members (current) and the clusters they would become (proposed),
 by size. Unchanged clusters are not counted here.</p>
@@ -258,16 +260,16 @@ by size. Unchanged clusters are not counted here.</p>
 (up to {MAX_MERGES}), with the identifier values that bridge them (held by entities of two or more of
 their parts{"; values masked: type and the first 12 hex digits of their SHA-256" if mask else ""}) and the
 clusters they are made of.</p>
-{_merges(con, s, mask)}
+{_merges(db, s, mask)}
 <h2 id="splits">Largest splits</h2>
 <p class="sub">Current clusters whose entities would end up in two or more clusters (up to {MAX_SPLITS}).</p>
-{_splits(con, s)}
+{_splits(db, s)}
 </main></body></html>
 """
 
 
-def write_report(con, run_id: str, path, mask: bool = False) -> None:
+def write_report(db, run_id: str, path, mask: bool = False) -> None:
     """Write the report for `run_id` to `path` (UTF-8)."""
-    text = render(con, run_id, mask)
+    text = render(db, run_id, mask)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)

@@ -56,11 +56,11 @@ def more(hidden: int, what: str) -> str:
     return f' <span class="more">… and {hidden:,} more {escape(what)}</span>' if hidden > 0 else ""
 
 
-def bridges(con, run_id: str, rids: list[str], mask: bool) -> dict[str, str]:
+def bridges(db, run_id: str, rids: list[str], mask: bool) -> dict[str, str]:
     """Per merge (proposed id): an HTML list of the values that bridge its parts."""
     found: dict[str, list] = {}
-    for rid, t, value, parts, entities, total in con.execute(
-            BRIDGES_SQL, {"run_id": run_id, "rids": rids, "limit": MAX_BRIDGES}).fetchall():
+    for rid, t, value, parts, entities, total in db.rows(
+            BRIDGES_SQL, {"run_id": run_id, "rids": rids, "limit": MAX_BRIDGES}):
         found.setdefault(rid, []).append((t, value, parts, entities, total))
     out = {}
     for rid, rows in found.items():
@@ -71,18 +71,18 @@ def bridges(con, run_id: str, rids: list[str], mask: bool) -> dict[str, str]:
     return out
 
 
-def _settings(con, run_id: str) -> dict:
-    row = con.execute("SELECT config_snapshot FROM idr_out.run_history WHERE run_id = ?", [run_id]).fetchall()
+def _settings(db, run_id: str) -> dict:
+    row = db.rows("SELECT config_snapshot FROM idr_out.run_history WHERE run_id = ?", [run_id])
     return json.loads(row[0][0]).get("config", {}) if row and row[0][0] else {}
 
 
-def breaches(con, s: DryRunSummary) -> str:
+def breaches(db, s: DryRunSummary) -> str:
     """Clusters over large_cluster_threshold among the clusters that change, and groups over
     max_group_size."""
     parts = []
-    raw = _settings(con, s.run_id).get("large_cluster_threshold", SETTINGS["large_cluster_threshold"][0])
+    raw = _settings(db, s.run_id).get("large_cluster_threshold", SETTINGS["large_cluster_threshold"][0])
     threshold = int(raw)
-    rows = con.execute(LARGE_SQL, {"run_id": s.run_id, "threshold": threshold, "limit": MAX_LARGE}).fetchall()
+    rows = db.rows(LARGE_SQL, {"run_id": s.run_id, "threshold": threshold, "limit": MAX_LARGE})
     if rows:
         items = "".join(f'<tr><td><code>{escape(rid)}</code></td><td class="n">{size:,}</td>'
                         f'<td class="n">{n:,}</td></tr>' for rid, size, n, _ in rows)
@@ -100,8 +100,8 @@ def breaches(con, s: DryRunSummary) -> str:
     return "".join(parts)
 
 
-def config_changes(con, s: DryRunSummary, mask: bool) -> str:
-    c = compare(con, s.run_id, s.compared_to_run_id)
+def config_changes(db, s: DryRunSummary, mask: bool) -> str:
+    c = compare(db, s.run_id, s.compared_to_run_id)
     if c.compared_to is None:
         return "<p>Nothing was published before this dry run: every cluster is new.</p>"
     against = f"the published run <code>{escape(c.compared_to)}</code>"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+from ..backends import as_backend
 from ..errors import InputError
 
 CHANGE_TYPES = ("NEW", "MOVED", "UNCHANGED", "REMOVED")
@@ -55,10 +56,11 @@ class DryRunSummary:
 FIELDS = tuple(f.name for f in fields(DryRunSummary))
 
 
-def load_summary(con, run_id: str) -> DryRunSummary:
+def load_summary(db, run_id: str) -> DryRunSummary:
     """Read one run's summary back; an unknown run id is the user's input error (exit 2)."""
+    db = as_backend(db)
     cols = ", ".join(FIELDS)
-    rows = con.execute(f"SELECT {cols} FROM idr_out.dry_run_summary WHERE run_id = ?", [run_id]).fetchall()
+    rows = db.rows(f"SELECT {cols} FROM idr_out.dry_run_summary WHERE run_id = ?", [run_id])
     if not rows:
         raise InputError(f"no dry run with run id {run_id!r} in idr_out.dry_run_summary "
                          "(list them: SELECT run_id, created_at FROM idr_out.dry_run_summary; "
@@ -69,7 +71,7 @@ def load_summary(con, run_id: str) -> DryRunSummary:
             values[name] = 0.0 if name == "execution_seconds" else 0
     values["mode"] = values["mode"] or "-"
     if values["warnings"] is None:  # recorded by an idr without the column: the run's row has them
-        found = con.execute("SELECT warnings FROM idr_out.run_history WHERE run_id = ?", [run_id]).fetchall()
+        found = db.rows("SELECT warnings FROM idr_out.run_history WHERE run_id = ?", [run_id])
         values["warnings"] = [found[0][0]] if found and found[0][0] else []
     values["warnings"] = list(values["warnings"])
     return DryRunSummary(**values)

@@ -15,7 +15,7 @@ import threading
 
 import duckdb
 
-from ..backends.duckdb import open_database
+from ..backends.duckdb import DuckDBBackend
 from ..errors import IdrError, LockedError
 from . import store
 from .prometheus import families, registry_for
@@ -30,16 +30,16 @@ class DatabaseCollector:
     def read(self) -> tuple[store.LatestState, dict]:
         from ..config.meta import read_config
 
-        con = open_database(self.db, create=False, read_only=True)
+        backend = DuckDBBackend.open(self.db, create=False, read_only=True)
         try:
-            store.require_table(con, self.db)
-            state = store.latest_state(con)
+            store.require_table(backend, self.db)
+            state = store.latest_state(backend)
             try:
-                env = read_config(con).setting("metrics_env").strip()
+                env = read_config(backend).setting("metrics_env").strip()
             except IdrError:
                 env = ""
         finally:
-            con.close()
+            backend.close()
         return state, ({"env": env} if env else {})
 
     def load(self) -> list:

@@ -18,8 +18,8 @@ RUNS_SQL = (
 )
 
 
-def read_runs(con, limit: int) -> list[tuple]:
-    return con.execute(RUNS_SQL, [limit]).fetchall()
+def read_runs(db, limit: int) -> list[tuple]:
+    return db.rows(RUNS_SQL, [limit])
 
 
 def _number(v) -> str:
