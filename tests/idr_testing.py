@@ -6,9 +6,11 @@ and every test that takes the fixture (directly or through db_path) runs on it t
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import duckdb
@@ -118,6 +120,20 @@ def assert_entity_numbers_consistent(path: Path) -> None:
                 ANTI JOIN idr_out.identity_resolved_membership_current m USING (entity_id))""")
     assert (missing, repeated, orphans) == (0, 0, 0), \
         f"members without a number {missing}, numbers used twice {repeated}, pairs of no member {orphans}"
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """The real `idr` entry point, in this process (a child process costs a second per
+    call): exit code, standard output, standard error."""
+    from idr.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse: --help, or an argument error (2)
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
 
 
 def idr_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
