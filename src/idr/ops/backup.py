@@ -126,7 +126,7 @@ def _make_staging(root: Path, backup_id: str) -> Path:
     staging = root / f".{PREFIX}{backup_id}.partial"
     try:
         root.mkdir(parents=True, exist_ok=True)
-        staging.mkdir()
+        staging.mkdir(mode=0o700)  # backups hold personal data: owner only, whatever the umask
         probe = staging / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()

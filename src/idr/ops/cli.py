@@ -54,6 +54,21 @@ def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
                    help="one backup folder (DIR/idr-backup-..., the folder holding manifest.json)")
     r.add_argument("--db", required=True, help="path of the new database file (must not exist)")
 
+    d = sub.add_parser(
+        "doctor", parents=[db_parent], help="check that a database is ready to run unattended",
+        description="Check what the pre-production checklist asks and a program can check: valid configuration, "
+                    "active sources with mappings, rules with max_group_size, known junk values excluded, a dry "
+                    "run of the configuration in force, large-cluster threshold, exporters configured and "
+                    "reachable, a recent backup, file permissions, no secrets stored in idr_meta, the schedule's "
+                    "last success within schedule_window_hours. Each check passes, warns or fails with the fix. "
+                    "Changes nothing. Exit code: 0 all passed, 1 warnings only, 2 at least one failure (also for "
+                    "bad input such as a missing database, with a message instead of a report). See docs/doctor.md.")
+    d.add_argument("--json", action="store_true", help="print the report as JSON (same exit codes)")
+    d.add_argument("--wait", type=_seconds, default=60.0, metavar="SECONDS",
+                   help="wait this long for a run in progress to release the database (default 60)")
+    d.add_argument("--timeout", type=_seconds, default=3.0, metavar="SECONDS",
+                   help="seconds per exporter reachability probe (default 3)")
+
 
 def cmd_backup(args) -> int:
     from .backup import backup
@@ -76,6 +91,14 @@ def cmd_restore(args) -> int:
     return 0
 
 
-COMMANDS = {"backup": cmd_backup, "restore": cmd_restore}
+def cmd_doctor(args) -> int:
+    from .doctor import doctor
+
+    report = doctor(args.db, wait_seconds=args.wait, network_timeout=args.timeout)
+    print(report.to_json() if args.json else report.to_text())
+    return report.exit_code
+
+
+COMMANDS = {"backup": cmd_backup, "restore": cmd_restore, "doctor": cmd_doctor}
 
 __all__ = ["add_parsers", "COMMANDS"]
