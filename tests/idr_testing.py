@@ -141,3 +141,13 @@ def idr_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProce
     env = {**os.environ, **kw.pop("env", {})}
     return subprocess.run([sys.executable, "-m", "idr", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, **kw)
+
+
+def need(reason: str):
+    """Skip a test whose service or tool is missing, or fail when IDR_REQUIRE_SERVICES=1
+    (as .ci/run sets it, after installing and starting them)."""
+    import pytest
+
+    if os.environ.get("IDR_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (IDR_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)

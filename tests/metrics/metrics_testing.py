@@ -21,18 +21,11 @@ import pytest
 
 from idr.errors import RunError
 from idr.runs.runner import run
-from idr_testing import cli, make_db  # noqa: F401 - cli is used by the metrics tests
+from idr_testing import cli, make_db, need  # noqa: F401 - cli is used by the metrics tests
 
 PUSHGATEWAY_URL = os.environ.get("IDR_PUSHGATEWAY_URL", "http://127.0.0.1:9091")
 # Connection refused at once: nothing listens on port 1 of the loopback.
 DEAD_URL = "http://127.0.0.1:1"
-
-
-def need(reason: str):
-    """Skip, or fail when the services are required."""
-    if os.environ.get("IDR_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (IDR_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 def promtool() -> str:
