@@ -230,6 +230,7 @@ def test_restore_refuses_bad_backups_and_existing_databases(live_db, tmp_path):
     (empty / MANIFEST).write_text('{"hello": 1}')
     refused(empty, "is not an idr backup manifest")
     refused(tmp_path / "nowhere", "no such folder")
+    refused(good, "cannot create a database there", db=Path("/proc/restored.duckdb"))
 
     # A flipped byte in one data file: caught by its checksum before anything is built.
     damaged = tmp_path / "damaged"

@@ -208,7 +208,11 @@ def prune(root: Path, keep_days: int, *, now: datetime, keep: frozenset[str] | s
         else:
             continue
         if created < cutoff:
-            shutil.rmtree(child)
+            try:
+                shutil.rmtree(child)
+            except OSError as e:  # the new backup stands; say what could not be removed
+                removed.append(f"{child.name} FAILED ({e.strerror or e}): remove it by hand")
+                continue
             removed.append(child.name)
     return removed
 
@@ -269,7 +273,10 @@ def restore(src, db) -> RestoreResult:
     verify(src, manifest)
     tmp = target.with_name(f".{target.name}.restoring-{secrets.token_hex(3)}")
     try:
-        con = duckdb.connect(str(tmp))
+        try:
+            con = duckdb.connect(str(tmp))
+        except duckdb.Error as e:
+            raise InputError(f"--db {target}: cannot create a database there ({_first_line(e)})") from None
         try:
             _load(con, src.resolve(), manifest)
             counts = row_counts(con)
