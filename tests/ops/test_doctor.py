@@ -153,6 +153,7 @@ def test_unreadable_configuration_and_bad_input(tmp_path):
     execute(db, "UPDATE idr_meta.rule SET max_group_size = NULL WHERE rule_id = 'email'")
     code, checks, _ = _doctor(db)
     assert code == 2 and checks["configuration"]["status"] == "fail"
+    assert list(checks) == IDS
     assert "max_group_size = NULL" in checks["configuration"]["message"]
     assert checks["sources"]["message"].startswith("not checked")
 

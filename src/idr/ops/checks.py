@@ -43,6 +43,11 @@ _SECRET_VALUE = {
 }
 
 
+# The order `idr doctor` reports them in, whatever fails.
+CHECK_IDS = ("configuration", "sources", "max_group_size", "junk_values", "dry_run", "large_cluster_threshold",
+             "exporters", "backup", "permissions", "secrets", "schedule")
+
+
 def run_checks(con, db: Path, now: datetime, network_timeout: float) -> list[Check]:
     try:
         cfg: Config | None = read_config(con)
@@ -54,19 +59,17 @@ def run_checks(con, db: Path, now: datetime, network_timeout: float) -> list[Che
             plan, problems = build_plan(con, cfg), []
         except ConfigError as e:
             problems = e.problems
-    checks = [_configuration(cfg, problems)]
-    if cfg is None:
-        skipped = ("sources", "max_group_size", "junk_values", "dry_run", "large_cluster_threshold", "exporters",
-                   "schedule")
-        checks += [Check(i, i.replace("_", " "), Status.FAIL, "not checked: idr_meta cannot be read (see "
-                         "configuration)", "fix the rows the configuration check names") for i in skipped]
-    else:
-        checks += [_sources(cfg), _max_group_size(cfg), _junk_values(con, cfg, plan), _dry_run(con, plan),
-                   _large_cluster_threshold(cfg), _exporters(cfg, network_timeout)]
-    checks += [_backup(con, cfg, now), _permissions(con, db), _secrets(con)]
+    checks = {"configuration": _configuration(cfg, problems)}
     if cfg is not None:
-        checks.append(_schedule(con, cfg, now))
-    return checks
+        checks.update(sources=_sources(cfg), max_group_size=_max_group_size(cfg),
+                      junk_values=_junk_values(con, cfg, plan), dry_run=_dry_run(con, plan),
+                      large_cluster_threshold=_large_cluster_threshold(cfg),
+                      exporters=_exporters(cfg, network_timeout))
+    checks.update(backup=_backup(con, cfg, now), permissions=_permissions(con, db), secrets=_secrets(con))
+    if cfg is not None:
+        checks["schedule"] = _schedule(con, cfg, now)
+    return [checks.get(i) or Check(i, i.replace("_", " "), Status.FAIL, "not checked: idr_meta cannot be read (see "
+                                   "configuration)", "fix the rows the configuration check names") for i in CHECK_IDS]
 
 
 def _configuration(cfg, problems: list[str]) -> Check:
