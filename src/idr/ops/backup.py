@@ -40,7 +40,6 @@ from pathlib import Path
 
 import duckdb
 
-from ..backends.duckdb import scalar
 from ..config.models import SETTINGS
 from ..errors import ConfigError, InputError
 from ..pipeline.context import utcnow
@@ -78,7 +77,7 @@ class RestoreResult:
 
 def backup(db, to, *, wait_seconds: float = DEFAULT_WAIT_SECONDS, keep_days: int | None = None) -> BackupResult:
     """Write a backup of the database `db` into a new folder under `to`, record it, prune old ones."""
-    from ..runs.runner import require_initialised
+    from ..schema import require_initialised
 
     root = Path(to)
     started = utcnow()
@@ -137,7 +136,8 @@ def _make_staging(root: Path, backup_id: str) -> Path:
 
 
 def _retention_days(con) -> int:
-    raw = scalar(con, "SELECT config_value FROM idr_meta.config WHERE config_key = 'backup_retention_days'")
+    rows = con.execute("SELECT config_value FROM idr_meta.config WHERE config_key = 'backup_retention_days'").fetchall()
+    raw = rows[0][0] if rows else None
     raw = SETTINGS["backup_retention_days"][0] if raw is None or not str(raw).strip() else raw
     try:
         value = int(str(raw).strip())
@@ -154,7 +154,7 @@ def row_counts(con) -> dict[str, int]:
     names = con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
         "AND NOT temporary ORDER BY schema_name, table_name").fetchall()
-    return {f"{s}.{t}": scalar(con, f"SELECT count(*) FROM {qualified(s, t)}") for s, t in names}
+    return {f"{s}.{t}": con.execute(f"SELECT count(*) FROM {qualified(s, t)}").fetchall()[0][0] for s, t in names}
 
 
 def _views(con) -> list[str]:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from ..backends import as_backend
 from ..config.meta import read_config
 from ..config.models import SETTINGS, Config
 from ..config.validate import build_plan
@@ -148,7 +149,7 @@ def _dry_run(con, plan) -> Check:
     fix = "idr run --dry-run --run-mode FULL, review it (`idr dry-run show RUN_ID`), then run for real"
     if plan is None:
         return Check("dry_run", title, Status.WARN, "not checked: the configuration is invalid", fix)
-    current = config_fingerprint(plan)
+    current = config_fingerprint(plan, as_backend(con).name)
     dry = con.execute("SELECT run_id FROM idr_out.run_history WHERE status = 'DRY_RUN_COMPLETE' "
                       "AND config_fingerprint = ? ORDER BY started_at DESC LIMIT 1", [current]).fetchall()
     if dry:

@@ -15,8 +15,18 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _days(text: str) -> int:
+    # Not idr.cli's _positive_int: ops sits below the cli package and must not import it.
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {value}")
+    return value
+
+
 def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
-    from ..cli import _positive_int
     from .backup import DEFAULT_WAIT_SECONDS
 
     b = sub.add_parser(
@@ -32,7 +42,7 @@ def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
     b.add_argument("--wait", type=_seconds, default=DEFAULT_WAIT_SECONDS, metavar="SECONDS",
                    help=f"wait this long for a run in progress to release the database (default "
                         f"{DEFAULT_WAIT_SECONDS:g}; 0: fail at once)")
-    b.add_argument("--keep-days", type=_positive_int, default=None, metavar="DAYS",
+    b.add_argument("--keep-days", type=_days, default=None, metavar="DAYS",
                    help="remove backups in DIR older than this (default: idr_meta.config backup_retention_days, 30)")
 
     r = sub.add_parser(

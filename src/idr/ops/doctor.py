@@ -73,7 +73,7 @@ class Report:
 def doctor(db, *, wait_seconds: float = 60.0, network_timeout: float = 3.0) -> Report:
     """Run every check on the database at `db`. Bad input (no such database, not an idr
     database, busy beyond the wait) raises as everywhere else: it is not a check result."""
-    from ..runs.runner import require_initialised
+    from ..schema import require_initialised
     from .checks import run_checks
     from .waiting import open_when_free
 
