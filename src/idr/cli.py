@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .metrics.cli import add_parser as add_metrics_parser
 
     add_metrics_parser(sub, db)
+    from .ops.cli import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub, db)
 
     demo = sub.add_parser("demo", help="create a sample database, configure it, run FULL, print the summary",
                           description="Generate realistic sample sources (CRM, orders, loyalty, web sign-ups "
@@ -298,6 +301,15 @@ def cmd_demo(args) -> int:
 COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo,
             "rollback": cmd_rollback,
             "dry-run": cmd_dry_run, "metrics": cmd_metrics}
+
+
+def _ops_commands() -> dict:
+    from .ops.cli import COMMANDS as OPS
+
+    return OPS
+
+
+COMMANDS.update(_ops_commands())
 
 if __name__ == "__main__":
     sys.exit(main())

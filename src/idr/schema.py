@@ -227,6 +227,17 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("entities", "BIGINT NOT NULL"),
         ("created_at", "TIMESTAMP"),
     ],
+    # One row per `idr backup` (docs/backup.md): what `idr doctor` checks for a recent backup.
+    ("idr_out", "backup_history"): [
+        ("backup_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("started_at", "TIMESTAMP NOT NULL"),
+        ("finished_at", "TIMESTAMP"),
+        ("path", "VARCHAR"),
+        ("tables", "INTEGER"),
+        ("total_rows", "BIGINT"),
+        ("bytes", "BIGINT"),
+        ("idr_version", "VARCHAR"),
+    ],
     # One row per metric per run (docs/metrics.md): the seed's columns, then exported_to,
     # the exporters that have delivered the row. The seed's partial index on
     # exported_at IS NULL is left out: DuckDB does not support partial indexes.
