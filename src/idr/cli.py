@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 DEFAULT_DB = "idr.duckdb"
 
@@ -74,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(default 3) published runs. The rollback is recorded in run_history; the runs "
                                     "it undoes are marked rolled_back_by. The next INCR run continues from RUN_ID.")
     rb.add_argument("--to", required=True, metavar="RUN_ID", help="the run to return to (see `idr runs`)")
+
+    res = sub.add_parser("results", help="where the published results live, for other tools")
+    res_sub = res.add_subparsers(dest="results_command", metavar="SUBCOMMAND", required=True)
+    path = res_sub.add_parser(
+        "path", parents=[db], help="print the folder of the current snapshot",
+        description="Print the folder of the current published snapshot (docs/results.md). Its manifest.json "
+                    "lists every table's Parquet files; after INCR runs a table is its files' rows minus the "
+                    "rows in its 'removed' files. --table lists one table's files, --json the whole manifest "
+                    "with absolute paths. Files stay in place while the snapshot is kept "
+                    "(rollback_retention_runs).")
+    path.add_argument("--table", metavar="NAME", help="list this table's files (lines 'removed: ...' to subtract)")
+    path.add_argument("--json", action="store_true", help="print the manifest with absolute paths")
 
     runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
     runs.add_argument("--limit", type=_positive_int, default=20, help="how many runs to show (default 20)")
@@ -159,13 +172,19 @@ def cmd_init(args) -> int:
     from .backends.duckdb import open_database, transaction
     from .schema import ensure_schema
 
+    from .publish.snapshot import reconcile
+
     con = open_database(args.db)
     try:
         with transaction(con):  # an upgrade that converts tables happens whole or not at all
             created = ensure_schema(con)
+        # Then the published snapshot readers open: written (upgrade), repaired or left as is.
+        repaired = reconcile(con)
     finally:
         con.close()
     print(f"initialised {args.db}: " + (f"created {len(created)} objects" if created else "already up to date"))
+    if repaired:
+        print(repaired)
     return 0
 
 
@@ -253,12 +272,16 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .backends.duckdb import open_database
+    from .publish.reader import open_for_reading
+    from .publish.snapshot import disk_used
     from .runs.runner import require_initialised
 
-    con = open_database(args.db, create=False, read_only=True)
+    con, from_snapshot = open_for_reading(args.db)
     try:
-        require_initialised(con, args.db)
+        if from_snapshot:
+            print("(a run holds the database: showing the history as of the published snapshot)")
+        else:
+            require_initialised(con, args.db)
         rows = con.execute(
             "SELECT run_id, run_mode, status, started_at, duration_seconds, entities_processed, edges_created, "
             "clusters_total, groups_skipped, coalesce(error_message, warnings, '') FROM idr_out.run_history "
@@ -274,6 +297,47 @@ def cmd_runs(args) -> int:
         print(f"{r[0]:<30} {r[1]:<5} {r[2]:<22} {r[3]:%Y-%m-%d %H:%M:%S} {secs:>8} {nums}  {r[9][:80]}")
     if not rows:
         print("(no runs yet: `idr run --run-mode FULL`)")
+    used = disk_used(Path(args.db))
+    if used:
+        print(f"published snapshots (current and rollback window): {used / 2**20:,.1f} MiB in {_results_root(args.db)}")
+    return 0
+
+
+def _results_root(db) -> Path:
+    from .publish.layout import root
+
+    return root(Path(db))
+
+
+def cmd_results(args) -> int:
+    import json
+
+    from .publish import layout
+
+    db = Path(args.db)
+    manifest = layout.current_snapshot(db)
+    if manifest is None:
+        from .errors import InputError
+
+        raise InputError(f"--db {db}: no published snapshot yet (run `idr init --db {db}` or a run)")
+    base = Path(manifest.pop("_root"))
+    if args.json:
+        for t in manifest["tables"].values():
+            t["files"] = [str(base / f) for f in t["files"]]
+            t["removed"] = [str(base / f) for f in t["removed"]]
+        print(json.dumps(manifest, indent=1))
+    elif args.table:
+        if args.table not in manifest["tables"]:
+            from .errors import InputError
+
+            raise InputError(f"--table {args.table}: not in the snapshot; tables: {', '.join(manifest['tables'])}")
+        t = manifest["tables"][args.table]
+        for f in t["files"]:
+            print(base / f)
+        for f in t["removed"]:
+            print(f"removed: {base / f}")
+    else:
+        print(layout.snapshot_dir(db, manifest["snapshot"]))
     return 0
 
 
@@ -297,7 +361,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo,
-            "rollback": cmd_rollback,
+            "rollback": cmd_rollback, "results": cmd_results,
             "dry-run": cmd_dry_run, "metrics": cmd_metrics}
 
 if __name__ == "__main__":

@@ -67,15 +67,16 @@ def main(args) -> int:
 
 
 def _show(args) -> int:
-    from ..backends.duckdb import open_database
+    from ..publish.reader import open_for_reading
     from ..runs.runner import require_initialised
     from .html import write_report
     from .model import load_summary
     from .report import format_console
 
-    con = open_database(args.db, create=False, read_only=True)
+    con, from_snapshot = open_for_reading(args.db)  # the snapshot while a run holds the file
     try:
-        require_initialised(con, args.db)
+        if not from_snapshot:
+            require_initialised(con, args.db)
         summary = load_summary(con, args.run_id)
         where, params = "run_id = ?", [args.run_id]
         if args.change_type:

@@ -89,9 +89,11 @@ def _policy(args):
 
 def _open(db: str, *, write: bool = False):
     from ..backends.duckdb import open_database
+    from ..publish.reader import open_for_reading
     from .store import require_table
 
-    con = open_database(db, create=False, read_only=not write)
+    # Reading works while a run holds the file (from the published snapshot).
+    con = open_database(db, create=False) if write else open_for_reading(db)[0]
     try:
         require_table(con, db)
     except BaseException:

@@ -15,7 +15,7 @@ import threading
 
 import duckdb
 
-from ..backends.duckdb import open_database
+from ..publish.reader import open_for_reading
 from ..errors import IdrError, LockedError
 from . import store
 from .prometheus import families, registry_for
@@ -25,19 +25,26 @@ class DatabaseCollector:
     def __init__(self, db: str):
         self.db = db
         self._last: tuple[store.LatestState, dict] | None = None
+        self._env = ""
         self._lock = threading.Lock()
 
     def read(self) -> tuple[store.LatestState, dict]:
         from ..config.meta import read_config
 
-        con = open_database(self.db, create=False, read_only=True)
+        # While a run holds the file, the published snapshot (which has no idr_meta: the
+        # environment label read last time stays).
+        con, from_snapshot = open_for_reading(self.db)
         try:
             store.require_table(con, self.db)
             state = store.latest_state(con)
-            try:
-                env = read_config(con).setting("metrics_env").strip()
-            except IdrError:
-                env = ""
+            if from_snapshot:
+                env = self._env
+            else:
+                try:
+                    env = read_config(con).setting("metrics_env").strip()
+                except IdrError:
+                    env = ""
+                self._env = env
         finally:
             con.close()
         return state, ({"env": env} if env else {})

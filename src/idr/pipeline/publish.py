@@ -9,6 +9,7 @@ way the replaced rows are kept for `idr rollback` (runs/rollback.py).
 from __future__ import annotations
 
 from ..backends.duckdb import transaction
+from ..publish import snapshot
 from ..runs import rollback
 from ..runs.state import write_run_state
 from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED
@@ -75,10 +76,14 @@ def publish(ctx: RunContext, finalize) -> None:
                 {"run_id": ctx.run_id},
             )
             con.execute(LINEAGE_INSERT, params)
+            pending = snapshot.write_state(con, ctx.run_id, ctx.mode)  # needs the before-tables prune drops
             rollback.prune(con, ctx.plan.settings["rollback_retention_runs"], ctx.run_id)
             st.rows_out = written if ctx.mode == "INCR" else st.rows_in
         # run_history and stage_metrics commit together with the outputs they describe.
         finalize(con)
+        snapshot.finish(con, pending)
+    # After the commit: readers switch to the new snapshot (publish/snapshot.py: crash points).
+    snapshot.after_commit(con, pending, ctx.plan.settings["rollback_retention_runs"])
 
 
 def _newest(previous: dict, read: dict) -> dict:

@@ -22,6 +22,7 @@ from ..config.validate import build_plan
 from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
 from ..pipeline import clusters, edges, extract, normalize, publish, scope
 from ..pipeline.context import RunContext, StageRecord, utcnow
+from ..publish import snapshot
 from ..schema import is_initialised
 from ..sql.quoting import literal
 from . import rollback as rb
@@ -152,6 +153,7 @@ def rollback(db: str, target: str) -> RollbackResult:
     with _exclusive(db) as con:
         require_initialised(con, db)
         mark_interrupted(con)
+        snapshot.reconcile(con)
         # Only the one setting: a rollback is most wanted when the configuration is broken.
         retention = _retention_runs(con)
         undo = rb.check_target(con, target, retention)
@@ -168,12 +170,16 @@ def rollback(db: str, target: str) -> RollbackResult:
                 "rollback_to, warnings, pid) VALUES (?, 'ROLLBACK', 'SUCCESS', ?, ?, ?, ?, ?, ?)",
                 [run_id, started, ended, (ended - started).total_seconds(), target,
                  f"undid {len(undo)} run(s): {', '.join(undo)}" if undo else "nothing to undo", os.getpid()])
+            pending = snapshot.finish(con, snapshot.write_rollback(con, run_id, target))
+        snapshot.after_commit(con, pending, retention)
         return RollbackResult(run_id, target, undo)
 
 
 def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) -> RunResult:
     require_initialised(con, db)
     interrupted = mark_interrupted(con)
+    if not dry_run:  # a dry run touches nothing, its folder included
+        snapshot.reconcile(con)
     plan = build_plan(con, read_config(con))
     strategy = (strategy or plan.settings["components_strategy"]).lower()
     if strategy not in ("inprocess", "sql"):
