@@ -228,14 +228,15 @@ def publish_whole(con, snapshot: str) -> None:
 def reconcile(con) -> str | None:
     """Make the pointer name the published state, whatever a crash or a hand left: move it
     forward to a committed run's complete snapshot, else write the snapshot anew from the
-    database. Returns what was done (for `idr init`), None when all was in order."""
+    database (a pointer naming a run this database never published, as when the file was
+    copied without its folder, is replaced too). Returns what was done (for `idr init`), None when all was in order."""
     db = database_path(con)
     want = latest_publisher(con)
     try:
         pointer = layout.read_pointer(db)
     except InputError:
         pointer = None
-    if want is None and pointer is not None:
+    if want is None and pointer is not None and pointer["snapshot"].startswith("init_"):
         try:
             layout.read_manifest(db, pointer["snapshot"])
             return None
