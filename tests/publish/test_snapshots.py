@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 import idr
-from idr.errors import InputError
+from idr.errors import InputError, RunError
 from idr.cli import main as cli
 from idr.publish import layout
 from idr.runs.runner import rollback
@@ -179,5 +179,44 @@ def test_killed_runs_leave_one_whole_snapshot(db):
                                "idr_out.identity_resolved_membership_current").fetchall()
         assert counted == [(60,)] and members == [(60, 1)]
         snap.close()
+    assert idr.run(db, mode="FULL").status.startswith("SUCCESS")
+    assert_snapshot_equals_database(db)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 20 MiB tmpfs (needs root; skipped with the reason otherwise)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        if os.environ.get("IDR_REQUIRE_SERVICES") == "1":
+            pytest.fail("cannot mount a tmpfs (needs root)")
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_disk_full_while_publishing_fails_the_run_and_keeps_the_snapshot(db, small_disk):
+    # The snapshot folder lives on the small disk, the database on the ordinary one.
+    os.symlink(small_disk, layout.root(db))
+    first = idr.run(db, mode="FULL")
+    with open(small_disk / "filler", "wb") as f:  # leave almost nothing free
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+    with pytest.raises(RunError, match="stage publish"):
+        idr.run(db, mode="FULL")
+    con = duckdb.connect(str(db), read_only=True)
+    statuses = con.execute("SELECT status, error_stage FROM idr_out.run_history ORDER BY started_at").fetchall()
+    con.close()
+    assert statuses == [("SUCCESS", None), ("FAILED", "publish")]
+    assert idr.snapshot_version(db) == first.run_id
+    reader = idr.open_results(db)  # the previous snapshot, whole
+    assert reader.execute("SELECT count(*), min(run_id) FROM idr_out.identity_resolved_membership_current"
+                          ).fetchall() == [(60, first.run_id)]
+    (small_disk / "filler").unlink()
     assert idr.run(db, mode="FULL").status.startswith("SUCCESS")
     assert_snapshot_equals_database(db)
