@@ -1,4 +1,8 @@
-"""Test helpers: build a DuckDB database with source tables and an idr configuration."""
+"""Test helpers: build a database with source tables and an idr configuration, query it.
+
+The helpers work on the engine under test (ENGINE, set by conftest's `engine` fixture):
+DuckDB today. A second engine adds an Engine subclass and its name to conftest.ENGINES,
+and every test that takes the fixture (directly or through db_path) runs on it too."""
 
 from __future__ import annotations
 
@@ -16,8 +20,47 @@ from idr.config.models import Config
 from idr.schema import ensure_schema
 
 
+class Engine:
+    """The DuckDB engine: a database is a file; tests read it with a read-only connection."""
+
+    name = "duckdb"
+
+    def database(self, folder: Path, name: str = "idr") -> Path:
+        return folder / f"{name}.duckdb"
+
+    def open(self, path: Path):
+        from idr.backends.duckdb import DuckDBBackend
+
+        return DuckDBBackend.open(path)
+
+    def make_db(self, path: Path, tables: dict[str, pa.Table | list[dict]], config: dict) -> Path:
+        return _duckdb_make_db(path, tables, config)
+
+    def query(self, path: Path, sql: str, params=None) -> list[tuple]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def execute(self, path: Path, *statements: str, params=None) -> None:
+        con = duckdb.connect(str(path))
+        try:
+            for s in statements:
+                con.execute(s, params or [])
+        finally:
+            con.close()
+
+
+ENGINE: Engine = Engine()
+
+
 def make_db(path: Path, tables: dict[str, pa.Table | list[dict]], config: dict) -> Path:
     """Create a database with the given source tables, idr schemas and configuration."""
+    return ENGINE.make_db(path, tables, config)
+
+
+def _duckdb_make_db(path: Path, tables: dict[str, pa.Table | list[dict]], config: dict) -> Path:
     con = duckdb.connect(str(path))
     try:
         for name, rows in tables.items():
@@ -49,21 +92,12 @@ def simple_config(table: str = "people", types: dict[str, str] | None = None, *,
 
 
 def query(path: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+    return ENGINE.query(path, sql, params)
 
 
 def execute(path: Path, *statements: str, params=None) -> None:
     """Run statements on the database (a user's SQL between runs), then close it."""
-    con = duckdb.connect(str(path))
-    try:
-        for s in statements:
-            con.execute(s, params or [])
-    finally:
-        con.close()
+    ENGINE.execute(path, *statements, params=params)
 
 
 def partition(path: Path) -> set[frozenset[str]]:

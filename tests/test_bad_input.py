@@ -8,6 +8,9 @@ import yaml
 
 from idr_testing import idr_cli, make_db, query, simple_config
 
+# Runs on every engine under test (conftest.ENGINES).
+pytestmark = pytest.mark.usefixtures("engine")
+
 ROWS = [{"id": 1, "email": "a@x.com", "phone": "415 555 2671"}, {"id": 2, "email": "A@x.com ", "phone": None}]
 
 

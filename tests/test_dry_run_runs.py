@@ -12,6 +12,9 @@ import pytest
 from idr.runs.runner import run
 from idr_testing import idr_cli, make_db, query
 
+# Runs on every engine under test (conftest.ENGINES).
+pytestmark = pytest.mark.usefixtures("engine")
+
 T0 = dt.datetime(2026, 1, 1)
 SCHEMA = pa.schema([("id", pa.int64()), ("email", pa.string()), ("phone", pa.string()), ("ts", pa.timestamp("us")),
                     ("is_deleted", pa.bool_())])

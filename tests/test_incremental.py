@@ -10,11 +10,15 @@ import shutil
 import duckdb
 import networkx as nx
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from idr.runs.runner import run
 from idr_testing import assert_entity_numbers_consistent, make_db, partition, query
+
+# Runs on every engine under test (conftest.ENGINES).
+pytestmark = pytest.mark.usefixtures("engine")
 
 T0 = dt.datetime(2026, 1, 1)
 EMAILS = [f"p{i}@x.com" for i in range(6)] + ["N/A", "", None]

@@ -13,6 +13,9 @@ from idr.errors import InputError
 from idr.runs.runner import rollback, run
 from idr_testing import execute as _sql, idr_cli, make_db, partition, query
 
+# Runs on every engine under test (conftest.ENGINES).
+pytestmark = pytest.mark.usefixtures("engine")
+
 T0 = dt.datetime(2026, 1, 1)
 SCHEMA = pa.schema([("id", pa.int64()), ("email", pa.string()), ("ts", pa.timestamp("us")),
                     ("is_deleted", pa.bool_())])

@@ -21,6 +21,9 @@ from idr.config.models import DEFAULT_PLACEHOLDERS
 
 from idr_testing import make_db, partition, query, simple_config
 
+# Runs on every engine under test (conftest.ENGINES).
+pytestmark = pytest.mark.usefixtures("engine")
+
 WS = " \t\n\r\x0b\x0c\u00a0"
 PLACEHOLDERS = set(DEFAULT_PLACEHOLDERS) | {""}
 

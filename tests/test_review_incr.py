@@ -13,6 +13,9 @@ import pytest
 from idr.runs.runner import rollback, run
 from idr_testing import execute as sql, make_db, partition, query
 
+# Runs on every engine under test (conftest.ENGINES).
+pytestmark = pytest.mark.usefixtures("engine")
+
 T0 = dt.datetime(2026, 1, 1, 12, 0)
 STATE = {
     "idr_out.identity_resolved_membership_current": "entity_key, resolved_id, table_id",
@@ -108,7 +111,7 @@ def exact(db) -> dict:
 
 @pytest.mark.parametrize("mode", ["FULL", "INCR"])
 def test_failure_inside_publish_leaves_everything_as_it_was(db_path, tmp_path, monkeypatch, mode):
-    import idr.pipeline.publish as publish
+    import idr.runs.publish as publish
     from idr.errors import RunError
 
     make_db(db_path, {"people": _people((1, "a@x.com"), (2, "a@x.com"), (3, "b@x.com"))}, email_config())
@@ -199,7 +202,7 @@ def test_bad_watermark_and_deleted_expr_one_message_exit_2(db_path):
 
 
 def test_rollback_across_full_incr_dry_and_failed_runs_then_incr(db_path, tmp_path, monkeypatch):
-    import idr.pipeline.publish as publish
+    import idr.runs.publish as publish
 
     make_db(db_path, {"people": _people((1, "a@x.com"), (2, "a@x.com"), (3, "b@x.com"), (4, "b@x.com"))},
             email_config())
@@ -305,7 +308,7 @@ def test_failed_commit_of_publish_is_recorded_failed(db_path, monkeypatch):
     error must be a RunError (exit 1), like any other failure in publish."""
     from contextlib import contextmanager
 
-    import idr.pipeline.publish as publish
+    import idr.runs.publish as publish
     from idr.errors import RunError
 
     make_db(db_path, {"people": _people((1, "a@x.com"), (2, "a@x.com"))}, email_config())
@@ -323,7 +326,9 @@ def test_failed_commit_of_publish_is_recorded_failed(db_path, monkeypatch):
         con.execute("ROLLBACK")
         raise RuntimeError("commit failed: disk full")
 
-    monkeypatch.setattr(publish, "transaction", failing_commit)
+    import idr.backends.duckdb as duckdb_backend  # the runner's publish transaction
+
+    monkeypatch.setattr(duckdb_backend, "transaction", failing_commit)
     with pytest.raises(RunError):
         run(str(db_path), "FULL")
     monkeypatch.undo()

@@ -13,11 +13,15 @@ import os
 import shutil
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from idr.runs.runner import rollback, run
 from idr_testing import assert_entity_numbers_consistent, make_db, query
+
+# Runs on every engine under test (conftest.ENGINES).
+pytestmark = pytest.mark.usefixtures("engine")
 
 T0 = dt.datetime(2026, 1, 1)
 KEYS = ["1", "2", "x", "x#2", "p:1", "it's", 'q"q', " 3", "", None]

@@ -11,6 +11,7 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from idr.backends import as_backend
 from idr.pipeline.stable_ids import assign_resolved_ids
 from idr.schema import ensure_schema
 
@@ -75,8 +76,8 @@ def _actual(old: dict[str, str], new: dict[str, int]):
         con.execute("INSERT INTO idr_cc VALUES (?, ?)", [eid, min(i for i, k in enumerate(keys) if new[k] == new[key])])
     con.execute("CREATE TEMP TABLE idr_clusters AS SELECT c.component, min(e.entity_key) AS min_key, "
                 "count(*) AS cluster_size FROM idr_entities e JOIN idr_cc c ON c.node = e.eid GROUP BY ALL")
-    ctx = SimpleNamespace(con=con, mode="FULL", cc_table="idr_cc", counts={},
-                          count=lambda sql, params=None: int(con.execute(sql, params or []).fetchall()[0][0]))
+    db = as_backend(con)
+    ctx = SimpleNamespace(db=db, d=db.dialect, mode="FULL", cc_table="idr_cc", counts={}, count=db.count)
     assign_resolved_ids(ctx)
     clusters = sorted(con.execute("SELECT resolved_id, cluster_size FROM idr_proposed_clusters").fetchall())
     lineage = sorted(con.execute("SELECT event, resolved_id, related_resolved_id, entities_moved "

@@ -169,19 +169,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_init(args) -> int:
-    from .backends.duckdb import open_database, transaction
+    from .backends.duckdb import DuckDBBackend
     from .schema import ensure_schema
 
     from .publish.snapshot import reconcile
 
-    con = open_database(args.db)
+    backend = DuckDBBackend.open(args.db)
     try:
-        with transaction(con):  # an upgrade that converts tables happens whole or not at all
-            created = ensure_schema(con)
+        with backend.transaction():  # an upgrade that converts tables happens whole or not at all
+            created = ensure_schema(backend)
         # Then the published snapshot readers open: written (upgrade), repaired or left as is.
-        repaired = reconcile(con)
+        repaired = reconcile(backend)
     finally:
-        con.close()
+        backend.close()
     print(f"initialised {args.db}: " + (f"created {len(created)} objects" if created else "already up to date"))
     if repaired:
         print(repaired)
@@ -189,32 +189,32 @@ def cmd_init(args) -> int:
 
 
 def cmd_config(args) -> int:
-    from .backends.duckdb import open_database, transaction
+    from .backends.duckdb import DuckDBBackend
     from .config.meta import read_config, write_config
     from .config.validate import build_plan
     from .config.yaml_io import dump_yaml, load_yaml
-    from .runs.runner import require_initialised
+    from .schema import require_initialised
 
     if args.config_command == "load":
         cfg = load_yaml(args.file)
-        con = open_database(args.db, create=False)
+        backend = DuckDBBackend.open(args.db, create=False)
         try:
-            require_initialised(con, args.db)
-            build_plan(con, cfg)  # raises ConfigError listing every problem; nothing written
-            with transaction(con):
-                write_config(con, cfg)
+            require_initialised(backend, args.db)
+            build_plan(backend, cfg)  # raises ConfigError listing every problem; nothing written
+            with backend.transaction():
+                write_config(backend, cfg)
         finally:
-            con.close()
+            backend.close()
         n_map = sum(len(s.identifiers) for s in cfg.sources)
         print(f"loaded {args.file} into {args.db}: {len(cfg.sources)} sources, {n_map} identifier mappings, "
               f"{len(cfg.rules)} rules, {len(cfg.exclusions)} exclusions, {len(cfg.config)} settings")
         return 0
-    con = open_database(args.db, create=False, read_only=True)
+    backend = DuckDBBackend.open(args.db, create=False, read_only=True)
     try:
-        require_initialised(con, args.db)
-        text = dump_yaml(read_config(con))
+        require_initialised(backend, args.db)
+        text = dump_yaml(read_config(backend))
     finally:
-        con.close()
+        backend.close()
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)
@@ -274,20 +274,20 @@ def cmd_rollback(args) -> int:
 def cmd_runs(args) -> int:
     from .publish.reader import open_for_reading
     from .publish.snapshot import disk_used
-    from .runs.runner import require_initialised
+    from .schema import require_initialised
 
-    con, from_snapshot = open_for_reading(args.db)
+    backend, from_snapshot = open_for_reading(args.db)
     try:
         if from_snapshot:
             print("(a run holds the database: showing the history as of the published snapshot)")
         else:
-            require_initialised(con, args.db)
-        rows = con.execute(
+            require_initialised(backend, args.db)
+        rows = backend.rows(
             "SELECT run_id, run_mode, status, started_at, duration_seconds, entities_processed, edges_created, "
             "clusters_total, groups_skipped, coalesce(error_message, warnings, '') FROM idr_out.run_history "
-            "ORDER BY started_at DESC LIMIT ?", [args.limit]).fetchall()
+            "ORDER BY started_at DESC LIMIT ?", [args.limit])
     finally:
-        con.close()
+        backend.close()
     head = f"{'run_id':<30} {'mode':<5} {'status':<22} {'started_at (UTC)':<20} {'secs':>8} " \
            f"{'entities':>12} {'edges':>12} {'clusters':>12} {'skipped':>8}  note"
     print(head)

@@ -121,22 +121,22 @@ def generate(persons: int, seed: int) -> dict[str, pa.Table]:
 
 def _is_demo_database(path: Path) -> bool:
     """True if the file is a database an earlier `idr demo` made (its four sample tables)."""
-    from .backends.duckdb import open_database, scalar
+    from .backends.duckdb import DuckDBBackend
     from .errors import IdrError
 
     try:
-        con = open_database(path, create=False, read_only=True)
+        backend = DuckDBBackend.open(path, create=False, read_only=True)
     except IdrError:
         return False
     try:
-        return scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND "
-                           "table_name IN ('crm_customers', 'orders', 'loyalty_members', 'web_signups')") == 4
+        return backend.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND "
+                              "table_name IN ('crm_customers', 'orders', 'loyalty_members', 'web_signups')") == 4
     finally:
-        con.close()
+        backend.close()
 
 
 def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
-    from .backends.duckdb import open_database, scalar, transaction
+    from .backends.duckdb import DuckDBBackend
     from .config.meta import write_config
     from .config.models import Config
     from .config.validate import build_plan
@@ -157,21 +157,21 @@ def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
     for p in (path, Path(f"{db}.wal")):
         if p.exists():
             p.unlink()
-    con = open_database(db)
+    backend = DuckDBBackend.open(db)
     try:
         for name, table in generate(persons, seed).items():
-            con.register("demo_rows", table)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM demo_rows')
-            con.unregister("demo_rows")
-        ensure_schema(con)
+            backend.from_arrow("demo_rows", table)
+            backend.create_table(f'"{name}"', "SELECT * FROM demo_rows")
+            backend.release_arrow("demo_rows")
+        ensure_schema(backend)
         cfg = Config.model_validate(DEMO_CONFIG)
-        build_plan(con, cfg)
-        with transaction(con):
-            write_config(con, cfg)
-        counts = {n: scalar(con, f'SELECT count(*) FROM "{n}"')
+        build_plan(backend, cfg)
+        with backend.transaction():
+            write_config(backend, cfg)
+        counts = {n: backend.scalar(f'SELECT count(*) FROM "{n}"')
                   for n in ("crm_customers", "orders", "loyalty_members", "web_signups")}
     finally:
-        con.close()
+        backend.close()
     print(f"created {db}: " + ", ".join(f"{n} {c:,} rows" for n, c in counts.items()))
     result = run(db, "FULL")
     print(format_summary(result, db))

@@ -8,6 +8,8 @@ value for every column in a positional INSERT, so these tables have exactly thos
 
 from __future__ import annotations
 
+from .sql import edges as edges_sql
+from .sql.dialects import DUCKDB, Dialect
 from .sql.quoting import ident, qualified
 
 SCHEMAS = ("idr_meta", "idr_work", "idr_out")
@@ -228,31 +230,24 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
 }
 
 
-def star_edges_sql(holders: str, type_col: str, value_col: str, extra: str = "") -> str:
-    """The published edges of the groups in `holders` (a query with entity_key, type_col,
-    value_col and the `extra` columns, one row per holder): every group of two or more
-    links each member to its anchor, the member with the smallest (hash(entity_key),
-    entity_key). The one definition of an edge row, for the view and for INCR's count of
-    the edges it replaced."""
-    return (f"WITH idr_holders AS ({holders}) "
-            f"SELECT h.{type_col}, h.{value_col}, h.entity_key, g.anchor_entity_key{extra} FROM idr_holders h JOIN ("
-            f"  SELECT {type_col}, {value_col}, arg_min(entity_key, (hash(entity_key), entity_key)) AS anchor_entity_key "
-            f"  FROM idr_holders GROUP BY {type_col}, {value_col} HAVING count(*) > 1) g USING ({type_col}, {value_col}) "
-            "WHERE h.entity_key <> g.anchor_entity_key")
+def views(d: Dialect = DUCKDB) -> dict[tuple[str, str], str]:
+    """Views, created in this order. The edges are the links that built the clusters,
+    derived from the identifiers rather than stored: storing them would cost FULL runs a
+    third of their publishing time and INCR runs a rewrite, for a table users only read
+    now and then."""
+    return {
+        ("idr_out", IDENTIFIERS):
+            "SELECT m.entity_key, p.identifier_type, p.identifier_value_norm, p.run_id "
+            f"FROM {out(PAIRS)} p JOIN {out(MEMBERSHIP)} m USING (entity_id)",
+        ("idr_out", "identity_edges_current"): edges_sql.star_edges_sql(
+            d, f"SELECT i.* FROM {out(IDENTIFIERS)} i" + d.anti_join(
+                f"{out(SKIPPED)} s", on="s.identifier_type = i.identifier_type "
+                                        "AND s.identifier_value_norm = i.identifier_value_norm"),
+            "identifier_type", "identifier_value_norm", ", h.run_id"),
+    }
 
 
-# Views, created in this order. The edges are the links that built the clusters, derived
-# from the identifiers rather than stored: storing them would cost FULL runs a third of
-# their publishing time and INCR runs a rewrite, for a table users only read now and then.
-VIEWS: dict[tuple[str, str], str] = {
-    ("idr_out", IDENTIFIERS):
-        "SELECT m.entity_key, p.identifier_type, p.identifier_value_norm, p.run_id "
-        f"FROM {out(PAIRS)} p JOIN {out(MEMBERSHIP)} m USING (entity_id)",
-    ("idr_out", "identity_edges_current"): star_edges_sql(
-        f"SELECT i.* FROM {out(IDENTIFIERS)} i ANTI JOIN {out(SKIPPED)} s "
-        "ON s.identifier_type = i.identifier_type AND s.identifier_value_norm = i.identifier_value_norm",
-        "identifier_type", "identifier_value_norm", ", h.run_id"),
-}
+VIEWS = views()
 
 
 def table_ddl(schema: str, table: str) -> str:
@@ -265,65 +260,65 @@ def _strip_constraints(col_type: str) -> str:
     return col_type.replace(" NOT NULL", "").replace(" PRIMARY KEY", "")
 
 
-def ensure_schema(con) -> list[str]:
+def ensure_schema(db) -> list[str]:
     """Create missing schemas, tables and columns. Returns what was created, for the CLI."""
+    from .backends import as_backend
+
+    db = as_backend(db)
     created: list[str] = []
     for schema in SCHEMAS:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
-    existing = {
-        (s, t, c)
-        for s, t, c in con.execute(
-            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema IN ('idr_meta', 'idr_out')"
-        ).fetchall()
-    }
+        db.run(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
+    existing = db.columns(("idr_meta", "idr_out"))
     existing_tables = {(s, t) for s, t, _ in existing}
     for (schema, table), cols in TABLES.items():
         if (schema, table) not in existing_tables:
-            con.execute(table_ddl(schema, table))
+            db.run(table_ddl(schema, table))
             created.append(f"{schema}.{table}")
             continue
         for col, col_type in cols:
             if (schema, table, col) not in existing:
-                con.execute(
-                    f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {ident(col)} "
-                    f"{_strip_constraints(col_type)}"
-                )
+                db.run(f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {ident(col)} "
+                       f"{_strip_constraints(col_type)}")
                 created.append(f"{schema}.{table}.{col}")
-    kinds = _table_kinds(con)
+    kinds = db.tables(("idr_meta", "idr_out"))
     if kinds.get(("idr_out", IDENTIFIERS)) == "BASE TABLE":
-        _number_entities(con)
-    for (schema, view), sql in VIEWS.items():
+        _number_entities(db)
+    for (schema, view), sql in views(db.dialect).items():
         if kinds.get((schema, view)) == "BASE TABLE":  # stored as a table by earlier idr versions
-            con.execute(f"DROP TABLE {qualified(schema, view)}")
+            db.run(f"DROP TABLE {qualified(schema, view)}")
         if kinds.get((schema, view)) != "VIEW":
             created.append(f"{schema}.{view}")
-        con.execute(f"CREATE OR REPLACE VIEW {qualified(schema, view)} AS {sql}")
+        db.run(f"CREATE OR REPLACE VIEW {qualified(schema, view)} AS {sql}")
     return created
 
 
-def _number_entities(con) -> None:
+def _number_entities(db) -> None:
     """Earlier versions stored identifiers by entity key: number the published entities and
     move their identifiers to the pairs table (the old table is then replaced by the view).
     Rollback can still return to the last run published before this, but not further: the
     runs before it saved identifiers keyed the old way, and `idr rollback` refuses a run
-    whose saved state is incomplete."""
-    con.execute(f"UPDATE {out(MEMBERSHIP)} AS m SET entity_id = n.entity_id FROM ("
-                "SELECT rowid AS r, row_number() OVER () - 1 AS entity_id "
-                f"FROM {out(MEMBERSHIP)}) n WHERE m.rowid = n.r")
-    con.execute(f"INSERT INTO {out(PAIRS)} SELECT m.entity_id, i.identifier_type, i.identifier_value_norm, i.run_id "
-                f"FROM {out(IDENTIFIERS)} i JOIN {out(MEMBERSHIP)} m USING (entity_key)")
+    whose saved state is incomplete. (Only DuckDB databases have that old layout.)"""
+    pos = db.dialect.row_position()
+    db.run(f"UPDATE {out(MEMBERSHIP)} AS m SET entity_id = n.entity_id FROM ("
+           f"SELECT {pos} AS r, row_number() OVER () - 1 AS entity_id "
+           f"FROM {out(MEMBERSHIP)}) n WHERE m.{pos} = n.r")
+    db.run(f"INSERT INTO {out(PAIRS)} SELECT m.entity_id, i.identifier_type, i.identifier_value_norm, i.run_id "
+           f"FROM {out(IDENTIFIERS)} i JOIN {out(MEMBERSHIP)} m USING (entity_key)")
 
 
-def is_initialised(con) -> bool:
+def is_initialised(db) -> bool:
     """Every idr table and view is there (a dropped one would fail a run half-way); a view
     that older versions stored as a table needs `idr init` to become a view."""
-    found = _table_kinds(con)
+    from .backends import as_backend
+
+    found = as_backend(db).tables(("idr_meta", "idr_out"))
     return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in VIEWS)
 
 
-def _table_kinds(con) -> dict[tuple[str, str], str]:
-    """(schema, name) -> 'BASE TABLE' or 'VIEW' for idr's schemas."""
-    return {(s, t): k for s, t, k in con.execute(
-        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-        "WHERE table_schema IN ('idr_meta', 'idr_out')").fetchall()}
+def require_initialised(db, path) -> None:
+    """InputError (exit 2) unless `idr init` has made every table and view."""
+    from .errors import InputError
+
+    if not is_initialised(db):
+        raise InputError(f"--db {path}: idr's tables are missing or incomplete; run `idr init --db {path}` "
+                         "(safe to repeat) and load a configuration")

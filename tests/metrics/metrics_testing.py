@@ -125,6 +125,7 @@ def _record_from_history(db: Path, run_id: str) -> None:
     """Record a finished run's metrics from its run_history and stage_metrics rows, for
     runners that do not call record_run_metrics themselves. Once finish() does, the rows
     already exist and this is not called."""
+    from idr.backends import as_backend
     from idr.backends.duckdb import open_database
     from idr.config.meta import read_config
     from idr.config.validate import build_plan
@@ -142,7 +143,7 @@ def _record_from_history(db: Path, run_id: str) -> None:
         stages = [StageRecord(n, s, e, sec, ri, ro) for n, s, e, sec, ri, ro in con.execute(
             "SELECT stage_name, started_at, ended_at, duration_seconds, rows_in, rows_out FROM idr_out.stage_metrics "
             "WHERE run_id = ? ORDER BY started_at", [run_id]).fetchall()]
-        ctx = RunContext(con=con, run_id=run_id, mode=mode, plan=build_plan(con, read_config(con)),
+        ctx = RunContext(db=as_backend(con), run_id=run_id, mode=mode, plan=build_plan(con, read_config(con)),
                          started_at=started, max_iters=100, strategy="inprocess", stages=stages,
                          counts={k: v for k, v in zip(keys, counts, strict=True) if v is not None})
         if status.startswith("SUCCESS"):  # skipped groups are kept for published runs only

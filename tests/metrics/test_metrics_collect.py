@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from idr import run
+from idr.backends import as_backend
 from idr.backends.duckdb import open_database
 from idr.errors import RunError
 from idr.metrics.collect import record_run_metrics
@@ -89,7 +90,7 @@ def test_failed_run_records_what_it_measured_and_no_cluster_metrics(db):
 
 def _ctx(con, run_id: str, **kw) -> RunContext:
     now = datetime(2026, 1, 1)
-    return RunContext(con=con, run_id=run_id, mode="FULL", plan=kw.pop("plan", None), started_at=now,
+    return RunContext(db=as_backend(con), run_id=run_id, mode="FULL", plan=kw.pop("plan", None), started_at=now,
                       max_iters=100, strategy="inprocess", **kw)
 
 

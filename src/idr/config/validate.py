@@ -8,6 +8,7 @@ SQL text re-rendered from the parsed tree, never the user's raw text.
 
 from __future__ import annotations
 
+from ..backends import as_backend
 import json
 import re
 from dataclasses import dataclass, field
@@ -108,14 +109,15 @@ def compile_expr(text: str, columns: set[str], where: str, problems: list[str]) 
     return tree.sql(dialect="duckdb", comments=False) if ok else None
 
 
-def bind_check(con, rel: str, first_col: str, sql: str | None, text: str, where: str,
+def bind_check(db, rel: str, first_col: str, sql: str | None, text: str, where: str,
                problems: list[str]) -> str | None:
     """Let DuckDB's binder judge what sqlglot cannot: unknown functions, impossible types, and
     aggregates sqlglot does not know (selected beside a plain column they need a GROUP BY)."""
+    db = as_backend(db)
     if sql is None:
         return None
     try:
-        described = con.execute(f"DESCRIBE SELECT {sql}, {ident(first_col)} FROM {rel}").fetchall()
+        described = db.describe(f"SELECT {sql}, {ident(first_col)} FROM {rel}")
         if len(described) != 2:
             problems.append(f"{where}: {text!r} yields {len(described) - 1} columns; it must yield one value")
             return None
@@ -184,20 +186,20 @@ def _check_rules(cfg: Config, problems: list[str]) -> dict[str, Rule]:
     return active
 
 
-def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> SourcePlan | None:
+def _plan_source(db, s, active: dict[str, Rule], problems: list[str]) -> SourcePlan | None:
     where = f"idr_meta.source_table {s.table_id!r}"
     if not s.table_fqn:
         problems.append(f"idr_meta.identifier_mapping: table_id {s.table_id!r} has no row in idr_meta.source_table")
         return None
     try:
         rel = relation_sql(s.table_fqn)
-        described = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
+        described = db.describe(f"SELECT * FROM {rel}")
         columns = {r[0].lower() for r in described}
     except Exception as e:  # duckdb.CatalogException, IOException, sqlglot errors: all "cannot read"
         problems.append(f"{where}: source {s.table_fqn!r} cannot be read ({str(e).strip().splitlines()[0]})")
         return None
     key_where = f"{where} entity_key_expr"
-    key_sql = bind_check(con, rel, described[0][0], compile_expr(s.entity_key_expr, columns, key_where, problems),
+    key_sql = bind_check(db, rel, described[0][0], compile_expr(s.entity_key_expr, columns, key_where, problems),
                          s.entity_key_expr, key_where, problems)
     watermark_sql = None
     if s.watermark_column and s.watermark_column.lower() not in columns:
@@ -213,10 +215,10 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
     deleted_sql = None
     if s.deleted_expr:
         dwhere = f"idr_meta.source_soft_delete {s.table_id!r} deleted_expr"
-        deleted_sql = bind_check(con, rel, described[0][0], compile_expr(s.deleted_expr, columns, dwhere, problems),
+        deleted_sql = bind_check(db, rel, described[0][0], compile_expr(s.deleted_expr, columns, dwhere, problems),
                                  s.deleted_expr, dwhere, problems)
         if deleted_sql is not None:
-            kind = con.execute(f"DESCRIBE SELECT ({deleted_sql}) FROM {rel}").fetchall()[0][1]
+            kind = db.describe(f"SELECT ({deleted_sql}) FROM {rel}")[0][1]
             if kind != "BOOLEAN":
                 problems.append(f"{dwhere}: {s.deleted_expr!r} has type {kind}; it must be a TRUE/FALSE condition "
                                 "such as is_deleted or deleted_at IS NOT NULL")
@@ -229,7 +231,7 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
         if m.identifier_type not in active:
             problems.append(f"{mwhere}: identifier type {m.identifier_type!r} has no active rule in idr_meta.rule")
         vwhere = f"{mwhere} identifier_value_expr"
-        sql = bind_check(con, rel, described[0][0], compile_expr(m.identifier_value_expr, columns, vwhere, problems),
+        sql = bind_check(db, rel, described[0][0], compile_expr(m.identifier_value_expr, columns, vwhere, problems),
                          m.identifier_value_expr, vwhere, problems)
         if sql is not None:
             mappings.append(MappingPlan(m.identifier_type, sql, bool(m.is_hashed)))
@@ -239,8 +241,9 @@ def _plan_source(con, s, active: dict[str, Rule], problems: list[str]) -> Source
                       int(s.watermark_lookback_minutes or 0), deleted_sql)
 
 
-def build_plan(con, cfg: Config) -> Plan:
+def build_plan(db, cfg: Config) -> Plan:
     """Validate everything; raise ConfigError listing every problem, or return the plan."""
+    db = as_backend(db)
     problems: list[str] = []
     settings = _check_settings(cfg, problems)
     active = _check_rules(cfg, problems)
@@ -251,7 +254,7 @@ def build_plan(con, cfg: Config) -> Plan:
         if ":" in s.table_id:
             problems.append(f"idr_meta.source_table {s.table_id!r}: table_id must not contain ':'")
     sources = [p for s in cfg.sources if s.is_active or not s.table_fqn
-               if (p := _plan_source(con, s, active, problems)) is not None]
+               if (p := _plan_source(db, s, active, problems)) is not None]
     if not any(s.is_active for s in cfg.sources):
         problems.append("idr_meta.source_table: no active sources configured")
     elif not any(s.identifiers for s in cfg.sources if s.is_active):

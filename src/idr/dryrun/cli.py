@@ -68,31 +68,31 @@ def main(args) -> int:
 
 def _show(args) -> int:
     from ..publish.reader import open_for_reading
-    from ..runs.runner import require_initialised
+    from ..schema import require_initialised
     from .html import write_report
     from .model import load_summary
     from .report import format_console
 
-    con, from_snapshot = open_for_reading(args.db)  # the snapshot while a run holds the file
+    backend, from_snapshot = open_for_reading(args.db)  # the snapshot while a run holds the file
     try:
         if not from_snapshot:
-            require_initialised(con, args.db)
-        summary = load_summary(con, args.run_id)
+            require_initialised(backend, args.db)
+        summary = load_summary(backend, args.run_id)
         where, params = "run_id = ?", [args.run_id]
         if args.change_type:
             where += " AND change_type = ?"
             params.append(args.change_type)
-        total = con.execute(f"SELECT count(*) FROM idr_out.dry_run_results WHERE {where}", params).fetchall()[0][0]
-        rows = con.execute(
+        total = backend.scalar(f"SELECT count(*) FROM idr_out.dry_run_results WHERE {where}", params)
+        rows = backend.rows(
             "SELECT entity_key, change_type, current_resolved_id, proposed_resolved_id, current_cluster_size, "
             f"proposed_cluster_size FROM idr_out.dry_run_results WHERE {where} "
             "ORDER BY CASE change_type WHEN 'MOVED' THEN 0 WHEN 'NEW' THEN 1 WHEN 'REMOVED' THEN 2 ELSE 3 END, "
             "coalesce(proposed_resolved_id, current_resolved_id), entity_key LIMIT ?",
-            [*params, args.limit]).fetchall()
+            [*params, args.limit])
         if args.report:
-            write_report(con, args.run_id, args.report)
+            write_report(backend, args.run_id, args.report)
     finally:
-        con.close()
+        backend.close()
     print(format_console(summary, args.run_id, summary.mode))
     if args.limit:
         _print_rows(rows, total, args)
@@ -121,19 +121,19 @@ def _print_rows(rows, total: int, args) -> None:
 
 
 def _cleanup(args) -> int:
-    from ..backends.duckdb import open_database, transaction
+    from ..backends.duckdb import DuckDBBackend
     from ..config.models import SETTINGS
     from ..errors import InputError
-    from ..runs.runner import require_initialised
+    from ..schema import require_initialised
     from .retention import cleanup_runs
 
-    con = open_database(args.db, create=False)
+    backend = DuckDBBackend.open(args.db, create=False)
     try:
-        require_initialised(con, args.db)
+        require_initialised(backend, args.db)
         older, note = args.older_than, ""
         if older is None and args.run_id is None and args.keep_last is None:
-            rows = con.execute("SELECT config_value FROM idr_meta.config WHERE config_key = ?",
-                               ["dry_run_retention_days"]).fetchall()
+            rows = backend.rows("SELECT config_value FROM idr_meta.config WHERE config_key = ?",
+                               ["dry_run_retention_days"])
             raw = (rows[0][0] if rows and rows[0][0] is not None else SETTINGS["dry_run_retention_days"][0]).strip()
             try:
                 older = int(raw)
@@ -141,15 +141,15 @@ def _cleanup(args) -> int:
                 raise InputError(f"idr_meta.config dry_run_retention_days={raw!r}: expected a whole number "
                                  "of days (or pass --older-than DAYS)") from None
             note = f" (older than dry_run_retention_days = {older})"
-        if args.run_id is not None and not con.execute(
+        if args.run_id is not None and not backend.rows(
                 "SELECT 1 FROM idr_out.dry_run_summary WHERE run_id = ? UNION ALL "
                 "SELECT 1 FROM idr_out.dry_run_results WHERE run_id = ? LIMIT 1",
-                [args.run_id, args.run_id]).fetchall():
+                [args.run_id, args.run_id]):
             raise InputError(f"no dry run with run id {args.run_id!r} to remove")
-        with transaction(con):
-            done = cleanup_runs(con, older, args.run_id, args.keep_last)
+        with backend.transaction():
+            done = cleanup_runs(backend, older, args.run_id, args.keep_last)
     finally:
-        con.close()
+        backend.close()
     runs = "dry run" if len(done.run_ids) == 1 else "dry runs"
     print(f"removed {len(done.run_ids):,} {runs}{note}: {done.rows:,} rows")
     return 0

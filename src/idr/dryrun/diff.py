@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import time
 
-import duckdb
-
-from ..backends.duckdb import one_row, scalar
+from ..backends import as_backend
 from ..errors import RunError
 from ..pipeline.context import utcnow
 from ..schema import MEMBERSHIP, out
@@ -175,7 +173,7 @@ SUMMARY_COLS = ("run_id", "total_entities", "new_entities", "moved_entities", "m
                 "current_clusters", "proposed_clusters", "execution_seconds")
 
 
-def record_dry_run(con, run_id: str, mode: str, scope_is_full: bool, counts: dict,
+def record_dry_run(db, run_id: str, mode: str, scope_is_full: bool, counts: dict,
                    execution_seconds: float) -> DryRunSummary:
     """Compute the diff, write this run's rows to idr_out.dry_run_results and
     idr_out.dry_run_summary, and return the summary.
@@ -183,26 +181,27 @@ def record_dry_run(con, run_id: str, mode: str, scope_is_full: bool, counts: dic
     execution_seconds is the run's time so far; the diff's own time is added to it, so the
     stored execution time covers the whole dry run. Writes nothing else; the caller wraps
     this and its run_history update in one transaction."""
+    db = as_backend(db)
     t0 = time.perf_counter()
     created_at = utcnow()
     try:
-        con.execute(_scope_sql(scope_is_full))
-        con.execute(_rids_sql(scope_is_full))
-        _check_contract(con)
-        con.execute(CHANGED_SQL)
-        affected = int(con.execute(_results_sql(scope_is_full), {"run_id": run_id, "ts": created_at}
-                                   ).fetchall()[0][0])  # an INSERT returns its row count
-        new, moved, removed, unchanged_in_scope, current_in_scope = one_row(con, COUNTS_SQL)
-        merged, merged_into, split = one_row(con, MERGE_SPLIT_SQL)
-        current_entities = int(scalar(con, f"SELECT count(*) FROM {CUR}"))
-        current_clusters = int(scalar(con, "SELECT count(*) FROM idr_out.identity_clusters_current"))
-        touched_clusters, largest_touched = one_row(
-            con, "SELECT count(*) FILTER (WHERE prop_size > 0), coalesce(max(prop_size), 0) FROM idr_dr_rids")
+        db.run(_scope_sql(scope_is_full))
+        db.run(_rids_sql(scope_is_full))
+        _check_contract(db)
+        db.run(CHANGED_SQL)
+        # an INSERT returns its row count
+        affected = int(db.scalar(_results_sql(scope_is_full), {"run_id": run_id, "ts": created_at}))
+        new, moved, removed, unchanged_in_scope, current_in_scope = db.one(COUNTS_SQL)
+        merged, merged_into, split = db.one(MERGE_SPLIT_SQL)
+        current_entities = int(db.scalar(f"SELECT count(*) FROM {CUR}"))
+        current_clusters = int(db.scalar("SELECT count(*) FROM idr_out.identity_clusters_current"))
+        touched_clusters, largest_touched = db.one(
+            "SELECT count(*) FILTER (WHERE prop_size > 0), coalesce(max(prop_size), 0) FROM idr_dr_rids")
         kept_total = 0
         untouched_clusters, largest_untouched = 0, 0
         if not scope_is_full:
             kept_total = current_entities - current_in_scope
-            untouched_clusters, largest_untouched = one_row(con, UNTOUCHED_SQL)
+            untouched_clusters, largest_untouched = db.one(UNTOUCHED_SQL)
         unchanged = unchanged_in_scope + kept_total
         summary = DryRunSummary(
             run_id=run_id, mode=mode, total_entities=new + moved + unchanged, new_entities=new,
@@ -216,31 +215,31 @@ def record_dry_run(con, run_id: str, mode: str, scope_is_full: bool, counts: dic
             values_would_exclude=int(counts.get("values_excluded") or 0),
             execution_seconds=execution_seconds + (time.perf_counter() - t0), created_at=created_at,
         )
-        _insert_summary(con, summary)
+        _insert_summary(db, summary)
         return summary
     finally:
-        _drop_temps(con)
+        _drop_temps(db)
 
 
-def _drop_temps(con) -> None:
+def _drop_temps(db) -> None:
     # After a failed statement DuckDB refuses everything until the caller rolls back (which
     # drops these too); the original error matters, so a failing DROP is ignored.
     for t in TEMP_TABLES:
         try:
-            con.execute(f"DROP TABLE IF EXISTS {t}")
-        except duckdb.Error:
+            db.drop(t)
+        except Exception:  # noqa: BLE001
             pass
 
 
-def _check_contract(con) -> None:
-    bad = con.execute(CHECK_SQL).fetchall()
+def _check_contract(db) -> None:
+    bad = db.rows(CHECK_SQL)
     if bad:
         shown = "; ".join(f"{rid!r}: idr_proposed_clusters says {size}, membership has {n}"
                           for rid, size, n in bad)
         raise RunError(f"dry run: proposed cluster sizes disagree with the proposed membership ({shown})")
 
 
-def _insert_summary(con, s: DryRunSummary) -> None:
+def _insert_summary(db, s: DryRunSummary) -> None:
     values = [getattr(s, c) for c in SUMMARY_COLS]
-    con.execute(f"INSERT INTO idr_out.dry_run_summary ({', '.join(SUMMARY_COLS)}) "
+    db.run(f"INSERT INTO idr_out.dry_run_summary ({', '.join(SUMMARY_COLS)}) "
                 f"VALUES ({', '.join('?' for _ in SUMMARY_COLS)})", values)

@@ -9,6 +9,7 @@ before/after membership of every cluster that changes, so the report needs nothi
 
 from __future__ import annotations
 
+from ..backends import as_backend
 from html import escape
 
 from .model import DryRunSummary, load_summary
@@ -163,13 +164,13 @@ PARTS_HEAD = ('<colgroup><col style="width:17%"><col style="width:9%"><col style
               '<th class="n">entities</th><th>change</th><th>entity keys</th></tr>')
 
 
-def _merges(con, run_id: str) -> str:
-    merges = con.execute(MERGES_SQL, {"run_id": run_id, "limit": MAX_MERGES}).fetchall()
+def _merges(db, run_id: str) -> str:
+    merges = db.rows(MERGES_SQL, {"run_id": run_id, "limit": MAX_MERGES})
     if not merges:
         return "<p>No current clusters combine in this dry run.</p>"
     parts: dict[str, list[tuple]] = {}
-    for rid, *part in con.execute(
-            PARTS_SQL, {"run_id": run_id, "rids": [m[0] for m in merges], "keys": MAX_KEYS}).fetchall():
+    for rid, *part in db.rows(
+            PARTS_SQL, {"run_id": run_id, "rids": [m[0] for m in merges], "keys": MAX_KEYS}):
         parts.setdefault(rid, []).append(part)
     out = []
     for rid, size, n_parts, new in merges:
@@ -188,8 +189,8 @@ def _merges(con, run_id: str) -> str:
     return "".join(out)
 
 
-def _splits(con, run_id: str) -> str:
-    splits = con.execute(SPLITS_SQL, {"run_id": run_id, "limit": MAX_SPLITS}).fetchall()
+def _splits(db, run_id: str) -> str:
+    splits = db.rows(SPLITS_SQL, {"run_id": run_id, "limit": MAX_SPLITS})
     if not splits:
         return "<p>No current cluster breaks apart in this dry run.</p>"
     rows = []
@@ -203,9 +204,10 @@ def _splits(con, run_id: str) -> str:
             f'{"".join(rows)}</table>')
 
 
-def render(con, run_id: str) -> str:
-    s = load_summary(con, run_id)
-    found = {k: (c, p) for k, c, p in con.execute(HISTOGRAM_SQL, {"run_id": run_id}).fetchall()}
+def render(db, run_id: str) -> str:
+    db = as_backend(db)
+    s = load_summary(db, run_id)
+    found = {k: (c, p) for k, c, p in db.rows(HISTOGRAM_SQL, {"run_id": run_id})}
     # Every bin from size 1 to the largest, empty ones too, so the x axis is a real scale.
     bins = [(k, *found.get(k, (0, 0))) for k in range(max(found) + 1)] if found else []
     created = "-" if s.created_at is None else f"{s.created_at:%Y-%m-%d %H:%M:%S} UTC"
@@ -229,16 +231,16 @@ by size. Unchanged clusters are not counted here.</p>
 <h2 id="merges">Largest merges</h2>
 <p class="sub">Proposed clusters that combine entities of two or more current clusters, largest first
 (up to {MAX_MERGES}), with the clusters they are made of.</p>
-{_merges(con, run_id)}
+{_merges(db, run_id)}
 <h2 id="splits">Largest splits</h2>
 <p class="sub">Current clusters whose entities would end up in two or more clusters (up to {MAX_SPLITS}).</p>
-{_splits(con, run_id)}
+{_splits(db, run_id)}
 </main></body></html>
 """
 
 
-def write_report(con, run_id: str, path) -> None:
+def write_report(db, run_id: str, path) -> None:
     """Write the report for `run_id` to `path` (UTF-8)."""
-    text = render(con, run_id)
+    text = render(db, run_id)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)

@@ -6,6 +6,7 @@ One dataclass serves the runner (which prints it right after the diff), `idr dry
 
 from __future__ import annotations
 
+from ..backends import as_backend
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -53,10 +54,11 @@ class DryRunSummary:
 FIELDS = tuple(f.name for f in fields(DryRunSummary))
 
 
-def load_summary(con, run_id: str) -> DryRunSummary:
+def load_summary(db, run_id: str) -> DryRunSummary:
     """Read one run's summary back; an unknown run id is the user's input error (exit 2)."""
+    db = as_backend(db)
     cols = ", ".join(FIELDS)
-    rows = con.execute(f"SELECT {cols} FROM idr_out.dry_run_summary WHERE run_id = ?", [run_id]).fetchall()
+    rows = db.rows(f"SELECT {cols} FROM idr_out.dry_run_summary WHERE run_id = ?", [run_id])
     if not rows:
         raise InputError(f"no dry run with run id {run_id!r} in idr_out.dry_run_summary "
                          "(list them: SELECT run_id, created_at FROM idr_out.dry_run_summary; "

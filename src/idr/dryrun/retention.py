@@ -8,6 +8,7 @@ audit trail. The caller owns the transaction.
 
 from __future__ import annotations
 
+from ..backends import as_backend
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,16 +32,17 @@ class Cleanup:
     rows: int  # rows removed from dry_run_results and dry_run_summary together
 
 
-def select_runs(con, older_than_days: float | None = None, run_id: str | None = None,
+def select_runs(db, older_than_days: float | None = None, run_id: str | None = None,
                 keep_last: int | None = None) -> list[str]:
     """Dry runs matching every given filter; keep_last protects the N most recent runs."""
+    db = as_backend(db)
     if older_than_days is None and run_id is None and keep_last is None:
         raise InputError("say which dry runs to remove: --older-than DAYS, --run-id ID and/or --keep-last N")
     if older_than_days is not None and older_than_days < 0:
         raise InputError(f"--older-than {older_than_days}: must be zero or more days")
     if keep_last is not None and keep_last < 0:
         raise InputError(f"--keep-last {keep_last}: must be zero or more")
-    runs = con.execute(RUNS_SQL).fetchall()  # newest first
+    runs = db.rows(RUNS_SQL)  # newest first
     cutoff = None if older_than_days is None else utcnow() - timedelta(days=older_than_days)
     chosen = []
     for position, (rid, created_at) in enumerate(runs):
@@ -54,35 +56,36 @@ def select_runs(con, older_than_days: float | None = None, run_id: str | None = 
     return chosen
 
 
-def remove_runs(con, run_ids: list[str]) -> int:
+def remove_runs(db, run_ids: list[str]) -> int:
     """Delete the rows of these runs from both tables; returns how many rows went."""
+    db = as_backend(db)
     if not run_ids:
         return 0
     rows = 0
-    con.execute("CREATE OR REPLACE TEMP TABLE idr_dr_cleanup (run_id VARCHAR)")
+    db.run("CREATE OR REPLACE TEMP TABLE idr_dr_cleanup (run_id VARCHAR)")
     try:
-        con.executemany("INSERT INTO idr_dr_cleanup VALUES (?)", [[r] for r in run_ids])
+        db.run_many("INSERT INTO idr_dr_cleanup VALUES (?)", [[r] for r in run_ids])
         for table in ("dry_run_results", "dry_run_summary"):
-            got = con.execute(f"DELETE FROM idr_out.{table} WHERE run_id IN (SELECT run_id FROM idr_dr_cleanup)"
-                              ).fetchall()
+            got = db.rows(f"DELETE FROM idr_out.{table} WHERE run_id IN (SELECT run_id FROM idr_dr_cleanup)"
+                              )
             rows += int(got[0][0]) if got else 0
     finally:
-        con.execute("DROP TABLE IF EXISTS idr_dr_cleanup")
+        db.run("DROP TABLE IF EXISTS idr_dr_cleanup")
     return rows
 
 
-def cleanup_runs(con, older_than_days: float | None = None, run_id: str | None = None,
+def cleanup_runs(db, older_than_days: float | None = None, run_id: str | None = None,
                  keep_last: int | None = None) -> Cleanup:
-    run_ids = select_runs(con, older_than_days, run_id, keep_last)
-    return Cleanup(tuple(run_ids), remove_runs(con, run_ids))
+    run_ids = select_runs(db, older_than_days, run_id, keep_last)
+    return Cleanup(tuple(run_ids), remove_runs(db, run_ids))
 
 
-def cleanup(con, older_than_days: float | None = None, run_id: str | None = None,
+def cleanup(db, older_than_days: float | None = None, run_id: str | None = None,
             keep_last: int | None = None) -> int:
     """Remove the dry runs matching every given filter; returns the number of rows removed."""
-    return cleanup_runs(con, older_than_days, run_id, keep_last).rows
+    return cleanup_runs(db, older_than_days, run_id, keep_last).rows
 
 
-def cleanup_expired(con, retention_days: int) -> int:
+def cleanup_expired(db, retention_days: int) -> int:
     """Start-of-run expiry: remove dry runs older than `dry_run_retention_days`."""
-    return cleanup(con, older_than_days=retention_days)
+    return cleanup(db, older_than_days=retention_days)

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from idr.backends import Backend, as_backend
 from idr.graph.star_contraction import quote_ident, run_star_contraction
 
 if TYPE_CHECKING:
-    import duckdb
     import numpy as np
 
 STRATEGIES = ("inprocess", "sql")
@@ -32,7 +32,7 @@ class Components:
 
 
 def connected_components(
-    con: duckdb.DuckDBPyConnection,
+    db: Backend,
     edges_table: str,
     n_nodes: int,
     *,
@@ -43,33 +43,34 @@ def connected_components(
     """Label nodes 0..n_nodes-1 by connected component of the undirected `edges_table`.
 
     `edges_table` has non-null integer columns src, dst in 0..n_nodes-1; duplicates and
-    self-loops are allowed. The result lives in `out_table` (an unqualified name) on this
-    connection only: a registered Arrow view ("inprocess") or a temp table ("sql"); the
-    caller persists it if needed. `max_iters` bounds the SQL rounds; hitting it raises
+    self-loops are allowed. The result lives in `out_table` (an unqualified name) in this
+    backend's session only: an Arrow relation ("inprocess") or a materialised one ("sql");
+    the caller persists it if needed. `max_iters` bounds the SQL rounds; hitting it raises
     ComponentsDidNotConverge rather than returning a partial answer.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown components strategy {strategy!r}; expected one of {STRATEGIES}")
-    _check_edges(con, edges_table, n_nodes)
+    db = as_backend(db)
+    _check_edges(db, edges_table, n_nodes)
     if strategy == "inprocess":
-        count = _inprocess(con, edges_table, n_nodes, out_table)
+        count = _inprocess(db, edges_table, n_nodes, out_table)
         return Components(table=out_table, rounds=1, count=count)
     rounds, count = run_star_contraction(
-        con, edges_table, n_nodes, max_iters=max_iters, out_table=out_table
+        db, edges_table, n_nodes, max_iters=max_iters, out_table=out_table
     )
     return Components(table=out_table, rounds=rounds, count=count)
 
 
-def _check_edges(con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int) -> None:
+def _check_edges(db: Backend, edges_table: str, n_nodes: int) -> None:
     # One cheap scan, so both strategies refuse the same bad input instead of one of them
     # failing late (scipy) or silently dropping rows (SQL drops NULLs and self-loops).
     if n_nodes < 0:
         raise ValueError(f"n_nodes must be >= 0, got {n_nodes}")
-    [(nulls, lo, hi)] = con.execute(
+    [(nulls, lo, hi)] = db.rows(
         "SELECT SUM(CASE WHEN src IS NULL OR dst IS NULL THEN 1 ELSE 0 END),"
         " LEAST(MIN(src), MIN(dst)), GREATEST(MAX(src), MAX(dst))"
         f" FROM {quote_ident(edges_table)}"
-    ).fetchall()
+    )
     if nulls:
         raise ValueError(f"{edges_table} has {nulls} edges with a NULL endpoint")
     if lo is not None and (lo < 0 or hi >= n_nodes):
@@ -79,7 +80,7 @@ def _check_edges(con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int)
 
 
 def _inprocess(
-    con: duckdb.DuckDBPyConnection, edges_table: str, n_nodes: int, out_table: str
+    db: Backend, edges_table: str, n_nodes: int, out_table: str
 ) -> int:
     # Imported here, not at module level: numpy, pyarrow and scipy take ~0.4 s to import and
     # the run preloads them in a background thread while DuckDB extracts.
@@ -90,10 +91,10 @@ def _inprocess(
 
     # int32 halves memory and is what scipy's csgraph uses internally anyway.
     id_type = "INTEGER" if n_nodes < 2**31 else "BIGINT"
-    cols = con.execute(
+    cols = db.to_numpy(
         f"SELECT CAST(src AS {id_type}) AS src, CAST(dst AS {id_type}) AS dst "
         f"FROM {quote_ident(edges_table)}"
-    ).fetchnumpy()
+    )
     src, dst = np.asarray(cols["src"]), np.asarray(cols["dst"])  # no NULLs: checked
     del cols
 
@@ -110,13 +111,7 @@ def _inprocess(
         del graph
         labels = _smallest_node_labels(scipy_labels, count)
 
-    con.unregister(out_table)
-    # A temp table left by an SQL-strategy run would shadow the view; drop it.
-    con.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(out_table)}")
-    con.register(
-        out_table,
-        pa.table({"node": np.arange(n_nodes, dtype=np.int64), "component": labels}),
-    )
+    db.from_arrow(out_table, pa.table({"node": np.arange(n_nodes, dtype=np.int64), "component": labels}))
     return int(count)
 
 

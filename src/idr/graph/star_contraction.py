@@ -15,8 +15,8 @@ rows whose src is u, and "the neighbours larger than u" are the src of rows whos
 The `*_sql()` builders return portable SELECT statements (CASE, CTEs, DISTINCT, UNION ALL,
 scalar and IN subqueries; no engine-specific syntax) so another backend (Spark, a
 warehouse) can materialise them its own way. They take relation names already quoted for
-the target engine. `run_star_contraction` is the DuckDB executor: it stores each
-step in a temporary table and drops the intermediate ones.
+the target engine. `run_star_contraction` runs them on any backend: it materialises
+each step as a session relation and drops the intermediate ones.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from idr.errors import ComponentsDidNotConverge
 from idr.sql.quoting import qualified
 
 if TYPE_CHECKING:
-    import duckdb
+    from idr.backends import Backend
 
 
 def quote_ident(name: str) -> str:
@@ -109,8 +109,8 @@ SELECT
 def labels_sql(star_edges: str, nodes: str) -> str:
     """(node, component) for every node; component is the smallest node of its component.
 
-    `nodes` is a query with one column `node` listing 0..n-1 (engine-specific: DuckDB and
-    Spark spell a number range differently). Nodes without an edge are centres or isolated
+    `nodes` is a query with one column `node` listing 0..n-1 (Dialect.node_range: DuckDB
+    and Spark spell a number range differently). Nodes without an edge are centres or isolated
     nodes, which label themselves.
     """
     return f"""
@@ -120,23 +120,19 @@ LEFT JOIN {star_edges} AS e ON e.src = n.node"""
 
 
 # ---------------------------------------------------------------------------------------
-# DuckDB executor
+# Executor
 # ---------------------------------------------------------------------------------------
 
 
-def duckdb_node_range_sql(n_nodes: int) -> str:
-    return f"SELECT range AS node FROM range({int(n_nodes)})"
-
-
 def run_star_contraction(
-    con: duckdb.DuckDBPyConnection,
+    db: Backend,
     edges_table: str,
     n_nodes: int,
     *,
     max_iters: int,
     out_table: str,
 ) -> tuple[int, int]:
-    """Write (node, component) into temp table `out_table`; return (rounds, component count).
+    """Write (node, component) into session relation `out_table`; return (rounds, component count).
 
     Expects valid input (ids in 0..n_nodes-1, no NULLs): `connected_components` checks it.
     """
@@ -145,11 +141,10 @@ def run_star_contraction(
     temps = (edges, large)
 
     def materialise(name: str, select: str) -> None:
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(name)}")
-        con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {select}")
+        db.materialise(quote_ident(name), select)
 
     def drop(name: str) -> None:
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(name)}")
+        db.drop(quote_ident(name))
 
     try:
         # 1. Canonical, deduplicated, loop-free edge list.
@@ -159,9 +154,7 @@ def run_star_contraction(
         while True:
             # 2. Stop once the graph is a set of stars around each component's minimum.
             #    (fetchall, not fetchone: an unread result would block the connection.)
-            [(edge_count, child_count, deep_edges)] = con.execute(
-                convergence_sql(quote_ident(edges))
-            ).fetchall()
+            [(edge_count, child_count, deep_edges)] = db.rows(convergence_sql(quote_ident(edges)))
             if edge_count == child_count and deep_edges == 0:
                 break
             if rounds >= max_iters:
@@ -179,8 +172,8 @@ def run_star_contraction(
 
         # 5. Label every node 0..n-1, isolated ones included. Each non-centre node has one
         #    edge, so the number of components is n minus the number of edges.
-        con.unregister(out_table)  # a view left by an in-process run would shadow the table
-        materialise(out_table, labels_sql(quote_ident(edges), duckdb_node_range_sql(n_nodes)))
+        db.release_arrow(out_table)  # one left by an in-process run would shadow the table
+        materialise(out_table, labels_sql(quote_ident(edges), db.dialect.node_range(n_nodes)))
         return rounds, n_nodes - edge_count
     finally:
         for name in temps:

@@ -88,18 +88,18 @@ def _policy(args):
 
 
 def _open(db: str, *, write: bool = False):
-    from ..backends.duckdb import open_database
+    from ..backends.duckdb import DuckDBBackend
     from ..publish.reader import open_for_reading
     from .store import require_table
 
     # Reading works while a run holds the file (from the published snapshot).
-    con = open_database(db, create=False) if write else open_for_reading(db)[0]
+    backend = DuckDBBackend.open(db, create=False) if write else open_for_reading(db)[0]
     try:
-        require_table(con, db)
+        require_table(backend, db)
     except BaseException:
-        con.close()
+        backend.close()
         raise
-    return con
+    return backend
 
 
 def _show(args) -> int:
@@ -114,23 +114,23 @@ def _show(args) -> int:
         from .export import read_settings
         from .prometheus import exposition, families
 
-        con = _open(args.db)
+        backend = _open(args.db)
         try:
-            state = store.latest_state(con)
-            env = read_settings(con).env
+            state = store.latest_state(backend)
+            env = read_settings(backend).env
         finally:
-            con.close()
+            backend.close()
         sys.stdout.write(exposition(families(state, {"env": env} if env else None)).decode())
         return 0
-    con = _open(args.db)
+    backend = _open(args.db)
     try:
-        run_id = args.run or store.latest_run_id(con)
-        rows = [] if run_id is None else con.execute(
+        run_id = args.run or store.latest_run_id(backend)
+        rows = [] if run_id is None else backend.rows(
             "SELECT metric_name, dimensions, metric_value, metric_type, recorded_at, exported_at, exported_to "
             "FROM idr_out.metrics_export WHERE run_id = ? ORDER BY metric_name, dimensions NULLS FIRST",
-            [run_id]).fetchall()
+            [run_id])
     finally:
-        con.close()
+        backend.close()
     if run_id is None:
         print("(no metrics recorded yet: `idr run --run-mode FULL`)")
         return 0
@@ -165,12 +165,12 @@ def _push(args) -> int:
 
     if not args.pushgateway and not args.textfile:
         raise InputError("nothing to push to: give --pushgateway URL and/or --textfile PATH")
-    con = _open(args.db)
+    backend = _open(args.db)
     try:
-        state = store.latest_state(con)
-        env = read_settings(con).env
+        state = store.latest_state(backend)
+        env = read_settings(backend).env
     finally:
-        con.close()  # before any network I/O: an open connection would keep runs out
+        backend.close()  # before any network I/O: an open connection would keep runs out
     if state.last_run_at is None:
         raise InputError(f"--db {args.db}: no run has recorded metrics yet")
     failed = 0
@@ -202,17 +202,17 @@ def _export(args) -> int:
     from .export import EXPORTERS, export_after_run, read_settings
     from .store import pending_count
 
-    con = _open(args.db, write=True)
+    backend = _open(args.db, write=True)
     try:
-        settings = read_settings(con)
+        settings = read_settings(backend)
         if not settings.exporters:
             raise InputError("no exporters configured: set idr_meta.config metrics_exporters to some of "
                              f"{', '.join(EXPORTERS)}")
-        before = pending_count(con)
-        warnings = export_after_run(con, None, policy=_policy(args))
-        after = pending_count(con)
+        before = pending_count(backend)
+        warnings = export_after_run(backend, None, policy=_policy(args))
+        after = pending_count(backend)
     finally:
-        con.close()
+        backend.close()
     for w in warnings:
         print(f"idr: warning: {w}", file=sys.stderr)
     print(f"exported with {', '.join(settings.exporters)}: {before - after:,} rows marked exported, "

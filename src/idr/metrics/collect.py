@@ -11,6 +11,7 @@ taxonomy.py.
 
 from __future__ import annotations
 
+from ..backends import as_backend
 import json
 import math
 
@@ -38,22 +39,24 @@ _INSERT = (
 )
 
 
-def record_run_metrics(con, ctx, status: str, duration_seconds: float) -> None:
+def record_run_metrics(db, ctx, status: str, duration_seconds: float) -> None:
     """Insert the metrics of the run described by `ctx` (a RunContext). The caller owns the
     transaction; for a published run call it after the new outputs are written."""
+    db = as_backend(db)
     status = getattr(status, "value", status)
     rows = run_rows(ctx, status, duration_seconds)
     if status in PUBLISHED_STATUSES:
-        rows += cluster_rows(con)
+        rows += cluster_rows(db)
     rows += stage_rows(ctx.stages)
-    insert_rows(con, ctx.run_id, rows)
+    insert_rows(db, ctx.run_id, rows)
 
 
-def insert_rows(con, run_id: str, rows: list[Row], recorded_at=None) -> None:
+def insert_rows(db, run_id: str, rows: list[Row], recorded_at=None) -> None:
+    db = as_backend(db)
     kept = [(n, float(v), d) for n, v, d in rows if v is not None and math.isfinite(float(v))]
     if not kept:  # metric_value is NOT NULL: a value nobody measured is not recorded
         return
-    con.execute(_INSERT, {
+    db.run(_INSERT, {
         "run_id": run_id,
         "names": [n for n, _, _ in kept],
         "values": [v for _, v, _ in kept],
@@ -89,8 +92,9 @@ def _rule_types(ctx) -> list[str]:
     return [str(t) for t in rules]
 
 
-def cluster_rows(con) -> list[Row]:
-    values = con.execute(_CLUSTER_SQL).fetchall()[0]
+def cluster_rows(db) -> list[Row]:
+    db = as_backend(db)
+    values = db.one(_CLUSTER_SQL)
     return [(name, value, None) for name, value in zip(_CLUSTER_NAMES, values, strict=True)]
 
 

@@ -14,6 +14,7 @@ every pending row at once), datadog and webhook one request per pending run.
 
 from __future__ import annotations
 
+from ..backends import as_backend
 from dataclasses import dataclass
 
 from ..errors import IdrError
@@ -58,10 +59,11 @@ def settings_from(config) -> Settings:
     )
 
 
-def read_settings(con) -> Settings:
+def read_settings(db) -> Settings:
+    db = as_backend(db)
     from ..config.meta import read_config
 
-    return settings_from(read_config(con))
+    return settings_from(read_config(db))
 
 
 def check_settings(config) -> list[str]:
@@ -78,12 +80,13 @@ def check_settings(config) -> list[str]:
     return problems
 
 
-def export_after_run(con, run_id: str | None = None, *, policy: RetryPolicy | None = None) -> list[str]:
+def export_after_run(db, run_id: str | None = None, *, policy: RetryPolicy | None = None) -> list[str]:
     """Run the configured exporters; return warnings (one per failed exporter), never raise
     for an exporter's failure. `run_id` is the run that just finished; pending rows of
     earlier runs are exported too."""
+    db = as_backend(db)
     try:
-        s = read_settings(con)
+        s = read_settings(db)
     except IdrError as e:
         return [f"metrics export skipped: {e}; {RETRIED_NEXT_TIME}"]
     warnings = [f"metrics export: unknown exporter {n!r} in idr_meta.config metrics_exporters (expected one of "
@@ -93,55 +96,55 @@ def export_after_run(con, run_id: str | None = None, *, policy: RetryPolicy | No
     policy = policy or RetryPolicy()
     for name in s.exporters:
         try:
-            notes = _RUN[name](con, s, policy)
+            notes = _RUN[name](db, s, policy)
             warnings += notes or []
         except (ExportError, IdrError) as e:
             warnings.append(f"metrics export to {name} failed: {e}; {RETRIED_NEXT_TIME}")
         except Exception as e:  # noqa: BLE001 - a bug in one exporter must not lose the others
             warnings.append(f"metrics export to {name} failed: {describe(e)}; {RETRIED_NEXT_TIME}")
     try:
-        store.mark_exported(con, list(s.exporters), utcnow())
+        store.mark_exported(db, list(s.exporters), utcnow())
     except Exception as e:  # noqa: BLE001 - the deliveries are recorded in exported_to already
         warnings.append(f"metrics export: could not set exported_at: {describe(e)}")
     return warnings
 
 
-def _prometheus_state(con, const_labels=None) -> list:
+def _prometheus_state(db, const_labels=None) -> list:
     from .prometheus import families
 
-    return families(store.latest_state(con), const_labels)
+    return families(store.latest_state(db), const_labels)
 
 
-def _pushgateway(con, s: Settings, policy: RetryPolicy) -> None:
+def _pushgateway(db, s: Settings, policy: RetryPolicy) -> None:
     from .prometheus import push_gateway
 
-    pending = [i for run in store.pending_runs(con, "pushgateway") for i in run.metric_ids]
+    pending = [i for run in store.pending_runs(db, "pushgateway") for i in run.metric_ids]
     if not pending:
         return
     if not s.pushgateway_url:
         raise ExportError("metrics_pushgateway_url is empty")
-    push_gateway(s.pushgateway_url, _prometheus_state(con), grouping_key={"env": s.env} if s.env else None,
+    push_gateway(s.pushgateway_url, _prometheus_state(db), grouping_key={"env": s.env} if s.env else None,
                  policy=policy)
-    store.mark_delivered(con, "pushgateway", pending)
+    store.mark_delivered(db, "pushgateway", pending)
 
 
-def _textfile(con, s: Settings, policy: RetryPolicy) -> None:
+def _textfile(db, s: Settings, policy: RetryPolicy) -> None:
     from .prometheus import write_textfile
 
-    pending = [i for run in store.pending_runs(con, "textfile") for i in run.metric_ids]
+    pending = [i for run in store.pending_runs(db, "textfile") for i in run.metric_ids]
     if not pending:
         return
     if not s.textfile_path:
         raise ExportError("metrics_textfile_path is empty")
-    write_textfile(s.textfile_path, _prometheus_state(con, {"env": s.env} if s.env else None))
-    store.mark_delivered(con, "textfile", pending)
+    write_textfile(s.textfile_path, _prometheus_state(db, {"env": s.env} if s.env else None))
+    store.mark_delivered(db, "textfile", pending)
 
 
-def _datadog(con, s: Settings, policy: RetryPolicy) -> list[str]:
+def _datadog(db, s: Settings, policy: RetryPolicy) -> list[str]:
     from .datadog import MAX_AGE_SECONDS, submit
 
     too_old = 0
-    for run in store.pending_runs(con, "datadog"):
+    for run in store.pending_runs(db, "datadog"):
         # Dry runs are not production runs: monitoring (Prometheus, DataDog) leaves them out.
         if run.status != DRY_RUN_STATUS:
             if (utcnow() - run.recorded_at).total_seconds() > MAX_AGE_SECONDS:
@@ -149,17 +152,17 @@ def _datadog(con, s: Settings, policy: RetryPolicy) -> list[str]:
             else:
                 submit(run.samples, run.recorded_at, site=s.datadog_site, host=s.datadog_host, env=s.env,
                        policy=policy)
-        store.mark_delivered(con, "datadog", run.metric_ids)
+        store.mark_delivered(db, "datadog", run.metric_ids)
     if too_old:
         return [f"metrics export to datadog: {too_old} run(s) older than DataDog accepts "
                 f"({MAX_AGE_SECONDS // 60} min) were not sent; they remain in idr_out.metrics_export"]
     return []
 
 
-def _webhook(con, s: Settings, policy: RetryPolicy) -> None:
+def _webhook(db, s: Settings, policy: RetryPolicy) -> None:
     from . import webhook
 
-    runs = store.pending_runs(con, "webhook")
+    runs = store.pending_runs(db, "webhook")
     if not runs:
         return
     if not s.webhook_url:
@@ -168,19 +171,20 @@ def _webhook(con, s: Settings, policy: RetryPolicy) -> None:
     for run in runs:
         body = webhook.payload(run.run_id, run.status, run.recorded_at, run.samples, s.env)
         webhook.post(s.webhook_url, body, webhook.message_id(run.run_id), key, policy)
-        store.mark_delivered(con, "webhook", run.metric_ids)
+        store.mark_delivered(db, "webhook", run.metric_ids)
 
 
 _RUN = {"pushgateway": _pushgateway, "textfile": _textfile, "datadog": _datadog, "webhook": _webhook}
 
 
-def append_run_warnings(con, run_id: str, warnings: list[str]) -> None:
+def append_run_warnings(db, run_id: str, warnings: list[str]) -> None:
     """Add warnings to a finished run's run_history row. The status is left as it is: the
     run's results were published; only the delivery of its metrics failed."""
+    db = as_backend(db)
     if not warnings:
         return
     text = "; ".join(warnings)
-    con.execute(
+    db.run(
         "UPDATE idr_out.run_history SET warnings = "
         "CASE WHEN coalesce(warnings, '') = '' THEN ? ELSE warnings || '; ' || ? END WHERE run_id = ?",
         [text, text, run_id],

@@ -7,6 +7,7 @@ retries only its own rows at the next export and the others do not send twice.
 
 from __future__ import annotations
 
+from ..backends import as_backend
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -49,12 +50,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def require_table(con, db) -> None:
+def require_table(backend, db) -> None:
     """InputError (exit 2) unless the database has idr_out.metrics_export."""
+    backend = as_backend(backend)
     from ..errors import InputError
 
-    found = con.execute("SELECT count(*) FROM information_schema.tables "
-                        "WHERE table_schema = 'idr_out' AND table_name = 'metrics_export'").fetchall()[0][0]
+    found = backend.scalar("SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_schema = 'idr_out' AND table_name = 'metrics_export'")
     if not found:
         raise InputError(f"--db {db}: idr_out.metrics_export is missing; run `idr init --db {db}` (safe to repeat)")
 
@@ -76,9 +78,10 @@ _RUNS = (
 )
 
 
-def latest_state(con) -> LatestState:
+def latest_state(db) -> LatestState:
+    db = as_backend(db)
     state = LatestState()
-    rows = con.execute(
+    rows = db.rows(
         f"WITH runs AS ({_RUNS}), ranked AS ("
         "  SELECT m.metric_name, m.metric_value, m.metric_type, m.dimensions, "
         "    dense_rank() OVER (PARTITION BY m.metric_name ORDER BY r.run_at DESC, r.run_id DESC) AS k "
@@ -86,9 +89,9 @@ def latest_state(con) -> LatestState:
         "SELECT metric_name, metric_value, metric_type, dimensions FROM ranked WHERE k = 1 "
         "ORDER BY metric_name, dimensions",
         {"status_metric": RUN_STATUS, "dry": DRY_RUN_STATUS},
-    ).fetchall()
+    )
     state.samples = [Sample(n, v, t or "gauge", dims(d)) for n, v, t, d in rows]
-    runs = con.execute(f"{_RUNS} ORDER BY run_at DESC, run_id DESC", {"status_metric": RUN_STATUS}).fetchall()
+    runs = db.rows(f"{_RUNS} ORDER BY run_at DESC, run_id DESC", {"status_metric": RUN_STATUS})
     for _run_id, at, status in runs:
         key = status or "UNKNOWN"
         state.runs_by_status[key] = state.runs_by_status.get(key, 0) + 1
@@ -101,29 +104,32 @@ def latest_state(con) -> LatestState:
     return state
 
 
-def latest_run_id(con) -> str | None:
-    row = con.execute("SELECT run_id FROM idr_out.metrics_export ORDER BY recorded_at DESC, run_id DESC LIMIT 1"
-                      ).fetchall()
+def latest_run_id(db) -> str | None:
+    db = as_backend(db)
+    row = db.rows("SELECT run_id FROM idr_out.metrics_export ORDER BY recorded_at DESC, run_id DESC LIMIT 1"
+                      )
     return row[0][0] if row else None
 
 
-def run_samples(con, run_id: str) -> list[Sample]:
-    rows = con.execute(
+def run_samples(db, run_id: str) -> list[Sample]:
+    db = as_backend(db)
+    rows = db.rows(
         "SELECT metric_name, metric_value, metric_type, dimensions FROM idr_out.metrics_export "
-        "WHERE run_id = ? ORDER BY metric_name, dimensions NULLS FIRST", [run_id]).fetchall()
+        "WHERE run_id = ? ORDER BY metric_name, dimensions NULLS FIRST", [run_id])
     return [Sample(n, v, t or "gauge", dims(d)) for n, v, t, d in rows]
 
 
-def pending_runs(con, exporter: str) -> list[PendingRun]:
+def pending_runs(db, exporter: str) -> list[PendingRun]:
     """Rows not yet exported and not yet delivered by `exporter`, by run, oldest first."""
-    rows = con.execute(
+    db = as_backend(db)
+    rows = db.rows(
         f"WITH runs AS ({_RUNS}) "
         "SELECT m.run_id, r.status, r.run_at, m.metric_id, m.metric_name, m.metric_value, m.metric_type, m.dimensions "
         "FROM idr_out.metrics_export m JOIN runs r USING (run_id) "
         "WHERE m.exported_at IS NULL AND NOT list_contains(string_split(coalesce(m.exported_to, ''), ','), $exporter) "
         "ORDER BY r.run_at, m.run_id, m.metric_name, m.dimensions",
         {"status_metric": RUN_STATUS, "exporter": exporter},
-    ).fetchall()
+    )
     runs: dict[str, PendingRun] = {}
     for run_id, status, at, metric_id, name, value, mtype, d in rows:
         run = runs.setdefault(run_id, PendingRun(run_id, status, at, [], []))
@@ -132,10 +138,11 @@ def pending_runs(con, exporter: str) -> list[PendingRun]:
     return list(runs.values())
 
 
-def mark_delivered(con, exporter: str, metric_ids: list[str]) -> None:
+def mark_delivered(db, exporter: str, metric_ids: list[str]) -> None:
+    db = as_backend(db)
     if not metric_ids:
         return
-    con.execute(
+    db.run(
         "UPDATE idr_out.metrics_export SET exported_to = "
         "  CASE WHEN coalesce(exported_to, '') = '' THEN ? ELSE exported_to || ',' || ? END "
         "WHERE metric_id IN (SELECT unnest(?::VARCHAR[])) "
@@ -144,16 +151,18 @@ def mark_delivered(con, exporter: str, metric_ids: list[str]) -> None:
     )
 
 
-def mark_exported(con, exporters: list[str], now: datetime) -> int:
+def mark_exported(db, exporters: list[str], now: datetime) -> int:
     """Set exported_at on rows every one of `exporters` has delivered; returns how many."""
+    db = as_backend(db)
     if not exporters:
         return 0
-    return con.execute(
+    return db.scalar(
         "UPDATE idr_out.metrics_export SET exported_at = ? WHERE exported_at IS NULL "
         "AND list_has_all(string_split(coalesce(exported_to, ''), ','), ?::VARCHAR[])",
         [now, exporters],
-    ).fetchall()[0][0]
+    )
 
 
-def pending_count(con) -> int:
-    return con.execute("SELECT count(*) FROM idr_out.metrics_export WHERE exported_at IS NULL").fetchall()[0][0]
+def pending_count(db) -> int:
+    db = as_backend(db)
+    return db.scalar("SELECT count(*) FROM idr_out.metrics_export WHERE exported_at IS NULL")

@@ -402,29 +402,31 @@ def phone_slow(values: list[str], region: str) -> list[str | None]:
     return out
 
 
-def normalize_phones(con, in_table: str, out_table: str, region: str) -> PhoneStats:
-    """in_table has a VARCHAR column `raw` of DISTINCT values. Creates TEMP table
+def normalize_phones(db, in_table: str, out_table: str, region: str) -> PhoneStats:
+    """in_table has a VARCHAR column `raw` of DISTINCT values. Creates the session relation
     out_table(raw VARCHAR, norm VARCHAR) with one row per input row (norm NULL = invalid),
     using the fast path in SQL and phone_slow only on undecided values. Returns counts."""
-    out = _ident(out_table)
+    from ..backends import as_backend
+
+    db = as_backend(db)
+    out, fast = _ident(out_table), _ident(out_table + "__fast")
     rows = f"SELECT raw, raw AS {_V} FROM {_ident(in_table)}"
     # One pass; norm is NULL where undecided and '' where decided invalid until the end.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS "
-                f"SELECT raw, {_RESULT} AS norm FROM ({_steps_sql(region, rows)})")
-    raws = con.sql(f"SELECT raw FROM {out} WHERE norm IS NULL").to_arrow_table() \
-        .column("raw").to_pylist()
+    db.materialise(fast, f"SELECT raw, {_RESULT} AS norm FROM ({_steps_sql(region, rows)}) AS idr_p")
+    raws = db.to_arrow(f"SELECT raw FROM {fast} WHERE norm IS NULL").column("raw").to_pylist()
     if raws:
         # Values reach phonenumbers through Arrow, never through SQL text.
         slow = pa.table({"raw": pa.array(raws, pa.string()),
                          "norm": pa.array(phone_slow(raws, region), pa.string())})
         view = "__ph_slow_" + uuid.uuid4().hex
-        con.register(view, slow)
+        db.from_arrow(view, slow)
         try:
-            con.execute(f"UPDATE {out} AS o SET norm = s.norm FROM {_ident(view)} AS s "
-                        "WHERE o.raw = s.raw AND o.norm IS NULL")
+            db.materialise(out, f"SELECT f.raw, nullif(coalesce(f.norm, s.norm), '') AS norm FROM {fast} AS f "
+                                f"LEFT JOIN {_ident(view)} AS s ON s.raw = f.raw AND f.norm IS NULL")
         finally:
-            con.unregister(view)
-    con.execute(f"UPDATE {out} SET norm = NULL WHERE norm = ''")
-    total, invalid = con.execute(
-        f"SELECT count(*), count(*) - count(norm) FROM {out}").fetchone()
+            db.release_arrow(view)
+    else:
+        db.materialise(out, f"SELECT raw, nullif(norm, '') AS norm FROM {fast}")
+    db.drop(fast)
+    total, invalid = db.one(f"SELECT count(*), count(*) - count(norm) FROM {out}")
     return PhoneStats(total=total, fast=total - len(raws), slow=len(raws), invalid=invalid)

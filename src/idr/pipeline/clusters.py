@@ -10,9 +10,9 @@ The scope is everything for FULL and the affected clusters for INCR (pipeline/sc
 
 from __future__ import annotations
 
-from ..backends.duckdb import one_row, scalar
 from ..graph import connected_components
 from ..schema import CLUSTERS, out
+from ..sql import clusters as q
 from .context import RunContext
 from .stable_ids import assign_resolved_ids
 
@@ -20,10 +20,10 @@ from .stable_ids import assign_resolved_ids
 def components(ctx: RunContext) -> None:
     with ctx.stage("components") as st:
         st.rows_in = ctx.counts["edges"]
-        cc = connected_components(ctx.con, "idr_edges", ctx.counts["nodes"], strategy=ctx.strategy,
+        cc = connected_components(ctx.db, "idr_edges", ctx.counts["nodes"], strategy=ctx.strategy,
                                   max_iters=ctx.max_iters, out_table="idr_cc")
         ctx.counts["components_rounds"] = cc.rounds
-        ctx.con.execute("DROP TABLE idr_edges")  # nothing reads the edges again: free their memory now
+        ctx.db.drop("idr_edges")  # nothing reads the edges again: free their memory now
         # Node ids no entity uses (rows without a key, repeated keys) are isolated nodes,
         # one component each: not clusters.
         st.rows_out = cc.count - (ctx.counts["nodes"] - ctx.count("SELECT count(*) FROM idr_entities"))
@@ -31,25 +31,15 @@ def components(ctx: RunContext) -> None:
 
 
 def membership(ctx: RunContext) -> None:
-    con = ctx.con
+    db = ctx.db
     with ctx.stage("membership") as st:
         st.rows_in = ctx.count("SELECT count(*) FROM idr_entities")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE idr_clusters AS "
-            "SELECT c.component, min(e.entity_key) AS min_key, count(*) AS cluster_size "
-            f"FROM idr_entities e JOIN {ctx.cc_table} c ON c.node = e.eid GROUP BY c.component"
-        )
+        db.materialise("idr_clusters", q.clusters_sql(ctx.cc_table))
         assign_resolved_ids(ctx)
-        for t in ("idr_clusters", "idr_overlap", "idr_kept", "idr_fresh", "idr_clash", "idr_taken"):  # read no more: free them
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+        # read no more: free them
+        db.drop("idr_clusters", "idr_overlap", "idr_kept", "idr_fresh", "idr_clash", "idr_taken")
         # A view: publishing reads it once, so materialising it would only copy strings.
-        # entity_id: FULL numbers entities by eid; INCR keeps published numbers (scope.py).
-        entity_id = "e.entity_id" if ctx.mode == "INCR" else "e.eid"
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW idr_proposed_membership AS "
-            f"SELECT e.entity_key, p.resolved_id, e.table_id, {entity_id} AS entity_id FROM idr_entities e "
-            f"JOIN {ctx.cc_table} c ON c.node = e.eid JOIN idr_proposed_clusters p USING (component)"
-        )
+        db.view("idr_proposed_membership", q.proposed_membership_sql(ctx.cc_table, ctx.mode == "INCR"))
         st.rows_out = ctx.counts["clusters_impacted"] = ctx.count("SELECT count(*) FROM idr_proposed_clusters")
         _cluster_counts(ctx)
 
@@ -57,26 +47,25 @@ def membership(ctx: RunContext) -> None:
 def _cluster_counts(ctx: RunContext) -> None:
     """Totals over the clusters as they will be after publishing. INCR: the published
     totals, minus the scope's old clusters, plus its new ones; no pass over the ids."""
+    db, d = ctx.db, ctx.d
     threshold = ctx.plan.settings["large_cluster_threshold"]
-    stats = "count(*), coalesce(max(cluster_size), 0), count(*) FILTER (cluster_size = 1), " \
-            "count(*) FILTER (cluster_size > $t), coalesce(sum(cluster_size), 0)"
     t = {"t": threshold}
-    total, largest, singletons, large, resolved = (int(v or 0) for v in one_row(
-        ctx.con, f"SELECT {stats} FROM idr_proposed_clusters", t))
+    total, largest, singletons, large, resolved = (int(v or 0) for v in db.one(
+        q.cluster_stats_sql(d, "idr_proposed_clusters"), t))
     if ctx.mode == "INCR":
-        now = one_row(ctx.con, f"SELECT {stats} FROM {out(CLUSTERS)}", t)
-        old = one_row(ctx.con, f"SELECT {stats} FROM (SELECT count(*) AS cluster_size FROM idr_scope_old "
-                               "GROUP BY resolved_id)", t)
+        now = db.one(q.cluster_stats_sql(d, out(CLUSTERS)), t)
+        old = db.one(q.cluster_stats_sql(d, "(SELECT count(*) AS cluster_size FROM idr_scope_old "
+                                            "GROUP BY resolved_id) AS o"), t)
         total, singletons, large, resolved = (p + int(n or 0) - int(o or 0) for p, n, o in zip(
             (total, singletons, large, resolved), (now[0], now[2], now[3], now[4]), (old[0], old[2], old[3], old[4])))
         # The largest cluster the run leaves alone: among the K+1 largest published ones
         # (K = clusters in scope) at least one is outside the scope; only those few are
         # checked against the scope's ids.
         k = ctx.count("SELECT count(*) FROM idr_scope_clusters")
-        floor = scalar(ctx.con, f"SELECT cluster_size FROM {out(CLUSTERS)} ORDER BY cluster_size DESC LIMIT 1 OFFSET ?", [k])
+        floor = db.scalar(f"SELECT cluster_size FROM {out(CLUSTERS)} ORDER BY cluster_size DESC LIMIT 1 OFFSET ?", [k])
         if floor is not None:
-            kept = scalar(ctx.con, f"SELECT max(cluster_size) FROM {out(CLUSTERS)} WHERE cluster_size >= ? "
-                                   "AND resolved_id NOT IN (SELECT resolved_id FROM idr_scope_clusters)", [floor])
+            kept = db.scalar(f"SELECT max(cluster_size) FROM {out(CLUSTERS)} WHERE cluster_size >= ? "
+                             "AND resolved_id NOT IN (SELECT resolved_id FROM idr_scope_clusters)", [floor])
             largest = max(largest, int(kept or 0))
     ctx.counts.update(clusters=total, largest_cluster=largest, singletons=singletons, large_clusters=large,
                       entities_resolved=resolved)

@@ -1,4 +1,4 @@
-"""What one run carries through its stages: the connection, the plan, timings and counts."""
+"""What one run carries through its stages: the backend, the plan, timings and counts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ..backends.duckdb import scalar
+from ..backends.base import Backend
 from ..config.validate import Plan
 
 
@@ -28,7 +28,7 @@ class StageRecord:
 
 @dataclass
 class RunContext:
-    con: object
+    db: Backend
     run_id: str
     mode: str
     plan: Plan
@@ -58,5 +58,10 @@ class RunContext:
         if self.on_stage is not None:
             self.on_stage(rec)
 
+    @property
+    def d(self):
+        """The dialect the run's SQL is rendered in."""
+        return self.db.dialect
+
     def count(self, sql: str, params=None) -> int:
-        return int(scalar(self.con, sql, params))
+        return self.db.count(sql, params)

@@ -3,8 +3,8 @@
 Entities get dense integer ids (eid) once, here; everything after this works on integers
 and joins back to entity keys only when writing outputs. The order of eids is arbitrary
 (ordering 10M keys costs seconds), so where a choice must be the same on every run over
-the same data, h = hash(entity_key) decides. Identifier types are mapped to
-small integers too ("kinds"), so no user-supplied name is ever spliced into SQL text.
+the same data, a rule on entity keys decides (stable_ids.py), never the eid. Identifier
+types are mapped to small integers too ("kinds"), so no user-supplied name is ever spliced into SQL text.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from datetime import timedelta
 
-from ..backends.duckdb import one_row, scalar, small_temp_table
 from ..schema import MEMBERSHIP, out
-from ..sql.quoting import literal
+from ..sql import extract as q
 from .context import RunContext
 
 
@@ -41,18 +40,12 @@ def plan_kinds(ctx: RunContext) -> list[Kind]:
     return kinds
 
 
-def register_kinds(con, kinds: list[Kind]) -> None:
-    """idr_kinds / idr_types as temp tables (identifier type names stay data)."""
-    small_temp_table(con, "idr_kinds", {"kind": "INTEGER", "type_idx": "INTEGER", "identifier_type": "VARCHAR",
-                                        "max_group_size": "BIGINT"},
-                     [(k.kind, k.type_idx, k.identifier_type, k.max_group_size) for k in kinds])
-    con.execute("CREATE OR REPLACE TEMP TABLE idr_types AS "
-                "SELECT DISTINCT type_idx, identifier_type, max_group_size FROM idr_kinds")
-
-
-def key_sql(src) -> str:
-    # An empty or blank key is no key: otherwise every such row would become one entity.
-    return f"CASE WHEN trim(CAST(({src.key_sql}) AS VARCHAR)) = '' THEN NULL ELSE ({src.key_sql}) END"
+def register_kinds(db, kinds: list[Kind]) -> None:
+    """idr_kinds / idr_types as session relations (identifier type names stay data)."""
+    db.small_relation("idr_kinds", {"kind": "INTEGER", "type_idx": "INTEGER", "identifier_type": "VARCHAR",
+                                    "max_group_size": "BIGINT"},
+                      [(k.kind, k.type_idx, k.identifier_type, k.max_group_size) for k in kinds])
+    db.materialise("idr_types", "SELECT DISTINCT type_idx, identifier_type, max_group_size FROM idr_kinds")
 
 
 def _copy_source(ctx: RunContext, si: int, src) -> str | None:
@@ -60,9 +53,9 @@ def _copy_source(ctx: RunContext, si: int, src) -> str | None:
     delta (INCR). Returns, for INCR, the SQL of the delta's entity keys.
 
     One scan per source; the copy gives both the entity list and the identifier values
-    the same row numbers (its rowids), which a second scan of a view or file could not
-    promise. Rows a soft-delete condition marks are kept (flag `del`) so their watermark
-    still counts.
+    the same row numbers (its row positions), which a second scan of a view or file could
+    not promise. Rows a soft-delete condition marks are kept (flag `del`) so their
+    watermark still counts.
 
     The delta is every row of each key that has a row at or after the watermark minus the
     lookback (at, not only after: a DATE or whole-second watermark can tie with a row
@@ -71,49 +64,40 @@ def _copy_source(ctx: RunContext, si: int, src) -> str | None:
     soft-deleted one row is re-read whole. A source with no watermark (or new since the
     last run) is read whole, and its keys that vanished count as deleted.
     """
-    con, table = ctx.con, f"idr_src_{si}"
-    values = "".join(f", CAST(({m.value_sql}) AS VARCHAR) AS v{j}" for j, m in enumerate(src.mappings))
-    extra = (f", coalesce(CAST(({src.deleted_sql}) AS BOOLEAN), FALSE) AS del" if src.deleted_sql else "") + \
-        (f", {src.watermark_sql} AS wm" if src.watermark_sql else "")
+    db, d, table = ctx.db, ctx.d, f"idr_src_{si}"
     # Numbering rows in the scan (row_number() OVER ()) would make it single-threaded;
-    # a new table's rowids are 0..n-1 (checked in _source_counts).
-    rows_where = f"SELECT {key_sql(src)} AS k{extra}{values} FROM {src.relation_sql} WHERE "
-    keys = f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) FROM {table} WHERE k IS NOT NULL"
+    # a new copy's row positions are 0..n-1 (checked in _source_counts).
+    keys = q.copy_keys_sql(d, src.table_id, table)
     state = ctx.baseline.sources.get(src.table_id) if ctx.mode == "INCR" else None
     if state is None or src.watermark_sql is None or state.last_watermark is None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows_where}TRUE")
+        db.materialise(table, q.source_rows_sql(d, src, "TRUE"))
         if ctx.mode != "INCR":
             return None
-        return f"SELECT entity_key FROM {out(MEMBERSHIP)} WHERE table_id = {literal(src.table_id)} UNION {keys}"
+        return q.published_keys_sql(out(MEMBERSHIP), src.table_id, keys)
     cutoff = {"cutoff": state.last_watermark - timedelta(minutes=src.lookback_minutes)}
-    changed = f"{src.watermark_sql} >= $cutoff"
-    older = f"({changed}) IS NOT TRUE"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows_where}{changed}", cutoff)
+    db.materialise(table, q.source_rows_sql(d, src, q.changed_since_sql(d, src)), cutoff)
     # The other rows of those keys (a source whose keys repeat). Looking for them reads
     # the key column alone; reading rows by their keys reads every column of every row, so
-    # that is done only when some exist. (The plain key expression: the delta's keys are
-    # never blank, so the blank-key check need not run on every row of the source.)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_xkeys_{si} AS SELECT DISTINCT ({src.key_sql}) AS k "
-                f"FROM {src.relation_sql} WHERE {older} AND ({src.key_sql}) IN (SELECT k FROM {table})", cutoff)
-    if scalar(con, f"SELECT count(*) FROM idr_xkeys_{si}"):
-        con.execute(f"INSERT INTO {table} {rows_where}{older} AND ({src.key_sql}) IN (SELECT k FROM idr_xkeys_{si})",
-                    cutoff)
+    # that is done only when some exist.
+    db.materialise(f"idr_xkeys_{si}", q.older_keys_sql(d, src, table), cutoff)
+    if db.count(f"SELECT count(*) FROM idr_xkeys_{si}"):
+        # A new relation (dense row positions again), not an append to the copy.
+        db.materialise(table, f"SELECT * FROM {table} UNION ALL {q.older_rows_sql(d, src, f'idr_xkeys_{si}')}",
+                       cutoff)
     return keys
 
 
 def _source_counts(ctx: RunContext, si: int, src) -> tuple[int, int, int, int]:
     """(rows, live rows without a key, live rows with a key, distinct live keys) of idr_src_<si>."""
     live = "NOT del" if src.deleted_sql else "TRUE"
-    rows, numbered, *counts = one_row(
-        ctx.con, f"SELECT count(*), coalesce(max(rowid) + 1, 0), count(*) FILTER (k IS NULL AND {live}), "
-                 f"count(k) FILTER ({live}), count(DISTINCT k) FILTER ({live}) FROM idr_src_{si}")
+    rows, numbered, *counts = ctx.db.one(q.copy_counts_sql(ctx.d, f"idr_src_{si}", live))
     if numbered != rows:
-        raise RuntimeError(f"source {src.table_id}: rowids of its copy are not 0..{rows - 1}")
+        raise RuntimeError(f"source {src.table_id}: row positions of its copy are not 0..{rows - 1}")
     return rows, *counts
 
 
 def extract(ctx: RunContext, kinds: list[Kind]) -> None:
-    """idr_entities(entity_key, table_id, eid, h) and idr_raw_ids(eid, h, kind, raw_value, dup).
+    """idr_entities(entity_key, table_id, eid) and idr_raw_ids(eid, kind, raw_value, dup).
 
     FULL reads every row of every active source; INCR (ctx.baseline set) reads the delta
     and also writes idr_delta_keys(entity_key): every entity whose rows it re-read,
@@ -122,10 +106,9 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     eid is the source row number (offset per source), so identifier values need no join
     on entity keys; only a source whose keys repeat maps its rows to one eid per key.
     eids therefore have gaps (rows without a key, repeated keys): harmless, such ids are
-    isolated nodes that no entity refers to. h = hash(entity_key) orders members where
-    a choice must be the same on every run.
+    isolated nodes that no entity refers to.
     """
-    con = ctx.con
+    db, d = ctx.db, ctx.d
     incremental = ctx.mode == "INCR"
     kind_of = {(k.identifier_type, k.is_hashed): k.kind for k in kinds}
     entities, values, delta_keys, temps = [], [], [], []
@@ -139,48 +122,36 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
             table = f"idr_src_{si}"
             temps += [table, f"idr_keys_{si}", f"idr_xkeys_{si}"]
             live = "NOT del" if src.deleted_sql else "TRUE"
-            h = f"hash({literal(src.table_id + ':')} || CAST(k AS VARCHAR))"  # = hash(entity_key)
             if distinct == keyed:  # each live key has one row: its row number is its eid
                 entity_src = rows_from = table
-                eid = f"rowid + {offset}"
+                eid = f"{d.row_position()} + {offset}"
                 keyed_rows = entity_rows = f"k IS NOT NULL AND {live}"
             else:  # repeated keys: every live row of a key takes the key's first row number
-                con.execute(f"CREATE OR REPLACE TEMP TABLE idr_keys_{si} AS "
-                            f"SELECT k, min(rowid) + {offset} AS eid FROM {table} WHERE k IS NOT NULL AND {live} GROUP BY k")
+                db.materialise(f"idr_keys_{si}", q.first_row_of_key_sql(d, table, live, offset))
                 entity_src, rows_from = f"idr_keys_{si}", f"{table} JOIN idr_keys_{si} USING (k)"
                 eid, keyed_rows = "eid", live  # the join already dropped rows without a key
                 entity_rows = "TRUE"
-            entities.append(
-                f"SELECT {literal(src.table_id + ':')} || CAST(k AS VARCHAR) AS entity_key, "
-                f"{literal(src.table_id)} AS table_id, {eid} AS eid, {h} AS h "
-                f"FROM {entity_src} WHERE {entity_rows}"
-            )
+            entities.append(q.entities_sql(d, src.table_id, eid, entity_src, entity_rows))
             # Can one entity carry the same (type, value) twice? Only with repeated keys or two
             # mappings of one type in a source; later stages deduplicate just those rows.
             types = [m.identifier_type for m in src.mappings]
-            dup = "TRUE" if distinct != keyed or len(set(types)) < len(types) else "FALSE"
-            values += [
-                f"SELECT {eid} AS eid, {h} AS h, "
-                f"{kind_of[(m.identifier_type, m.is_hashed)]} AS kind, "
-                f"v{j} AS raw_value, {dup} AS dup FROM {rows_from} WHERE {keyed_rows} AND v{j} IS NOT NULL"
-                for j, m in enumerate(src.mappings)
-            ]
+            dup = distinct != keyed or len(set(types)) < len(types)
+            values += [q.raw_values_sql(eid, kind_of[(m.identifier_type, m.is_hashed)], f"v{j}", dup, rows_from,
+                                        keyed_rows)
+                       for j, m in enumerate(src.mappings)]
             if src.watermark_sql:
-                ctx.watermarks[src.table_id] = scalar(con, f"SELECT max(wm) FROM {table}")
+                ctx.watermarks[src.table_id] = db.scalar(f"SELECT max(wm) FROM {table}")
             if keys is not None:
                 delta_keys.append(keys)
             offset += rows
-        con.execute(f"CREATE OR REPLACE TEMP TABLE idr_entities AS {' UNION ALL '.join(entities)}")
+        db.materialise("idr_entities", q.union_all(entities))
         if values:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE idr_raw_ids AS {' UNION ALL '.join(values)}")
+            db.materialise("idr_raw_ids", q.union_all(values))
         else:
-            con.execute("CREATE OR REPLACE TEMP TABLE idr_raw_ids "
-                        "(eid BIGINT, h UBIGINT, kind INTEGER, raw_value VARCHAR, dup BOOLEAN)")
+            db.empty_relation("idr_raw_ids", q.RAW_IDS_COLUMNS)
         if incremental:
-            con.execute("CREATE OR REPLACE TEMP TABLE idr_delta_keys AS SELECT DISTINCT entity_key "
-                        f"FROM ({' UNION ALL '.join(delta_keys)}) AS d(entity_key)")
-        for t in temps:
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+            db.materialise("idr_delta_keys", q.delta_keys_sql(delta_keys))
+        db.drop(*temps)
         ctx.counts["rows_without_key"] = without_key
         ctx.counts["nodes"] = offset
         ctx.counts["entities"] = n_entities  # count(DISTINCT k) leaves NULL keys out

@@ -84,12 +84,12 @@ def open_for_reading(db: str | os.PathLike):
     """For idr's own read-only commands (`idr runs`, `idr dry-run show`, `idr metrics`):
     the database file read-only when it is free, else, while a run holds it, the published
     snapshot. Returns (connection, True when it reads the snapshot)."""
-    from ..backends.duckdb import open_database
+    from ..backends.duckdb import DuckDBBackend
     from ..errors import LockedError
 
     try:
-        return open_database(db, create=False, read_only=True), False
+        return DuckDBBackend.open(db, create=False, read_only=True), False
     except LockedError:
         if layout.read_pointer(Path(db)) is None:
             raise
-        return open_results(db), True
+        return DuckDBBackend(open_results(db)), True

@@ -33,10 +33,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import InputError, RunError
-from ..runs.state import PUBLISHED
 from ..sql.quoting import ident, qualified
 from . import layout
 
+PUBLISHED = ('SUCCESS', 'SUCCESS_WITH_WARNINGS')  # run_history statuses of runs that published
 SEPARATOR = "__before_"  # runs/rollback.py's before-tables: not published
 COMPACT_FRACTION = 0.2  # change files above this share of a table's rows: rewrite it whole
 PARQUET = "(FORMAT parquet, COMPRESSION zstd)"
@@ -50,14 +50,22 @@ class Pending:
     tables: dict = field(default_factory=dict)
 
 
+def _duck(db):
+    """The DuckDB connection of a backend (snapshots are written by DuckDB's COPY; another
+    engine would bring its own writer), or a connection as it is."""
+    return getattr(db, "con", db)
+
+
 def database_path(con) -> Path:
     """The file the connection's main database lives in."""
+    con = _duck(con)
     return Path(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
                 .fetchall()[0][0])
 
 
 def idr_out_tables(con) -> tuple[list[str], list[str]]:
     """(state tables: idr_out *_current base tables, audit tables: the other base tables)."""
+    con = _duck(con)
     names = [r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'idr_out' "
         "AND table_type = 'BASE TABLE' ORDER BY table_name").fetchall() if SEPARATOR not in r[0]]
@@ -114,6 +122,7 @@ def write_state(con, run_id: str, mode: str) -> Pending:
     """Step 1a, inside the publishing transaction once the outputs are written: the state
     tables' files of snapshot `run_id`. INCR writes change files against the current
     snapshot when that snapshot is the state this run started from, else whole files."""
+    con = _duck(con)
     pending = Pending(database_path(con), run_id)
     folder = layout.snapshot_dir(pending.db, run_id)
     if folder.exists():  # left by a run killed before its commit with this very id: never read
@@ -152,6 +161,7 @@ def _previous_manifest(con, db: Path, run_id: str) -> dict | None:
 def finish(con, pending: Pending, *, tables: dict | None = None) -> Pending:
     """Step 1b, still inside the transaction, after the audit rows are final: the audit
     tables' files and the manifest. `tables` reuses another snapshot's state (rollback)."""
+    con = _duck(con)
     if tables is not None:
         pending.tables = dict(tables)
     folder = layout.snapshot_dir(pending.db, pending.snapshot)
@@ -168,6 +178,7 @@ def write_rollback(con, run_id: str, target: str) -> Pending:
     """A rollback to `target` restores exactly the state target published: its snapshot's
     state files are reused as they are when the snapshot is still kept, so the switch
     costs only the audit tables; otherwise the restored state is written whole."""
+    con = _duck(con)
     db = database_path(con)
     try:
         kept = layout.read_manifest(db, target)["tables"]
@@ -210,6 +221,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def latest_publisher(con, exclude: str | None = None) -> str | None:
     """The run (FULL, INCR or ROLLBACK) whose state is published: the newest that committed."""
+    con = _duck(con)
     row = con.execute(
         f"SELECT run_id FROM idr_out.run_history WHERE status IN {PUBLISHED} "
         "AND run_mode IN ('FULL', 'INCR', 'ROLLBACK') AND run_id IS DISTINCT FROM ? "
@@ -220,6 +232,7 @@ def latest_publisher(con, exclude: str | None = None) -> str | None:
 def publish_whole(con, snapshot: str) -> None:
     """Write and switch to a snapshot of the database as it is (init, upgrade, repair).
     The caller holds the database (no run in progress)."""
+    con = _duck(con)
     pending = write_state(con, snapshot, "FULL")
     finish(con, pending)
     switch(pending)
@@ -230,6 +243,7 @@ def reconcile(con) -> str | None:
     forward to a committed run's complete snapshot, else write the snapshot anew from the
     database (a pointer naming a run this database never published, as when the file was
     copied without its folder, is replaced too). Returns what was done (for `idr init`), None when all was in order."""
+    con = _duck(con)
     db = database_path(con)
     want = latest_publisher(con)
     try:
@@ -266,6 +280,7 @@ def reconcile(con) -> str | None:
 def collect(con, retention: int) -> None:
     """Remove snapshots no reader or rollback can need: keep the current one and those of
     the published runs inside the rollback window; then the files no kept manifest lists."""
+    con = _duck(con)
     db = database_path(con)
     base = layout.root(db) / "snapshots"
     if not base.is_dir():
@@ -304,6 +319,7 @@ def after_commit(con, pending: Pending, retention: int) -> None:
     """Switch and clean up once the run has committed. The run has succeeded whatever
     happens here: a failed switch is redone by the next run or `idr init` (reconcile), a
     failed clean-up by the next publish."""
+    con = _duck(con)
     try:
         switch(pending)
         collect(con, retention)

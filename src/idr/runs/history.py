@@ -17,12 +17,12 @@ class Status(str, enum.Enum):
     DRY_RUN_COMPLETE = "DRY_RUN_COMPLETE"
 
 
-def mark_interrupted(con) -> list[str]:
+def mark_interrupted(db) -> list[str]:
     """A RUNNING row seen by a process that holds the database lock belongs to a process
     that died (killed, crashed, machine lost): nothing else can be running."""
-    rows = con.execute("SELECT run_id, pid FROM idr_out.run_history WHERE status = 'RUNNING'").fetchall()
+    rows = db.rows("SELECT run_id, pid FROM idr_out.run_history WHERE status = 'RUNNING'")
     for run_id, pid in rows:
-        con.execute(
+        db.run(
             "UPDATE idr_out.run_history SET status = 'INTERRUPTED', ended_at = ?, "
             "error_message = ? WHERE run_id = ?",
             [utcnow(), f"process {pid} ended before the run finished (killed or crashed); "
@@ -31,10 +31,10 @@ def mark_interrupted(con) -> list[str]:
     return [r[0] for r in rows]
 
 
-def insert_running(con, ctx: RunContext, requested_mode: str, mode_reason: str | None, fingerprint: str) -> None:
+def insert_running(db, ctx: RunContext, requested_mode: str, mode_reason: str | None, fingerprint: str) -> None:
     from .. import __version__
 
-    con.execute(
+    db.run(
         "INSERT INTO idr_out.run_history (run_id, run_mode, status, started_at, components_strategy, "
         "idr_version, pid, requested_mode, mode_reason, config_fingerprint) "
         "VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?)",
@@ -62,19 +62,19 @@ _COUNT_COLUMNS = {
 }
 
 
-def finish(con, ctx: RunContext, status: Status, *, error: str | None = None, error_stage: str | None = None,
+def finish(db, ctx: RunContext, status: Status, *, error: str | None = None, error_stage: str | None = None,
            ended_at=None) -> float:
     ended_at = ended_at or utcnow()
     duration = (ended_at - ctx.started_at).total_seconds()
     cols = list(_COUNT_COLUMNS)
     values = [ctx.counts.get(_COUNT_COLUMNS[c]) for c in cols]
     sets = ", ".join(f"{c} = ?" for c in cols)
-    con.execute(
+    db.run(
         f"UPDATE idr_out.run_history SET status = ?, ended_at = ?, duration_seconds = ?, warnings = ?, "
         f"error_message = ?, error_stage = ?, {sets} WHERE run_id = ?",
         [status.value, ended_at, duration, "; ".join(ctx.warnings) or None, error, error_stage, *values, ctx.run_id],
     )
-    con.executemany(
+    db.run_many(
         "INSERT INTO idr_out.stage_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [[ctx.run_id, s.name, s.started_at, s.ended_at, s.seconds, s.rows_in, s.rows_out, s.rows_out]
          for s in ctx.stages],
@@ -82,5 +82,5 @@ def finish(con, ctx: RunContext, status: Status, *, error: str | None = None, er
     # Metrics rows commit with the run they describe (failed runs' too).
     from ..metrics.collect import record_run_metrics
 
-    record_run_metrics(con, ctx, status.value, duration)
+    record_run_metrics(db, ctx, status.value, duration)
     return duration

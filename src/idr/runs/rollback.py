@@ -31,78 +31,74 @@ def before_table(table: str, run_id: str) -> str:
     return qualified("idr_out", f"{table}{SEPARATOR}{run_id}")
 
 
-def replace_whole(con, table: str, run_id: str) -> None:
+def replace_whole(db, table: str, run_id: str) -> None:
     """FULL: keep the previous idr_out table as the before-table and start an empty one."""
-    con.execute(f"ALTER TABLE {qualified('idr_out', table)} RENAME TO {ident(table + SEPARATOR + run_id)}")
-    con.execute(table_ddl("idr_out", table))
+    db.run(f"ALTER TABLE {qualified('idr_out', table)} RENAME TO {ident(table + SEPARATOR + run_id)}")
+    db.run(table_ddl("idr_out", table))
 
 
-def replace_rows(con, table: str, run_id: str, data_cols: list[str], new_sql: str, scope_sql: str,
+def replace_rows(db, table: str, run_id: str, data_cols: list[str], new_sql: str, scope_sql: str,
                  stamps: dict, params: dict | None = None) -> int:
     """INCR: make an idr_out table's rows inside the scope equal to new_sql's rows (data
     columns only); rows that stay identical are not rewritten. New rows get the `stamps`
     columns' values (run id, timestamp). Returns the number of rows written.
 
     The big table is scanned once (for the scope's rows); everything else works on the
-    scope's rows, and the DELETE finds its rows by rowid."""
+    scope's rows, and the DELETE finds its rows by their row position."""
+    d = db.dialect
     t = qualified("idr_out", table)
+    all_cols = ", ".join(ident(c) for c, _ in db.describe(f"SELECT * FROM {t}"))
     cols = ", ".join(ident(c) for c in data_cols)
     same = " AND ".join(f"o.{ident(c)} = n.{ident(c)}" for c in data_cols)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_new_rows AS SELECT DISTINCT * FROM ({new_sql}) AS n({cols})",
-                params or {})
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_scope_rows AS SELECT rowid AS idr_rowid, * FROM {t} "
-                f"WHERE {scope_sql}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE idr_gone AS SELECT o.* FROM idr_scope_rows o "
-                f"ANTI JOIN idr_new_rows n ON {same}")
-    con.execute(f"CREATE TABLE {before_table(table, run_id)} AS SELECT * EXCLUDE (idr_rowid) FROM idr_gone")
-    con.execute(f"DELETE FROM {t} WHERE rowid IN (SELECT idr_rowid FROM idr_gone)")
+    db.materialise("idr_new_rows", f"SELECT DISTINCT * FROM ({new_sql}) AS n({cols})", params or {})
+    db.materialise("idr_scope_rows", f"SELECT {d.row_position()} AS idr_rowid, * FROM {t} WHERE {scope_sql}")
+    db.materialise("idr_gone", "SELECT o.* FROM idr_scope_rows o" + d.anti_join("idr_new_rows n", on=same))
+    db.create_table(before_table(table, run_id), f"SELECT {all_cols} FROM idr_gone")
+    db.run(f"DELETE FROM {t} WHERE {d.row_position()} IN (SELECT idr_rowid FROM idr_gone)")
     names = {f"stamp_{i}": v for i, v in enumerate(stamps.values())}
-    con.execute(f"INSERT INTO {t} ({cols}, {', '.join(ident(c) for c in stamps)}) "
-                f"SELECT n.*, {', '.join('$' + n for n in names)} FROM idr_new_rows n "
-                f"ANTI JOIN idr_scope_rows o ON {same}", names)
-    written = int(con.execute("SELECT count(*) FROM idr_new_rows n ANTI JOIN idr_scope_rows o ON "
-                              f"{same}").fetchall()[0][0])
-    for temp in ("idr_new_rows", "idr_scope_rows", "idr_gone"):
-        con.execute(f"DROP TABLE {temp}")
+    added = "SELECT n.* FROM idr_new_rows n" + d.anti_join("idr_scope_rows o", on=same)
+    db.run(f"INSERT INTO {t} ({cols}, {', '.join(ident(c) for c in stamps)}) "
+           f"SELECT a.*, {', '.join(d.param(n) for n in names)} FROM ({added}) AS a", names)
+    written = db.count(f"SELECT count(*) FROM ({added}) AS a")
+    db.drop("idr_new_rows", "idr_scope_rows", "idr_gone")
     return written
 
 
-def save_run_state(con, run_id: str) -> None:
+def save_run_state(db, run_id: str) -> None:
     """run_state is small: its before-table is a plain copy, for FULL and INCR alike."""
-    con.execute(f"CREATE TABLE {before_table('run_state', run_id)} AS SELECT * FROM idr_meta.run_state")
+    db.create_table(before_table("run_state", run_id), "SELECT * FROM idr_meta.run_state")
 
 
-def _before_tables(con) -> dict[str, list[str]]:
+def _before_tables(db) -> dict[str, list[str]]:
     """run_id -> before-tables that exist for it."""
     out: dict[str, list[str]] = {}
-    for (name,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'idr_out' "
-                               "AND contains(table_name, ?)", [SEPARATOR]).fetchall():
-        out.setdefault(name.split(SEPARATOR, 1)[1], []).append(name)
+    for schema, name in sorted(db.tables(("idr_out",))):
+        if SEPARATOR in name:
+            out.setdefault(name.split(SEPARATOR, 1)[1], []).append(name)
     return out
 
 
-def published_chain(con) -> list[tuple[str, str]]:
+def published_chain(db) -> list[tuple[str, str]]:
     """(run_id, run_mode) of published runs not rolled back, newest first."""
-    return con.execute(
+    return db.rows(
         "SELECT run_id, run_mode FROM idr_out.run_history WHERE run_mode IN ('FULL', 'INCR') "
-        f"AND status IN {PUBLISHED} AND rolled_back_by IS NULL ORDER BY started_at DESC, run_id DESC").fetchall()
+        f"AND status IN {PUBLISHED} AND rolled_back_by IS NULL ORDER BY started_at DESC, run_id DESC")
 
 
-def prune(con, retention: int, current: str) -> None:
+def prune(db, retention: int, current: str) -> None:
     """Drop before-tables no rollback within the window can need. The window is the
     current run and the retention-1 published runs before it; reaching the oldest of them
     undoes the current run and the retention-2 runs between."""
-    keep = {current} | {r for r, _ in published_chain(con)[:max(retention - 2, 0)]}
-    for run_id, tables in _before_tables(con).items():
+    keep = {current} | {r for r, _ in published_chain(db)[:max(retention - 2, 0)]}
+    for run_id, tables in _before_tables(db).items():
         if run_id not in keep or retention <= 1:
             for name in tables:
-                con.execute(f"DROP TABLE {qualified('idr_out', name)}")
+                db.run(f"DROP TABLE {qualified('idr_out', name)}")
 
 
-def check_target(con, target: str, retention: int) -> list[str]:
+def check_target(db, target: str, retention: int) -> list[str]:
     """The runs to undo (newest first) to return to `target`; InputError if it cannot be."""
-    row = con.execute("SELECT run_mode, status, rolled_back_by FROM idr_out.run_history WHERE run_id = ?",
-                      [target]).fetchall()
+    row = db.rows("SELECT run_mode, status, rolled_back_by FROM idr_out.run_history WHERE run_id = ?", [target])
     if not row:
         raise InputError(f"--to {target}: no such run in idr_out.run_history (see `idr runs`)")
     mode, status, rolled_back_by = row[0]
@@ -113,13 +109,13 @@ def check_target(con, target: str, retention: int) -> list[str]:
                          "(SUCCESS or SUCCESS_WITH_WARNINGS) can be rolled back to")
     if rolled_back_by:
         raise InputError(f"--to {target}: this run was itself undone by {rolled_back_by}")
-    chain = [r for r, _ in published_chain(con)]
+    chain = [r for r, _ in published_chain(db)]
     window = chain[:retention]
     if target not in window:
         raise InputError(f"--to {target}: outside the rollback window; the last {retention} published runs "
                          f"(rollback_retention_runs) are: {', '.join(window)}")
     undo = chain[:chain.index(target)]
-    have = _before_tables(con)
+    have = _before_tables(db)
 
     def saved(run_id: str) -> bool:
         return all(f"{t}{SEPARATOR}{run_id}" in have.get(run_id, []) for _, t, _ in STATE_TABLES)
@@ -139,12 +135,14 @@ def check_target(con, target: str, retention: int) -> list[str]:
     return undo
 
 
-def undo_runs(con, undo: list[str]) -> None:
+def undo_runs(db, undo: list[str]) -> None:
     """Undo the given runs, newest first. The caller owns the transaction."""
     for run_id in undo:
         for schema, table, run_col in STATE_TABLES:
             t = qualified(schema, table)
             before = before_table(table, run_id)
-            con.execute(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
-            con.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {before}")  # by name: survives added (nullable) columns
-            con.execute(f"DROP TABLE {before}")
+            db.run(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
+            # By name: survives columns added (nullable) since the rows were saved.
+            cols = ", ".join(ident(c) for c, _ in db.describe(f"SELECT * FROM {before}"))
+            db.run(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {before}")
+            db.run(f"DROP TABLE {before}")

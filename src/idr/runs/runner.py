@@ -12,27 +12,27 @@ import secrets
 import threading
 from contextlib import contextmanager
 
-import duckdb
 from dataclasses import dataclass, field
 
-from ..backends.duckdb import open_database, scalar, transaction
+from ..backends.base import Backend
+from ..backends.duckdb import DuckDBBackend
 from ..config.models import SETTINGS
 from ..config.meta import read_config
 from ..config.validate import build_plan
 from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
-from ..pipeline import clusters, edges, extract, normalize, publish, scope
+from ..pipeline import clusters, edges, extract, normalize, scope
 from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..publish import snapshot
-from ..schema import is_initialised
-from ..sql.quoting import literal
+from ..schema import require_initialised
+from . import publish
 from . import rollback as rb
 from .history import Status, finish, insert_running, mark_interrupted
 from .state import choose_mode, config_fingerprint, read_baseline
 
 MODES = ("FULL", "INCR")
 
-# DuckDB's file lock stops other processes; within one process a second connection to the
-# same file would succeed, so runs in progress are also tracked here.
+# The engine's lock (DuckDB: the file lock) stops other processes; within one process a
+# second connection to the same file would succeed, so runs in progress are also tracked here.
 _active_runs: set[str] = set()
 _active_lock = threading.Lock()
 
@@ -73,12 +73,6 @@ def new_run_id(now, dry_run: bool = False) -> str:
     return f"{'dry_run' if dry_run else 'run'}_{now:%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
 
 
-def require_initialised(con, db) -> None:
-    if not is_initialised(con):
-        raise InputError(f"--db {db}: idr's tables are missing or incomplete; run `idr init --db {db}` "
-                         "(safe to repeat) and load a configuration")
-
-
 def _preload_heavy_modules() -> None:
     """Import what later stages need while DuckDB works: DuckDB releases the GIL during a
     query, so this overlaps ~0.4 s of start-up with the extract stage."""
@@ -104,31 +98,31 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
         raise InputError(f"--run-mode {mode!r}: expected one of {', '.join(MODES)}")
     if max_iters is not None and max_iters <= 0:
         raise InputError(f"--max-iters {max_iters}: must be a positive integer")
-    with _exclusive(db) as con:
-        return _run(con, db, mode, max_iters, strategy, progress, dry_run, auto_full)
+    with _exclusive(db) as backend:
+        return _run(backend, db, mode, max_iters, strategy, progress, dry_run, auto_full)
 
 
 @contextmanager
 def _exclusive(db: str):
-    """The database, opened for writing by this run alone."""
+    """The database's backend, opened for writing by this run alone."""
     key = os.path.realpath(db)
     with _active_lock:
         if key in _active_runs:
             raise LockedError(f"--db {db}: a run is already in progress on this database in this process")
         _active_runs.add(key)
     try:
-        con = open_database(db, create=False)
+        backend = DuckDBBackend.open(db, create=False)
         try:
-            yield con
+            yield backend
         finally:
-            con.close()
+            backend.close()
     finally:
         with _active_lock:
             _active_runs.discard(key)
 
 
-def _retention_runs(con) -> int:
-    raw = scalar(con, "SELECT config_value FROM idr_meta.config WHERE config_key = 'rollback_retention_runs'")
+def _retention_runs(backend: Backend) -> int:
+    raw = backend.scalar("SELECT config_value FROM idr_meta.config WHERE config_key = 'rollback_retention_runs'")
     raw = SETTINGS["rollback_retention_runs"][0] if raw is None else raw
     try:
         value = int(raw)
@@ -150,73 +144,60 @@ def rollback(db: str, target: str) -> RollbackResult:
     """Return the published outputs and watermarks to exactly what they were after run
     `target` (one of the last rollback_retention_runs published runs). Recorded in
     run_history as a ROLLBACK run; the undone runs get rolled_back_by set."""
-    with _exclusive(db) as con:
-        require_initialised(con, db)
-        mark_interrupted(con)
-        snapshot.reconcile(con)
+    with _exclusive(db) as backend:
+        require_initialised(backend, db)
+        mark_interrupted(backend)
+        snapshot.reconcile(backend)
         # Only the one setting: a rollback is most wanted when the configuration is broken.
-        retention = _retention_runs(con)
-        undo = rb.check_target(con, target, retention)
+        retention = _retention_runs(backend)
+        undo = rb.check_target(backend, target, retention)
         started = utcnow()
         run_id = f"rollback_{started:%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
-        with transaction(con):
-            rb.undo_runs(con, undo)
+        with backend.transaction():
+            rb.undo_runs(backend, undo)
             if undo:
-                con.execute("UPDATE idr_out.run_history SET rolled_back_by = ? WHERE run_id IN "
+                backend.run("UPDATE idr_out.run_history SET rolled_back_by = ? WHERE run_id IN "
                             f"({', '.join('?' for _ in undo)})", [run_id, *undo])
             ended = utcnow()
-            con.execute(
+            backend.run(
                 "INSERT INTO idr_out.run_history (run_id, run_mode, status, started_at, ended_at, duration_seconds, "
                 "rollback_to, warnings, pid) VALUES (?, 'ROLLBACK', 'SUCCESS', ?, ?, ?, ?, ?, ?)",
                 [run_id, started, ended, (ended - started).total_seconds(), target,
                  f"undid {len(undo)} run(s): {', '.join(undo)}" if undo else "nothing to undo", os.getpid()])
-            pending = snapshot.finish(con, snapshot.write_rollback(con, run_id, target))
-        snapshot.after_commit(con, pending, retention)
+            pending = snapshot.finish(backend, snapshot.write_rollback(backend, run_id, target))
+        snapshot.after_commit(backend, pending, retention)
         return RollbackResult(run_id, target, undo)
 
 
-def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) -> RunResult:
-    require_initialised(con, db)
-    interrupted = mark_interrupted(con)
+def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run, auto_full) -> RunResult:
+    require_initialised(backend, db)
+    interrupted = mark_interrupted(backend)
     if not dry_run:  # a dry run touches nothing, its folder included
-        snapshot.reconcile(con)
-    plan = build_plan(con, read_config(con))
+        snapshot.reconcile(backend)
+    plan = build_plan(backend, read_config(backend))
     strategy = (strategy or plan.settings["components_strategy"]).lower()
     if strategy not in ("inprocess", "sql"):
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
-    baseline = read_baseline(con)
-    mode, reason = choose_mode(requested, plan, baseline, auto_full)
+    baseline = read_baseline(backend)
+    mode, reason = choose_mode(requested, plan, baseline, auto_full, backend.name)
     from ..dryrun.diff import record_dry_run
     from ..dryrun.retention import cleanup_expired
 
-    cleanup_expired(con, plan.settings["dry_run_retention_days"])
+    cleanup_expired(backend, plan.settings["dry_run_retention_days"])
     notes = [reason] if reason else []
     _stop_requested.clear()
-    con.execute("SET preserve_insertion_order = false")
-    if mode == "INCR":
-        # INCR's many small temp tables trip DuckDB's automatic checkpoint, which then
-        # rewrites tables that die with the run (0.3-0.7 s at 10M records, measured); the
-        # file is checkpointed when the run closes it. FULL never trips it mid-run, and
-        # without it peaks ~50 MiB lower (measured), so FULL keeps the default.
-        con.execute("SET checkpoint_threshold = '1TB'")
-    if plan.settings["memory_limit"]:
-        # SET takes no parameters; the value was validated as a size and is quoted anyway.
-        try:
-            con.execute(f"SET memory_limit = {literal(plan.settings['memory_limit'])}")
-        except duckdb.Error as e:
-            raise ConfigError(f"idr_meta.config memory_limit={plan.settings['memory_limit']!r}: "
-                              f"{str(e).strip().splitlines()[0]}") from None
+    backend.tune_for_run(mode, plan.settings["memory_limit"])
     _preload_heavy_modules()
     started = utcnow()
-    ctx = RunContext(con=con, run_id=new_run_id(started, dry_run), mode=mode, plan=plan, started_at=started,
+    ctx = RunContext(db=backend, run_id=new_run_id(started, dry_run), mode=mode, plan=plan, started_at=started,
                      max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress,
                      baseline=baseline, dry_run=dry_run)
-    insert_running(con, ctx, requested, reason, config_fingerprint(plan))
+    insert_running(backend, ctx, requested, reason, config_fingerprint(plan, backend.name))
     status = Status.SUCCESS
     duration: dict[str, float] = {}
     try:
         kinds = extract.plan_kinds(ctx)
-        extract.register_kinds(con, kinds)
+        extract.register_kinds(backend, kinds)
         extract.extract(ctx, kinds)
         normalize.normalize(ctx, kinds)
         if mode == "INCR":
@@ -227,45 +208,51 @@ def _run(con, db, requested, max_iters, strategy, progress, dry_run, auto_full) 
         clusters.membership(ctx)
         if dry_run:
             status = Status.DRY_RUN_COMPLETE
-            with transaction(con):
-                summary = record_dry_run(con, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
+            with backend.transaction():
+                summary = record_dry_run(backend, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
                                          execution_seconds=(utcnow() - ctx.started_at).total_seconds())
-                duration["s"] = finish(con, ctx, status)
+                duration["s"] = finish(backend, ctx, status)
             duration["committed"] = True
         else:
             status = Status.SUCCESS_WITH_WARNINGS if ctx.warnings else Status.SUCCESS
 
-            def finalize(c):
-                duration["s"] = finish(c, ctx, status)
+            def finalize(b):
+                duration["s"] = finish(b, ctx, status)
 
-            publish.publish(ctx, finalize)
+            with backend.transaction():  # the runner owns the publishing transaction
+                pending = publish.publish(ctx, finalize)
             duration["committed"] = True  # only now: the COMMIT itself can fail
+            # Readers switch to the new snapshot (publish/snapshot.py: crash points).
+            snapshot.after_commit(backend, pending, plan.settings["rollback_retention_runs"])
     except BaseException as e:
         if "committed" in duration:
             # The publish transaction committed: the run succeeded, whatever came after.
             raise
-        _record_failure(con, ctx, e)
-        if not _is_interrupt(e):  # a failure must reach the alerts; Ctrl-C must not wait for retries
-            _export_metrics(con, ctx.run_id)
-        if _is_interrupt(e) and not isinstance(e, Interrupted):
+        _record_failure(backend, ctx, e)
+        if not _is_interrupt(backend, e):  # a failure must reach the alerts; Ctrl-C must not wait for retries
+            _export_metrics(backend, ctx.run_id)
+        if _is_interrupt(backend, e) and not isinstance(e, Interrupted):
             signum = _stop_requested[-1] if _stop_requested else None
             raise Interrupted(str(e) or "interrupted", signum=signum) from e
         if isinstance(e, (IdrError, Interrupted)):
             raise
+        translated = backend.translate_error(e)
+        if isinstance(translated, IdrError):
+            raise translated from e
         raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e
-    notes += _export_metrics(con, ctx.run_id)
+    notes += _export_metrics(backend, ctx.run_id)
     return RunResult(ctx.run_id, mode, status.value, duration["s"], dict(ctx.counts), ctx.stages,
                      ctx.warnings, interrupted, notes, summary if dry_run else None)
 
 
-def _export_metrics(con, run_id: str) -> list[str]:
+def _export_metrics(backend: Backend, run_id: str) -> list[str]:
     """Run the exporters named in metrics_exporters. Their failures become warnings on the
     run (never a failed run); unexported rows are retried by the next export."""
     try:
         from ..metrics.export import append_run_warnings, export_after_run
 
-        warnings = export_after_run(con, run_id)
-        append_run_warnings(con, run_id, warnings)
+        warnings = export_after_run(backend, run_id)
+        append_run_warnings(backend, run_id, warnings)
         return warnings
     except Exception as e:  # noqa: BLE001 - the run's outcome stands whatever the exporters do
         return [f"metrics export failed: {type(e).__name__}"]
@@ -276,18 +263,15 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
-def _is_interrupt(e: BaseException) -> bool:
-    # A signal that arrives while DuckDB executes a statement surfaces as DuckDB's own
-    # "Query interrupted" error rather than as the exception Python raised.
-    return bool(_stop_requested) or isinstance(e, (Interrupted, KeyboardInterrupt, duckdb.InterruptException)) \
-        or (isinstance(e, RuntimeError) and str(e).strip() == "Query interrupted")
+def _is_interrupt(backend: Backend, e: BaseException) -> bool:
+    return bool(_stop_requested) or isinstance(e, (Interrupted, KeyboardInterrupt)) or backend.is_interrupt(e)
 
 
-def _record_failure(con, ctx: RunContext, e: BaseException) -> None:
+def _record_failure(backend: Backend, ctx: RunContext, e: BaseException) -> None:
     stage = ctx.current_stage or "setup"
-    status = Status.INTERRUPTED if _is_interrupt(e) else Status.FAILED
+    status = Status.INTERRUPTED if _is_interrupt(backend, e) else Status.FAILED
     try:
-        finish(con, ctx, status, error=_describe(e), error_stage=stage)
+        finish(backend, ctx, status, error=_describe(e), error_stage=stage)
     except Exception:  # the failure itself matters more than its audit row; never mask it
         pass
 

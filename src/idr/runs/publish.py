@@ -1,0 +1,102 @@
+"""Stage 8: publish the run's outputs, watermarks and audit rows in the runner's transaction.
+
+Readers see the previous results or the new ones, never a mix; if anything fails here the
+transaction rolls back and the previous results stay exactly as they were. FULL replaces
+each output table whole; INCR rewrites only the rows of its scope that changed. Either
+way the replaced rows are kept for `idr rollback` (runs/rollback.py).
+"""
+
+from __future__ import annotations
+
+from ..pipeline.context import RunContext
+from ..publish import snapshot
+from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED
+from ..sql.clusters import lineage_insert_sql
+from ..sql.dialects import Dialect
+from ..sql.quoting import qualified
+from . import rollback
+from .state import write_run_state
+
+# identity_identifiers_current and identity_edges_current are views over these (schema.views).
+
+# FULL: every output from the run's relations (data columns, then run id and timestamp).
+# (Dropping a temp table inside the publishing transaction would free nothing before the
+# COMMIT, so the run's intermediates are dropped, where they can be, before it.)
+def full_selects(d: Dialect) -> dict[str, str]:
+    run_id, ts = d.param("run_id"), d.param("ts")
+    return {
+        PAIRS: f"SELECT i.eid, t.identifier_type, i.value_norm, {run_id} FROM idr_ids i JOIN idr_types t USING (type_idx)",
+        MEMBERSHIP: f"SELECT entity_key, resolved_id, table_id, {run_id}, {ts}, entity_id FROM idr_proposed_membership",
+        CLUSTERS: f"SELECT resolved_id, cluster_size, {run_id}, {ts} FROM idr_proposed_clusters",
+        SKIPPED: f"SELECT identifier_type, identifier_value_norm, group_size, max_allowed, {run_id} FROM idr_skipped",
+    }
+
+
+# INCR: (data columns, the scope's new rows, which published rows the scope covers).
+INCR_UPDATES = {
+    MEMBERSHIP: (["entity_key", "resolved_id", "table_id", "entity_id"],
+                 "SELECT entity_key, resolved_id, table_id, entity_id FROM idr_proposed_membership",
+                 "entity_id IN (SELECT entity_id FROM idr_scope_old)"),
+    CLUSTERS: (["resolved_id", "cluster_size"], "SELECT resolved_id, cluster_size FROM idr_proposed_clusters",
+               "resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)"),
+    PAIRS: (["entity_id", "identifier_type", "identifier_value_norm"],
+            "SELECT n.entity_id, t.identifier_type, n.value_norm FROM idr_new_ids n JOIN idr_types t USING (type_idx)",
+            "entity_id IN (SELECT entity_id FROM idr_delta_old)"),
+    SKIPPED: (["identifier_type", "identifier_value_norm", "group_size", "max_allowed"],
+              "SELECT identifier_type, value_norm, new_size, max_size FROM idr_group_change WHERE new_size > max_size",
+              "(identifier_type, identifier_value_norm) IN (SELECT identifier_type, value_norm FROM idr_group_change)"),
+}
+
+
+def skipped_groups_insert_sql(d: Dialect) -> str:
+    return ("INSERT INTO idr_out.skipped_identifier_groups "
+            "(run_id, identifier_type, identifier_value_norm, group_size, max_allowed, sample_entity_keys, reason) "
+            f"SELECT {d.param('run_id')}, identifier_type, identifier_value_norm, group_size, max_allowed, "
+            "sample_entity_keys, 'group_size ' || group_size || ' > max_group_size ' || max_allowed FROM idr_skipped")
+
+
+STAMPED = {MEMBERSHIP, CLUSTERS}  # tables with an updated_ts column
+
+
+def publish(ctx: RunContext, finalize) -> snapshot.Pending:
+    """Write outputs, then call finalize(db) inside the same transaction (run_history etc.).
+    The caller (the runner) owns the transaction: this runs inside it. Returns the run's
+    snapshot, written and not yet current (publish/snapshot.py)."""
+    db, d = ctx.db, ctx.d
+    params = {"run_id": ctx.run_id, "ts": ctx.started_at}
+    with ctx.stage("publish") as st:
+        st.rows_in = ctx.count("SELECT count(*) FROM idr_entities")
+        written = 0
+        selects = full_selects(d)
+        for table in selects:
+            if ctx.mode == "FULL":
+                rollback.replace_whole(db, table, ctx.run_id)
+                select = selects[table]
+                used = {k: v for k, v in params.items() if d.param(k) in select}
+                db.run(f"INSERT INTO {qualified('idr_out', table)} {select}", used)
+            else:
+                cols, new_sql, scope_sql = INCR_UPDATES[table]
+                stamps = {"run_id": ctx.run_id, **({"updated_ts": ctx.started_at} if table in STAMPED else {})}
+                written += rollback.replace_rows(db, table, ctx.run_id, cols, new_sql, scope_sql, stamps)
+        rollback.save_run_state(db, ctx.run_id)
+        previous = {t: s.last_watermark for t, s in (ctx.baseline.sources if ctx.mode == "INCR" else {}).items()}
+        watermarks = _newest(previous, ctx.watermarks)
+        write_run_state(db, ctx.plan, ctx.run_id, ctx.started_at, watermarks)
+        ctx.counts["last_watermark"] = max((w for w in watermarks.values() if w is not None), default=None)
+        db.run(skipped_groups_insert_sql(d), {"run_id": ctx.run_id})
+        db.run(lineage_insert_sql(d), params)
+        pending = snapshot.write_state(db, ctx.run_id, ctx.mode)  # needs the before-tables prune drops
+        rollback.prune(db, ctx.plan.settings["rollback_retention_runs"], ctx.run_id)
+        st.rows_out = written if ctx.mode == "INCR" else st.rows_in
+    # run_history and stage_metrics commit together with the outputs they describe.
+    finalize(db)
+    return snapshot.finish(db, pending)  # the runner switches readers to it after the commit
+
+
+def _newest(previous: dict, read: dict) -> dict:
+    """Watermarks only move forward: a source with no newer rows keeps its value."""
+    out = dict(previous)
+    for table_id, wm in read.items():
+        if wm is not None and (out.get(table_id) is None or wm > out[table_id]):
+            out[table_id] = wm
+    return out

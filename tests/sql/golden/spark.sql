@@ -1,0 +1,248 @@
+-- canonical.digits
+SELECT regexp_replace(v, '[^0-9]', '') AS x FROM (SELECT ' A.b+c@Gmail.com ' AS v) AS t
+
+-- canonical.email_gmail
+SELECT CASE WHEN split_part(lower(idr_nfc(CASE WHEN (ascii(v) <= 32 OR ascii(v) = 160) OR (ascii(substring(v, -1, 1)) <= 32 OR ascii(substring(v, -1, 1)) = 160) THEN regexp_replace(v, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE v END)), '@', 2) IN ('gmail.com', 'googlemail.com') THEN replace(split_part(split_part(lower(idr_nfc(CASE WHEN (ascii(v) <= 32 OR ascii(v) = 160) OR (ascii(substring(v, -1, 1)) <= 32 OR ascii(substring(v, -1, 1)) = 160) THEN regexp_replace(v, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE v END)), '@', 1), '+', 1), '.', '') || '@gmail.com' ELSE lower(idr_nfc(CASE WHEN (ascii(v) <= 32 OR ascii(v) = 160) OR (ascii(substring(v, -1, 1)) <= 32 OR ascii(substring(v, -1, 1)) = 160) THEN regexp_replace(v, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE v END)) END AS x FROM (SELECT ' A.b+c@Gmail.com ' AS v) AS t
+
+-- canonical.email_valid
+SELECT regexp_like(v, concat('^(?:', '[^@\s]+@[^@\s.]+(\.[^@\s.]+)+', ')$')) AS x FROM (SELECT ' A.b+c@Gmail.com ' AS v) AS t
+
+-- canonical.trim
+SELECT CASE WHEN (ascii(v) <= 32 OR ascii(v) = 160) OR (ascii(substring(v, -1, 1)) <= 32 OR ascii(substring(v, -1, 1)) = 160) THEN regexp_replace(v, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE v END AS x FROM (SELECT ' A.b+c@Gmail.com ' AS v) AS t
+
+-- clusters.clash
+SELECT component FROM idr_fresh WHERE resolved_id IN (SELECT resolved_id FROM idr_taken) OR resolved_id IN (SELECT resolved_id FROM idr_fresh GROUP BY resolved_id HAVING count(*) > 1) AND attempt > 1
+
+-- clusters.cluster_stats
+SELECT count(*), coalesce(max(cluster_size), 0), count(*) FILTER (WHERE cluster_size = 1), count(*) FILTER (WHERE cluster_size > :t), coalesce(sum(cluster_size), 0) FROM idr_proposed_clusters
+
+-- clusters.clusters
+SELECT c.component, min(e.entity_key) AS min_key, count(*) AS cluster_size FROM idr_entities e JOIN idr_cc c ON c.node = e.eid GROUP BY c.component
+
+-- clusters.first_run
+SELECT component, min_key AS resolved_id, cluster_size FROM idr_clusters
+
+-- clusters.fresh
+SELECT component, min_key, min_key AS resolved_id, 1 AS attempt FROM idr_clusters LEFT ANTI JOIN idr_kept USING (component)
+
+-- clusters.kept
+SELECT component, old_id FROM (SELECT component, old_id, row_number() OVER (PARTITION BY component ORDER BY n DESC, old_id) AS idr_rn FROM (SELECT component, old_id, n FROM (SELECT o.component, o.old_id, o.n, row_number() OVER (PARTITION BY o.old_id ORDER BY o.n DESC, k.min_key) AS idr_rn FROM idr_overlap o JOIN idr_clusters k USING (component)) AS idr_q WHERE idr_rn = 1) AS s) AS idr_q WHERE idr_rn = 1
+
+-- clusters.lineage
+SELECT l.event, l.resolved_id, l.related_resolved_id, l.entities_moved,   CASE WHEN l.event = 'SPLIT' THEN s.cluster_size ELSE l.new_size END AS resolved_cluster_size,   CASE WHEN l.event = 'SPLIT' THEN l.new_size ELSE b.old_size END AS related_cluster_size FROM idr_lineage_pairs l LEFT JOIN idr_proposed_clusters s ON l.event = 'SPLIT' AND s.resolved_id = l.resolved_id LEFT JOIN (SELECT resolved_id AS old_id, count(*) AS old_size            FROM "idr_out"."identity_resolved_membership_current" WHERE resolved_id IN (SELECT old_id FROM idr_lineage_pairs WHERE event = 'MERGE')            GROUP BY resolved_id) b ON l.event = 'MERGE' AND b.old_id = l.old_id
+
+-- clusters.lineage_counts
+SELECT count(*) FILTER (WHERE event = 'MERGE'), count(*) FILTER (WHERE event = 'SPLIT') FROM idr_lineage
+
+-- clusters.lineage_insert
+INSERT INTO idr_out.resolved_id_lineage (run_id, event, resolved_id, related_resolved_id, entities_moved, resolved_cluster_size, related_cluster_size, recorded_at) SELECT :run_id, event, resolved_id, related_resolved_id, entities_moved, resolved_cluster_size, related_cluster_size, :ts FROM idr_lineage
+
+-- clusters.lineage_pairs
+SELECT CASE WHEN k.old_id IS NULL THEN 'MERGE' ELSE 'SPLIT' END AS event,   CASE WHEN k.old_id IS NULL THEN p.resolved_id ELSE o.old_id END AS resolved_id,   CASE WHEN k.old_id IS NULL THEN o.old_id ELSE p.resolved_id END AS related_resolved_id,   o.n AS entities_moved, p.cluster_size AS new_size, o.old_id FROM (SELECT o.component, o.old_id, o.n FROM idr_overlap o LEFT ANTI JOIN idr_kept kk ON kk.component = o.component AND kk.old_id = o.old_id) o JOIN idr_proposed_clusters p USING (component) LEFT JOIN idr_kept k ON k.old_id = o.old_id WHERE p.resolved_id <> o.old_id
+
+-- clusters.next_attempt
+SELECT component, min_key, CASE WHEN component IN (SELECT component FROM idr_clash) THEN min_key || '#' || CAST(attempt + 1 AS STRING) ELSE resolved_id END AS resolved_id, CASE WHEN component IN (SELECT component FROM idr_clash) THEN attempt + 1 ELSE attempt END AS attempt FROM idr_fresh
+
+-- clusters.overlap
+SELECT c.component, m.resolved_id AS old_id, count(*) AS n FROM idr_entities e JOIN idr_cc c ON c.node = e.eid JOIN "idr_out"."identity_resolved_membership_current" m USING (entity_key) GROUP BY c.component, m.resolved_id
+
+-- clusters.proposed_clusters
+SELECT c.component, coalesce(k.old_id, f.resolved_id) AS resolved_id, c.cluster_size FROM idr_clusters c LEFT JOIN idr_kept k USING (component) LEFT JOIN idr_fresh f USING (component)
+
+-- clusters.proposed_membership_full
+SELECT e.entity_key, p.resolved_id, e.table_id, e.eid AS entity_id FROM idr_entities e JOIN idr_cc c ON c.node = e.eid JOIN idr_proposed_clusters p USING (component)
+
+-- clusters.proposed_membership_incr
+SELECT e.entity_key, p.resolved_id, e.table_id, e.entity_id AS entity_id FROM idr_entities e JOIN idr_cc c ON c.node = e.eid JOIN idr_proposed_clusters p USING (component)
+
+-- clusters.taken
+SELECT resolved_id FROM (SELECT resolved_id, CASE WHEN contains(resolved_id, '#') THEN regexp_replace(resolved_id, '#[0-9]+$', '') END AS base FROM "idr_out"."identity_clusters_current") AS p WHERE resolved_id IN (SELECT min_key FROM idr_fresh) OR base IN (SELECT min_key FROM idr_fresh)
+
+-- edges.edges
+SELECT i.eid AS src, g.anchor AS dst, i.type_idx, i.value_norm FROM idr_ids i JOIN idr_groups g USING (type_idx, value_norm) WHERE NOT g.skipped AND i.eid <> g.anchor
+
+-- edges.edges_by_type
+SELECT t.identifier_type, count(*) FROM idr_edges JOIN idr_types t USING (type_idx) GROUP BY t.identifier_type
+
+-- edges.edges_replaced
+SELECT count(*) FROM (SELECT * FROM (WITH idr_holders AS (SELECT c.entity_key, i.type_idx, i.value_norm FROM idr_carried_ids i JOIN idr_carried c USING (eid) LEFT SEMI JOIN idr_value_change v ON v.type_idx = i.type_idx AND v.value_norm = i.value_norm UNION ALL SELECT s.entity_key, o.type_idx, o.value_norm FROM idr_old_ids o JOIN idr_scope_old s USING (entity_id) LEFT SEMI JOIN idr_value_change v ON v.type_idx = o.type_idx AND v.value_norm = o.value_norm) SELECT h.type_idx, h.value_norm, h.entity_key, g.anchor_entity_key FROM idr_holders h JOIN (  SELECT type_idx, value_norm, min_by(entity_key, struct(CAST(conv(substr(md5(entity_key), 1, 15), 16, 10) AS BIGINT), entity_key)) AS anchor_entity_key FROM idr_holders GROUP BY type_idx, value_norm HAVING count(*) > 1) g USING (type_idx, value_norm) WHERE h.entity_key <> g.anchor_entity_key) b LEFT ANTI JOIN (SELECT t.type_idx, s.identifier_value_norm AS value_norm FROM "idr_out"."identity_skipped_groups_current" s JOIN idr_types t USING (identifier_type)) k USING (type_idx, value_norm) EXCEPT SELECT * FROM (WITH idr_holders AS (SELECT e.entity_key, i.type_idx, i.value_norm FROM idr_ids i JOIN idr_entities e USING (eid) LEFT SEMI JOIN idr_groups g ON g.type_idx = i.type_idx AND g.value_norm = i.value_norm AND NOT g.skipped LEFT SEMI JOIN idr_value_change v ON v.type_idx = i.type_idx AND v.value_norm = i.value_norm) SELECT h.type_idx, h.value_norm, h.entity_key, g.anchor_entity_key FROM idr_holders h JOIN (  SELECT type_idx, value_norm, min_by(entity_key, struct(CAST(conv(substr(md5(entity_key), 1, 15), 16, 10) AS BIGINT), entity_key)) AS anchor_entity_key FROM idr_holders GROUP BY type_idx, value_norm HAVING count(*) > 1) g USING (type_idx, value_norm) WHERE h.entity_key <> g.anchor_entity_key) a) AS x
+
+-- edges.groups_full
+SELECT g.type_idx, g.value_norm, g.n AS n, g.anchor, g.n > t.max_group_size AS skipped, t.max_group_size FROM (  SELECT type_idx, value_norm, count(*) AS n, min(eid) AS anchor FROM idr_ids   GROUP BY type_idx, value_norm HAVING count(*) > 1) g JOIN idr_types t USING (type_idx)
+
+-- edges.groups_incr
+SELECT g.type_idx, g.value_norm, coalesce(o.n, g.n) AS n, g.anchor, coalesce(o.n, g.n) > t.max_group_size AS skipped, t.max_group_size FROM (  SELECT type_idx, value_norm, count(*) AS n, min(eid) AS anchor FROM idr_ids   GROUP BY type_idx, value_norm HAVING count(*) > 1) g JOIN idr_types t USING (type_idx) LEFT JOIN idr_group_sizes o USING (type_idx, value_norm)
+
+-- edges.skipped
+SELECT t.identifier_type, s.value_norm AS identifier_value_norm, s.n AS group_size,   s.max_group_size AS max_allowed, s.sample_entity_keys FROM (SELECT g.type_idx, g.value_norm, any_value(g.n) AS n, any_value(g.max_group_size) AS max_group_size,         slice(array_sort(collect_list(e.entity_key)), 1, 5) AS sample_entity_keys       FROM idr_groups g JOIN idr_ids i USING (type_idx, value_norm) JOIN idr_entities e USING (eid)       WHERE g.skipped GROUP BY g.type_idx, g.value_norm) s JOIN idr_types t USING (type_idx)
+
+-- edges.skipped_by_type
+SELECT identifier_type, count(*) FROM idr_skipped GROUP BY identifier_type
+
+-- extract.copy_counts
+SELECT count(*), coalesce(max(idr_row) + 1, 0), count(*) FILTER (WHERE k IS NULL AND NOT del), count(k) FILTER (WHERE NOT del), count(DISTINCT k) FILTER (WHERE NOT del) FROM idr_src_0
+
+-- extract.delta_keys
+SELECT DISTINCT entity_key FROM (SELECT entity_key FROM "idr_out"."identity_resolved_membership_current" WHERE table_id = 'crm' UNION SELECT 'crm:' || CAST(k AS STRING) FROM idr_src_0 WHERE k IS NOT NULL) AS d(entity_key)
+
+-- extract.entities
+SELECT 'crm:' || CAST(k AS STRING) AS entity_key, 'crm' AS table_id, idr_row + 10 AS eid FROM idr_src_0 WHERE k IS NOT NULL AND NOT del
+
+-- extract.first_row_of_key
+SELECT k, min(idr_row) + 10 AS eid FROM idr_src_0 WHERE k IS NOT NULL AND NOT del GROUP BY k
+
+-- extract.older_keys
+SELECT DISTINCT ("id") AS k FROM "crm" WHERE (CAST("ts" AS TIMESTAMP) >= :cutoff) IS NOT TRUE AND ("id") IN (SELECT k FROM idr_src_0)
+
+-- extract.older_rows
+SELECT CASE WHEN trim(CAST(("id") AS STRING)) = '' THEN NULL ELSE ("id") END AS k, coalesce(CAST(("is_deleted") AS BOOLEAN), FALSE) AS del, CAST("ts" AS TIMESTAMP) AS wm, CAST(("email") AS STRING) AS v0, CAST(("card") AS STRING) AS v1 FROM "crm" WHERE (CAST("ts" AS TIMESTAMP) >= :cutoff) IS NOT TRUE AND ("id") IN (SELECT k FROM idr_xkeys_0)
+
+-- extract.raw_values
+SELECT eid AS eid, 2 AS kind, v1 AS raw_value, TRUE AS dup FROM idr_src_0 JOIN idr_keys_0 USING (k) WHERE NOT del AND v1 IS NOT NULL
+
+-- extract.source_rows_all
+SELECT CASE WHEN trim(CAST(("id") AS STRING)) = '' THEN NULL ELSE ("id") END AS k, coalesce(CAST(("is_deleted") AS BOOLEAN), FALSE) AS del, CAST("ts" AS TIMESTAMP) AS wm, CAST(("email") AS STRING) AS v0, CAST(("card") AS STRING) AS v1 FROM "crm" WHERE TRUE
+
+-- extract.source_rows_changed
+SELECT CASE WHEN trim(CAST(("id") AS STRING)) = '' THEN NULL ELSE ("id") END AS k, coalesce(CAST(("is_deleted") AS BOOLEAN), FALSE) AS del, CAST("ts" AS TIMESTAMP) AS wm, CAST(("email") AS STRING) AS v0, CAST(("card") AS STRING) AS v1 FROM "crm" WHERE CAST("ts" AS TIMESTAMP) >= :cutoff
+
+-- graph.canonical_edges
+SELECT DISTINCT
+  CASE WHEN src > dst THEN src ELSE dst END AS src,
+  CASE WHEN src > dst THEN dst ELSE src END AS dst
+FROM (SELECT CAST(src AS BIGINT) AS src, CAST(dst AS BIGINT) AS dst FROM idr_edges) AS e
+WHERE src <> dst
+
+-- graph.convergence
+SELECT
+  (SELECT COUNT(*) FROM "idr_cc__cc_edges") AS edge_count,
+  (SELECT COUNT(DISTINCT src) FROM "idr_cc__cc_edges") AS child_count,
+  (SELECT COUNT(*) FROM "idr_cc__cc_edges" WHERE dst IN (SELECT src FROM "idr_cc__cc_edges")) AS deep_edges
+
+-- graph.labels
+SELECT n.node AS node, COALESCE(e.dst, n.node) AS component
+FROM (SELECT id AS node FROM range(100)) AS n
+LEFT JOIN "idr_cc__cc_edges" AS e ON e.src = n.node
+
+-- graph.large_star
+WITH mins AS (SELECT src AS node, MIN(dst) AS m FROM "idr_cc__cc_edges" GROUP BY src)
+SELECT e.src AS src, COALESCE(mins.m, e.dst) AS dst
+FROM "idr_cc__cc_edges" AS e
+LEFT JOIN mins ON e.dst = mins.node
+
+-- graph.small_star
+WITH mins AS (SELECT src AS node, MIN(dst) AS m FROM "idr_cc__cc_large" GROUP BY src)
+SELECT DISTINCT src, dst FROM (
+  SELECT e.dst AS src, mins.m AS dst
+  FROM "idr_cc__cc_large" AS e
+  JOIN mins ON e.src = mins.node
+  WHERE e.dst <> mins.m
+  UNION ALL
+  SELECT node AS src, m AS dst FROM mins
+) AS s
+
+-- normalize.ids
+SELECT eid, type_idx, value_norm FROM idr_status WHERE status = 0 AND NOT dup UNION ALL SELECT DISTINCT eid, type_idx, value_norm FROM idr_status WHERE status = 0 AND dup
+
+-- normalize.status
+SELECT v.eid, CAST(k.type_idx AS SMALLINT) AS type_idx, v.value_norm, v.dup, CAST(CASE WHEN v.ph_key IN (SELECT key FROM idr_placeholders) THEN 1 WHEN v.value_norm IS NULL THEN 2 WHEN x.kind IS NOT NULL OR coalesce(CASE k.type_idx WHEN 0 THEN (v.value_norm LIKE :pattern_0) WHEN 1 THEN (v.value_norm LIKE :pattern_1) ELSE FALSE END, FALSE) THEN 3 ELSE 0 END AS TINYINT) AS status FROM (SELECT eid, dup, kind, nullif(CASE WHEN CASE kind WHEN 0 THEN regexp_like(clean, concat('^(?:', '[^@\s]+@[^@\s.]+(\.[^@\s.]+)+', ')$')) ELSE TRUE END THEN clean END, '') AS value_norm, lower(CASE WHEN kind IN (2) THEN CASE WHEN (ascii(clean) <= 32 OR ascii(clean) = 160) OR (ascii(substring(clean, -1, 1)) <= 32 OR ascii(substring(clean, -1, 1)) = 160) THEN regexp_replace(clean, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE clean END ELSE clean END) AS ph_key FROM (SELECT eid, dup, kind, CASE kind WHEN 0 THEN lower(idr_nfc(CASE WHEN (ascii(raw_value) <= 32 OR ascii(raw_value) = 160) OR (ascii(substring(raw_value, -1, 1)) <= 32 OR ascii(substring(raw_value, -1, 1)) = 160) THEN regexp_replace(raw_value, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE raw_value END)) WHEN 1 THEN lower(CASE WHEN (ascii(raw_value) <= 32 OR ascii(raw_value) = 160) OR (ascii(substring(raw_value, -1, 1)) <= 32 OR ascii(substring(raw_value, -1, 1)) = 160) THEN regexp_replace(raw_value, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE raw_value END) WHEN 2 THEN raw_value END AS clean FROM idr_raw_ids WHERE kind IN (0, 1, 2)) AS idr_c) AS v JOIN idr_kinds k ON k.kind = v.kind LEFT JOIN idr_excluded_exact x ON x.kind = v.kind AND x.value_norm = v.value_norm
+
+-- normalize.status_counts
+SELECT count(*) FILTER (WHERE status = 0), count(*) FILTER (WHERE status = 1), count(*) FILTER (WHERE status = 2), count(*) FILTER (WHERE status = 3) FROM idr_status
+
+-- normalize.values
+SELECT eid, dup, kind, nullif(CASE WHEN CASE kind WHEN 0 THEN regexp_like(clean, concat('^(?:', '[^@\s]+@[^@\s.]+(\.[^@\s.]+)+', ')$')) ELSE TRUE END THEN clean END, '') AS value_norm, lower(CASE WHEN kind IN (2) THEN CASE WHEN (ascii(clean) <= 32 OR ascii(clean) = 160) OR (ascii(substring(clean, -1, 1)) <= 32 OR ascii(substring(clean, -1, 1)) = 160) THEN regexp_replace(clean, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE clean END ELSE clean END) AS ph_key FROM (SELECT eid, dup, kind, CASE kind WHEN 0 THEN lower(idr_nfc(CASE WHEN (ascii(raw_value) <= 32 OR ascii(raw_value) = 160) OR (ascii(substring(raw_value, -1, 1)) <= 32 OR ascii(substring(raw_value, -1, 1)) = 160) THEN regexp_replace(raw_value, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE raw_value END)) WHEN 1 THEN lower(CASE WHEN (ascii(raw_value) <= 32 OR ascii(raw_value) = 160) OR (ascii(substring(raw_value, -1, 1)) <= 32 OR ascii(substring(raw_value, -1, 1)) = 160) THEN regexp_replace(raw_value, '^[\s\x0b\xa0]+|[\s\x0b\xa0]+$', '') ELSE raw_value END) WHEN 2 THEN raw_value END AS clean FROM idr_raw_ids WHERE kind IN (0, 1, 2)) AS idr_c
+
+-- publish.full.identity_clusters_current
+SELECT resolved_id, cluster_size, :run_id, :ts FROM idr_proposed_clusters
+
+-- publish.full.identity_identifier_pairs_current
+SELECT i.eid, t.identifier_type, i.value_norm, :run_id FROM idr_ids i JOIN idr_types t USING (type_idx)
+
+-- publish.full.identity_resolved_membership_current
+SELECT entity_key, resolved_id, table_id, :run_id, :ts, entity_id FROM idr_proposed_membership
+
+-- publish.full.identity_skipped_groups_current
+SELECT identifier_type, identifier_value_norm, group_size, max_allowed, :run_id FROM idr_skipped
+
+-- publish.incr.identity_clusters_current
+SELECT resolved_id, cluster_size FROM idr_proposed_clusters
+
+-- publish.incr.identity_identifier_pairs_current
+SELECT n.entity_id, t.identifier_type, n.value_norm FROM idr_new_ids n JOIN idr_types t USING (type_idx)
+
+-- publish.incr.identity_resolved_membership_current
+SELECT entity_key, resolved_id, table_id, entity_id FROM idr_proposed_membership
+
+-- publish.incr.identity_skipped_groups_current
+SELECT identifier_type, value_norm, new_size, max_size FROM idr_group_change WHERE new_size > max_size
+
+-- publish.skipped_groups_insert
+INSERT INTO idr_out.skipped_identifier_groups (run_id, identifier_type, identifier_value_norm, group_size, max_allowed, sample_entity_keys, reason) SELECT :run_id, identifier_type, identifier_value_norm, group_size, max_allowed, sample_entity_keys, 'group_size ' || group_size || ' > max_group_size ' || max_allowed FROM idr_skipped
+
+-- schema.edges_view
+WITH idr_holders AS (SELECT i.* FROM "idr_out"."identity_identifiers_current" i LEFT ANTI JOIN "idr_out"."identity_skipped_groups_current" s ON s.identifier_type = i.identifier_type AND s.identifier_value_norm = i.identifier_value_norm) SELECT h.identifier_type, h.identifier_value_norm, h.entity_key, g.anchor_entity_key, h.run_id FROM idr_holders h JOIN (  SELECT identifier_type, identifier_value_norm, min_by(entity_key, struct(CAST(conv(substr(md5(entity_key), 1, 15), 16, 10) AS BIGINT), entity_key)) AS anchor_entity_key FROM idr_holders GROUP BY identifier_type, identifier_value_norm HAVING count(*) > 1) g USING (identifier_type, identifier_value_norm) WHERE h.entity_key <> g.anchor_entity_key
+
+-- schema.identifiers_view
+SELECT m.entity_key, p.identifier_type, p.identifier_value_norm, p.run_id FROM "idr_out"."identity_identifier_pairs_current" p JOIN "idr_out"."identity_resolved_membership_current" m USING (entity_id)
+
+-- scope.carried
+SELECT entity_key, table_id, entity_id FROM idr_scope_old WHERE entity_key NOT IN (SELECT entity_key FROM idr_delta_keys)
+
+-- scope.carried_ids
+SELECT c.eid, CAST(t.type_idx AS SMALLINT) AS type_idx, i.identifier_value_norm AS value_norm FROM "idr_out"."identity_identifier_pairs_current" i JOIN idr_carried c USING (entity_id) JOIN idr_types t USING (identifier_type)
+
+-- scope.changed_pairs
+SELECT entity_id, type_idx, value_norm, 1 AS change FROM (SELECT entity_id, type_idx, value_norm FROM idr_new_ids EXCEPT SELECT entity_id, type_idx, value_norm FROM idr_old_ids) AS a UNION ALL SELECT entity_id, type_idx, value_norm, -1 AS change FROM (SELECT entity_id, type_idx, value_norm FROM idr_old_ids EXCEPT SELECT entity_id, type_idx, value_norm FROM idr_new_ids) AS r
+
+-- scope.delta_old
+SELECT entity_key, entity_id, resolved_id FROM "idr_out"."identity_resolved_membership_current" WHERE entity_key IN (SELECT entity_key FROM idr_delta_keys)
+
+-- scope.group_change
+SELECT v.type_idx, v.value_norm, v.change, v.skipped_size, v.max_size, v.identifier_type, coalesce(v.skipped_size, h.n, 0) + v.change AS new_size FROM idr_value_change v LEFT JOIN (  SELECT type_idx, value_norm, count(*) AS n FROM idr_hits GROUP BY type_idx, value_norm) h USING (type_idx, value_norm)
+
+-- scope.group_sizes
+SELECT type_idx, value_norm, new_size AS n FROM idr_group_change WHERE skipped_size IS NOT NULL UNION ALL SELECT t.type_idx, s.identifier_value_norm, s.group_size FROM "idr_out"."identity_skipped_groups_current" s JOIN idr_types t USING (identifier_type) LEFT ANTI JOIN idr_group_change g ON g.type_idx = t.type_idx AND g.value_norm = s.identifier_value_norm
+
+-- scope.hits
+SELECT i.entity_id, p.type_idx, p.value_norm FROM "idr_out"."identity_identifier_pairs_current" i JOIN idr_probe_values p ON i.identifier_type = p.identifier_type AND i.identifier_value_norm = p.value_norm UNION SELECT entity_id, type_idx, value_norm FROM idr_old_ids
+
+-- scope.new_ids
+SELECT DISTINCT e.entity_id, s.type_idx, s.value_norm FROM idr_status s JOIN idr_entities e USING (eid) WHERE s.status = 0
+
+-- scope.numbered_entities
+SELECT e.entity_key, e.table_id, e.eid, coalesce(o.entity_id, n.entity_id) AS entity_id FROM idr_entities e LEFT JOIN idr_delta_old o USING (entity_key) LEFT JOIN (  SELECT entity_key, 1000 + row_number() OVER (ORDER BY entity_key) - 1 AS entity_id   FROM idr_entities LEFT ANTI JOIN idr_delta_old USING (entity_key)) n USING (entity_key)
+
+-- scope.old_ids
+SELECT i.entity_id, CAST(t.type_idx AS SMALLINT) AS type_idx, i.identifier_value_norm AS value_norm FROM "idr_out"."identity_identifier_pairs_current" i JOIN idr_types t USING (identifier_type) WHERE i.entity_id IN (SELECT entity_id FROM idr_delta_old)
+
+-- scope.probe_values
+SELECT DISTINCT t.identifier_type, n.type_idx, n.value_norm FROM idr_new_ids n JOIN idr_types t USING (type_idx) LEFT ANTI JOIN "idr_out"."identity_skipped_groups_current" s ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = n.value_norm
+
+-- scope.removed_entities
+SELECT entity_key FROM idr_delta_old LEFT ANTI JOIN idr_entities USING (entity_key)
+
+-- scope.scope_clusters
+SELECT resolved_id FROM idr_delta_old WHERE entity_id IN (SELECT entity_id FROM idr_changed_pairs)   OR entity_key IN (SELECT entity_key FROM idr_removed_entities) UNION SELECT resolved_id FROM "idr_out"."identity_resolved_membership_current" WHERE entity_id IN (SELECT entity_id FROM idr_value_holders)
+
+-- scope.scope_entities
+SELECT entity_key, table_id, eid, entity_id FROM idr_entities WHERE entity_id IN (SELECT entity_id FROM idr_scope_old) OR entity_id NOT IN (SELECT entity_id FROM idr_delta_old) UNION ALL SELECT entity_key, table_id, eid, entity_id FROM idr_carried
+
+-- scope.scope_ids
+SELECT eid, type_idx, value_norm FROM idr_status WHERE status = 0 AND NOT dup UNION ALL SELECT DISTINCT eid, type_idx, value_norm FROM idr_status WHERE status = 0 AND dup UNION ALL SELECT eid, type_idx, value_norm FROM idr_carried_ids
+
+-- scope.scope_old
+SELECT entity_key, table_id, resolved_id, entity_id FROM "idr_out"."identity_resolved_membership_current" WHERE resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)
+
+-- scope.scope_status
+SELECT eid, type_idx, value_norm, dup, status FROM idr_status WHERE eid IN (SELECT eid FROM idr_entities)
+
+-- scope.value_change
+SELECT p.type_idx, p.value_norm, sum(p.change) AS change, any_value(s.group_size) AS skipped_size,   any_value(t.max_group_size) AS max_size, any_value(t.identifier_type) AS identifier_type FROM idr_changed_pairs p JOIN idr_types t USING (type_idx) LEFT JOIN "idr_out"."identity_skipped_groups_current" s ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = p.value_norm GROUP BY p.type_idx, p.value_norm
+
+-- scope.value_holders
+SELECT h.entity_id, h.type_idx, h.value_norm FROM idr_hits h LEFT SEMI JOIN (SELECT type_idx, value_norm FROM idr_value_change WHERE skipped_size IS NULL) v ON v.type_idx = h.type_idx AND v.value_norm = h.value_norm
+
+-- scope.value_holders_reopened
+SELECT h.entity_id, h.type_idx, h.value_norm FROM idr_hits h LEFT SEMI JOIN (SELECT type_idx, value_norm FROM idr_value_change WHERE skipped_size IS NULL) v ON v.type_idx = h.type_idx AND v.value_norm = h.value_norm UNION ALL SELECT i.entity_id, v.type_idx, v.value_norm FROM "idr_out"."identity_identifier_pairs_current" i JOIN (SELECT type_idx, value_norm, identifier_type FROM idr_value_change WHERE skipped_size IS NOT NULL AND skipped_size + change <= max_size) v ON i.identifier_type = v.identifier_type AND i.identifier_value_norm = v.value_norm
+
