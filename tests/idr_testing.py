@@ -6,9 +6,11 @@ and every test that takes the fixture (directly or through db_path) runs on it t
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import duckdb
@@ -120,8 +122,32 @@ def assert_entity_numbers_consistent(path: Path) -> None:
         f"members without a number {missing}, numbers used twice {repeated}, pairs of no member {orphans}"
 
 
+def cli(*args: str) -> tuple[int, str, str]:
+    """The real `idr` entry point, in this process (a child process costs a second per
+    call): exit code, standard output, standard error."""
+    from idr.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse: --help, or an argument error (2)
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
 def idr_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
     """Run the real `idr` entry point in a child process."""
     env = {**os.environ, **kw.pop("env", {})}
     return subprocess.run([sys.executable, "-m", "idr", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, **kw)
+
+
+def need(reason: str):
+    """Skip a test whose service or tool is missing, or fail when IDR_REQUIRE_SERVICES=1
+    (as .ci/run sets it, after installing and starting them)."""
+    import pytest
+
+    if os.environ.get("IDR_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (IDR_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)

@@ -91,3 +91,49 @@ def test_merge_sizes_in_the_demo_after_raising_a_rule_limit(tmp_path):
     assert len(rows) >= 10
     for resolved, related, resolved_size, related_size in rows:
         assert related_size == before[related] and resolved_size == after[resolved]
+
+
+# docs/incremental.md: "Where did the records of cluster X go?"
+DOCUMENTED_QUERY = """
+SELECT run_id, event, resolved_id, related_resolved_id, entities_moved
+FROM idr_out.resolved_id_lineage
+WHERE ? IN (resolved_id, related_resolved_id)
+ORDER BY recorded_at
+"""
+
+
+def test_rollback_removes_the_lineage_of_the_runs_it_undid(three_clusters, capsys):
+    db = three_clusters
+    first = query(db, "SELECT run_id FROM idr_out.run_history")[0][0]
+    merged, split = _merge_then_split(db, "INCR")
+    undo = rollback(str(db), first)
+    assert undo.undone == [split.run_id, merged.run_id]
+    assert _lineage(db) == []  # the first run merged nothing; the undone runs' rows are gone
+    # Redo the merge: the documented query sees it once, from the run now published.
+    execute(db, "UPDATE people SET is_deleted = FALSE, ts = ? WHERE id = 7", params=[_later(3)])
+    redo = run(str(db), "INCR")
+    assert sorted(query(db, DOCUMENTED_QUERY, ["people:3"])) == [
+        (redo.run_id, "MERGE", "people:1", "people:3", 2), (redo.run_id, "MERGE", "people:6", "people:3", 1)]
+    # A rollback to a later run keeps the lineage of the runs up to it.
+    nothing = run(str(db), "INCR")
+    rollback(str(db), redo.run_id)
+    assert {r[0] for r in _lineage(db)} == {redo.run_id} and nothing.counts["merges"] == 0
+
+    # `idr runs`: undone runs are marked, and every column lines up, rollback rows included.
+    capsys.readouterr()
+    assert main(["runs", "--db", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, rows = lines[0], {line.split()[0]: line for line in lines[1:]}
+    for run_id in (merged.run_id, split.run_id):
+        assert f"UNDONE by {undo.run_id}" in rows[run_id]
+    assert "UNDONE" not in rows[first] and "UNDONE" not in rows[redo.run_id]
+    assert sum(line.split()[1] == "ROLLBACK" for line in lines[1:]) == 2
+    for name in ("mode", "status", "started_at", "secs", "entities", "clusters", "skipped", "note"):
+        column = header.index(name)
+        for line in lines[1:]:
+            # Left-aligned columns start where their header starts; numbers end where theirs ends.
+            if name in ("secs", "entities", "clusters", "skipped"):
+                end = column + len(name)
+                assert line[end - 1] != " " and line[end:end + 1] in ("", " "), (name, line)
+            else:
+                assert line[column - 1:column] in ("", " ") and line[column:column + 1] != " ", (name, line)

@@ -73,3 +73,16 @@ def test_identifiers_stored_by_entity_key_move_to_numbered_pairs(tmp_path):
                      "WHERE entity_key IN ('src:3', 'src:4')") == [(1,)]
     assert idr_cli("rollback", "--to", first_run, "--db", str(db)).returncode == 0
     assert query(db, "SELECT * FROM idr_out.identity_resolved_membership_current ORDER BY ALL") == converted
+
+
+def test_a_column_added_by_a_newer_idr_asks_for_init(tmp_path):
+    """dry_run_summary.warnings came later: a dry run on a database without it would fail
+    half-way; it asks for `idr init` instead, which adds the column."""
+    db = _published(tmp_path)
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE idr_out.dry_run_summary DROP COLUMN warnings")
+    con.close()
+    proc = idr_cli("run", "--dry-run", "--db", str(db))
+    assert proc.returncode == 2 and "idr init" in proc.stderr and "Traceback" not in proc.stderr
+    assert idr_cli("init", "--db", str(db)).returncode == 0
+    assert idr_cli("run", "--dry-run", "--db", str(db)).returncode == 0

@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
                      help="connected components strategy (default: config components_strategy, inprocess)")
     run.add_argument("--quiet", action="store_true",
-                     help="print only the run id and status (no per-stage progress on standard error)")
+                     help="print only the run id and status on standard output, and no per-stage progress; "
+                          "warnings (e.g. an exporter that failed) still go to standard error")
 
     rb = sub.add_parser("rollback", parents=[db], help="return the published results to an earlier run",
                         description="Restore idr_out.*_current and the watermarks in idr_meta.run_state to exactly "
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .metrics.cli import add_parser as add_metrics_parser
 
     add_metrics_parser(sub, db)
+    from .ops.cli import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub, db)
 
     demo = sub.add_parser("demo", help="create a sample database, configure it, run FULL, print the summary",
                           description="Generate realistic sample sources (CRM, orders, loyalty, web sign-ups "
@@ -246,12 +250,16 @@ def cmd_run(args) -> int:
     _stop_on_signals()
     result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy,
                  progress=None if args.quiet else _print_stage, dry_run=args.dry_run, auto_full=args.auto_full)
+    # Warnings reach standard error whatever goes to standard output (--quiet included), so
+    # a failed exporter is seen even when the output is piped or the summary is off.
+    for warning in result.warnings:
+        print(f"idr: warning: {warning}", file=sys.stderr)
     if args.quiet:
         print(f"{result.run_id} {result.status}")
     elif result.dry_run is not None:
         from .dryrun import format_console
 
-        print(format_console(result.dry_run, result.run_id, result.mode))
+        print(format_console(result.dry_run, result.run_id, result.mode, args.db))
         for note in result.notes:
             print(f"NOTE: {note}")
     else:
@@ -274,6 +282,7 @@ def cmd_rollback(args) -> int:
 def cmd_runs(args) -> int:
     from .publish.reader import open_for_reading
     from .publish.snapshot import disk_used
+    from .runs.listing import format_runs, read_runs
     from .schema import require_initialised
 
     backend, from_snapshot = open_for_reading(args.db)
@@ -282,21 +291,14 @@ def cmd_runs(args) -> int:
             print("(a run holds the database: showing the history as of the published snapshot)")
         else:
             require_initialised(backend, args.db)
-        rows = backend.rows(
-            "SELECT run_id, run_mode, status, started_at, duration_seconds, entities_processed, edges_created, "
-            "clusters_total, groups_skipped, coalesce(error_message, warnings, '') FROM idr_out.run_history "
-            "ORDER BY started_at DESC LIMIT ?", [args.limit])
+        rows = read_runs(backend, args.limit)
     finally:
         backend.close()
-    head = f"{'run_id':<30} {'mode':<5} {'status':<22} {'started_at (UTC)':<20} {'secs':>8} " \
-           f"{'entities':>12} {'edges':>12} {'clusters':>12} {'skipped':>8}  note"
-    print(head)
-    for r in rows:
-        secs = "-" if r[4] is None else f"{r[4]:.2f}"
-        nums = " ".join(f"{('-' if v is None else f'{v:,}'):>{w}}" for v, w in zip(r[5:9], (12, 12, 12, 8)))
-        print(f"{r[0]:<30} {r[1]:<5} {r[2]:<22} {r[3]:%Y-%m-%d %H:%M:%S} {secs:>8} {nums}  {r[9][:80]}")
+    print(format_runs(rows))
     if not rows:
-        print("(no runs yet: `idr run --run-mode FULL`)")
+        from .hints import idr_command
+
+        print(f"(no runs yet: {idr_command('run', '--run-mode', 'FULL', db=args.db)})")
     used = disk_used(Path(args.db))
     if used:
         print(f"published snapshots (current and rollback window): {used / 2**20:,.1f} MiB in {_results_root(args.db)}")
@@ -363,6 +365,15 @@ def cmd_demo(args) -> int:
 COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo,
             "rollback": cmd_rollback, "results": cmd_results,
             "dry-run": cmd_dry_run, "metrics": cmd_metrics}
+
+
+def _ops_commands() -> dict:
+    from .ops.cli import COMMANDS as OPS
+
+    return OPS
+
+
+COMMANDS.update(_ops_commands())
 
 if __name__ == "__main__":
     sys.exit(main())

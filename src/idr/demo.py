@@ -176,9 +176,20 @@ def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
     result = run(db, "FULL")
     print(format_summary(result, db))
     print("Try next:")
-    print(f"  idr runs --db {db}")
-    print(f"  idr run --db {db} --run-mode INCR            # only what changed since this run")
-    print(f"  idr run --db {db} --run-mode FULL --dry-run  # preview, publish nothing")
-    print(f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql("
-          "'SELECT * FROM idr_out.skipped_identifier_groups'))\"")
+    for hint in next_steps(db):
+        print(f"  {hint}")
     return 0
+
+
+def next_steps(db: str) -> list[str]:
+    """The commands `idr demo` suggests, each ready to paste (comments after `#`)."""
+    from .hints import idr_command, python_command
+
+    show_skipped = (f"import duckdb; print(duckdb.connect({db!r}, read_only=True)"
+                    ".sql('SELECT * FROM idr_out.skipped_identifier_groups'))")
+    steps = [(idr_command("runs", db=db), ""),
+             (idr_command("run", "--run-mode", "INCR", db=db), "only what changed since this run"),
+             (idr_command("run", "--run-mode", "FULL", "--dry-run", db=db), "preview, publish nothing"),
+             (python_command(show_skipped), "")]
+    width = max(len(cmd) for cmd, note in steps if note)
+    return [f"{cmd:<{width}}  # {note}" if note else cmd for cmd, note in steps]

@@ -109,6 +109,7 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("entities_removed", "BIGINT"),
         ("rolled_back_by", "VARCHAR"),
         ("rollback_to", "VARCHAR"),
+        ("config_snapshot", "VARCHAR"),  # JSON of the configuration the run used (dry-run reports diff it)
     ],
     ("idr_out", "stage_metrics"): [
         ("run_id", "VARCHAR NOT NULL"),
@@ -212,6 +213,30 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("current_clusters", "BIGINT"),
         ("proposed_clusters", "BIGINT"),
         ("execution_seconds", "DOUBLE"),
+        ("warnings", "VARCHAR[]"),  # the run's warnings, e.g. clusters over large_cluster_threshold
+        ("compared_to_run_id", "VARCHAR"),  # the published run whose results the dry run was compared with
+    ],
+    # Why the merges of a dry run happen: identifier values held by entities of two or more
+    # parts of a merge (a current cluster, or a new entity).
+    ("idr_out", "dry_run_bridges"): [
+        ("run_id", "VARCHAR NOT NULL"),
+        ("proposed_resolved_id", "VARCHAR NOT NULL"),
+        ("identifier_type", "VARCHAR NOT NULL"),
+        ("identifier_value_norm", "VARCHAR NOT NULL"),
+        ("parts", "BIGINT NOT NULL"),
+        ("entities", "BIGINT NOT NULL"),
+        ("created_at", "TIMESTAMP"),
+    ],
+    # One row per `idr backup` (docs/backup.md): what `idr doctor` checks for a recent backup.
+    ("idr_out", "backup_history"): [
+        ("backup_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("started_at", "TIMESTAMP NOT NULL"),
+        ("finished_at", "TIMESTAMP"),
+        ("path", "VARCHAR"),
+        ("tables", "INTEGER"),
+        ("total_rows", "BIGINT"),
+        ("bytes", "BIGINT"),
+        ("idr_version", "VARCHAR"),
     ],
     # One row per metric per run (docs/metrics.md): the seed's columns, then exported_to,
     # the exporters that have delivered the row. The seed's partial index on
@@ -307,18 +332,23 @@ def _number_entities(db) -> None:
 
 
 def is_initialised(db) -> bool:
-    """Every idr table and view is there (a dropped one would fail a run half-way); a view
-    that older versions stored as a table needs `idr init` to become a view."""
+    """Every idr table, column and view is there (a dropped one would fail a run half-way;
+    a column added by a newer idr needs `idr init`); a view that older versions stored as
+    a table needs `idr init` to become a view."""
     from .backends import as_backend
 
-    found = as_backend(db).tables(("idr_meta", "idr_out"))
-    return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in VIEWS)
+    backend = as_backend(db)
+    found = backend.tables(("idr_meta", "idr_out"))
+    columns = backend.columns(("idr_meta", "idr_out"))
+    return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in VIEWS) \
+        and all((s, t, c) in columns for (s, t), cols in TABLES.items() for c, _ in cols)
 
 
 def require_initialised(db, path) -> None:
     """InputError (exit 2) unless `idr init` has made every table and view."""
     from .errors import InputError
+    from .hints import idr_command
 
     if not is_initialised(db):
-        raise InputError(f"--db {path}: idr's tables are missing or incomplete; run `idr init --db {path}` "
+        raise InputError(f"--db {path}: idr's tables are missing or incomplete; run `{idr_command('init', db=path)}` "
                          "(safe to repeat) and load a configuration")

@@ -60,6 +60,11 @@ def load_state(con, current: dict[str, str], scope: dict[str, str], removed=(), 
     _insert(con, "INSERT INTO idr_proposed_clusters VALUES (?, ?)", [[r, n] for r, n in proposed_sizes.items()])
     con.execute("CREATE OR REPLACE TEMP TABLE idr_removed_entities (entity_key VARCHAR)")
     _insert(con, "INSERT INTO idr_removed_entities VALUES (?)", [[k] for k in removed])
+    # The scope's identifiers (for the bridges of merges): none here.
+    con.execute("CREATE OR REPLACE TEMP TABLE idr_entities (eid BIGINT, entity_key VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE idr_ids (eid BIGINT, type_idx INTEGER, value_norm VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE idr_types (type_idx INTEGER, identifier_type VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE idr_skipped (identifier_type VARCHAR, identifier_value_norm VARCHAR)")
 
 
 def group(state: dict[str, str]) -> dict[str, set[str]]:

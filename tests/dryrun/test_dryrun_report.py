@@ -32,7 +32,7 @@ def summary(**kw) -> DryRunSummary:
 
 def test_console_report_layout_numbers_and_review_query():
     s = summary()
-    text = format_console(s, s.run_id, "INCR")
+    text = format_console(s, s.run_id, "INCR", "idr.duckdb")
     lines = text.splitlines()
     assert lines[0] == lines[2] == lines[-1] == "=" * 60 and lines[1] == "DRY RUN SUMMARY"
     assert "Run ID:           run_20260115_143022_abc123" in lines
@@ -52,7 +52,7 @@ def test_console_report_layout_numbers_and_review_query():
 
 
 def test_console_review_query_quotes_the_run_id():
-    text = format_console(summary(run_id="it's"), "it's", "FULL")
+    text = format_console(summary(run_id="it's"), "it's", "FULL", "idr.duckdb")
     assert "WHERE run_id = 'it''s'" in text
 
 

@@ -6,14 +6,12 @@ IDR_REQUIRE_SERVICES=1 (as .ci/run sets it, after installing and starting both).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import threading
 import time
 import urllib.request
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,32 +21,11 @@ import pytest
 
 from idr.errors import RunError
 from idr.runs.runner import run
-from idr_testing import make_db
+from idr_testing import cli, make_db, need  # noqa: F401 - cli is used by the metrics tests
 
 PUSHGATEWAY_URL = os.environ.get("IDR_PUSHGATEWAY_URL", "http://127.0.0.1:9091")
 # Connection refused at once: nothing listens on port 1 of the loopback.
 DEAD_URL = "http://127.0.0.1:1"
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """The real `idr` entry point, in this process (a child process costs a second per
-    call): exit code, standard output, standard error."""
-    from idr.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as e:  # argparse: --help, or an argument error (2)
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def need(reason: str):
-    """Skip, or fail when the services are required."""
-    if os.environ.get("IDR_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (IDR_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 def promtool() -> str:

@@ -161,3 +161,19 @@ def test_run_itself_never_fails_because_of_exporters(tmp_path, value):
     """Whatever the lead's wiring does, a run with exporters configured publishes."""
     path = build_db(tmp_path / "x.duckdb", {"metrics_exporters": value, "metrics_webhook_url": DEAD_URL})
     assert run(str(path)).status in ("SUCCESS", "SUCCESS_WITH_WARNINGS")
+
+
+def test_quiet_run_with_a_dead_exporter_warns_on_stderr(tmp_path):
+    """--quiet prints only `RUN_ID STATUS` on standard output; the exporter's failure is
+    still on standard error. The run keeps its status (docs/metrics.md): the results are
+    published and the failure is a warning in run_history."""
+    path = build_db(tmp_path / "quiet.duckdb", {"metrics_exporters": "pushgateway",
+                                                "metrics_pushgateway_url": DEAD_URL})
+    code, out, err = cli("run", "--quiet", "--db", str(path))
+    (run_id, status, warnings), = query(path, "SELECT run_id, status, warnings FROM idr_out.run_history")
+    assert code == 0 and out == f"{run_id} {status}\n" and status == "SUCCESS"
+    assert f"idr: warning: {warnings}\n" in err and "metrics export to pushgateway failed" in warnings
+    # Without --quiet the summary lists it as well.
+    code, out, err = cli("run", "--db", str(path))
+    assert code == 0 and "WARNING: metrics export to pushgateway failed" in out
+    assert "idr: warning: metrics export to pushgateway failed" in err

@@ -28,7 +28,9 @@ def open_database(path: str | os.PathLike, *, create: bool = True, read_only: bo
     if p.is_dir():
         raise InputError(f"--db {p}: is a directory, expected a DuckDB database file")
     if not p.exists() and not create:
-        raise InputError(f"--db {p}: no such database (run `idr init --db {p}` first)")
+        from ..hints import idr_command
+
+        raise InputError(f"--db {p}: no such database (run `{idr_command('init', db=p)}` first)")
     if not p.exists() and not p.parent.exists():
         raise InputError(f"--db {p}: directory {p.parent} does not exist")
     try:

@@ -32,6 +32,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "memory_limit": ("", "DuckDB memory limit for a run, e.g. 3GB (empty: DuckDB's default, 80% of RAM)"),
     "rollback_retention_runs": ("3", "How many recent published runs `idr rollback --to` can return to"),
     "dry_run_retention_days": ("7", "Dry-run rows older than this many days are removed at the start of every run"),
+    "backup_retention_days": ("30", "`idr backup` removes backups in its folder older than this many days"),
+    "backup_max_age_hours": ("26", "`idr doctor` warns when the last backup is older than this many hours"),
+    "schedule_window_hours": ("", "Hours within which a scheduled run must have published (empty: no schedule); "
+                                  "checked by `idr doctor`"),
     "metrics_exporters": ("", "Comma-separated exporters run after every run: pushgateway, textfile, datadog, webhook"),
     "metrics_pushgateway_url": ("", "Pushgateway base URL for the pushgateway exporter, e.g. http://127.0.0.1:9091"),
     "metrics_textfile_path": ("", "File the textfile exporter writes (node-exporter textfile collector)"),

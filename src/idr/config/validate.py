@@ -139,8 +139,12 @@ def _check_settings(cfg: Config, problems: list[str]) -> dict:
             close = difflib.get_close_matches(key, SETTINGS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(SETTINGS)})"
             problems.append(f"idr_meta.config: unknown config_key {key!r}{hint}")
-    for key in ("large_cluster_threshold", "max_iters", "rollback_retention_runs", "dry_run_retention_days"):
+    for key in ("large_cluster_threshold", "max_iters", "rollback_retention_runs", "dry_run_retention_days",
+                "backup_retention_days", "backup_max_age_hours", "schedule_window_hours"):
         raw = cfg.setting(key)
+        if key == "schedule_window_hours" and not raw.strip():
+            out[key] = None  # no schedule declared
+            continue
         try:
             out[key] = int(raw)
             if out[key] <= 0:

@@ -49,6 +49,9 @@ def add_parser(subparsers, db_parent) -> None:
                       help=f"at most this many rows (default {DEFAULT_LIMIT}; 0 prints the summary only)")
     show.add_argument("--report", metavar="FILE.html",
                       help="also write a self-contained HTML impact report to this file")
+    show.add_argument("--mask", action="store_true",
+                      help="in the HTML report, show identifier values only as their type and the first 12 hex "
+                           "digits of their SHA-256 (for reports that leave the team)")
     clean = sub.add_parser("cleanup", parents=[db_parent], help="remove dry-run rows",
                            description="Remove whole dry runs from idr_out.dry_run_results and "
                                        "idr_out.dry_run_summary. Given filters combine (all must match); "
@@ -90,10 +93,10 @@ def _show(args) -> int:
             "coalesce(proposed_resolved_id, current_resolved_id), entity_key LIMIT ?",
             [*params, args.limit])
         if args.report:
-            write_report(backend, args.run_id, args.report)
+            write_report(backend, args.run_id, args.report, mask=args.mask)
     finally:
         backend.close()
-    print(format_console(summary, args.run_id, summary.mode))
+    print(format_console(summary, args.run_id, summary.mode, args.db))
     if args.limit:
         _print_rows(rows, total, args)
     if args.report:

@@ -8,6 +8,9 @@ Contract with the pipeline, on the run's connection:
   idr_proposed_membership(entity_key, resolved_id, table_id)  every entity of the run's scope
   idr_proposed_clusters(resolved_id, cluster_size)             every proposed cluster of the scope
   idr_removed_entities(entity_key)                             current entities the run removes
+  idr_ids(eid, type_idx, value_norm), idr_entities(eid, entity_key), idr_types(type_idx,
+  identifier_type), idr_skipped(identifier_type, identifier_value_norm): the scope's linkable
+  identifiers and the groups over max_group_size (they link nothing), for the bridges.
   scope_is_full: every current entity outside idr_proposed_membership is removed (FULL).
 Otherwise (INCR) a current entity outside the scope keeps its current cluster and id.
 
@@ -166,15 +169,37 @@ CHECK_SQL = """
     LIMIT 3
 """
 
+# The identifier values that make each merge: values held by entities of two or more parts
+# of a proposed cluster that combines current clusters. A part is a current cluster, or a new
+# entity on its own (so a chain through a new entity shows both of its values).
+BRIDGES_SQL = """
+    INSERT INTO idr_out.dry_run_bridges (run_id, proposed_resolved_id, identifier_type, identifier_value_norm,
+                                         parts, entities, created_at)
+    WITH merges AS (
+        SELECT prop_rid FROM idr_dr_scope WHERE prop_rid IS NOT NULL
+        GROUP BY 1 HAVING count(DISTINCT cur_rid) >= 2),
+    held AS (
+        SELECT DISTINCT s.prop_rid, coalesce(s.cur_rid, chr(0) || s.entity_key) AS part, s.entity_key,
+               t.identifier_type, i.value_norm
+        FROM idr_ids i JOIN idr_entities e USING (eid) JOIN idr_types t USING (type_idx)
+        JOIN idr_dr_scope s ON s.entity_key = e.entity_key
+        WHERE s.prop_rid IN (SELECT prop_rid FROM merges)
+          AND NOT EXISTS (SELECT 1 FROM idr_skipped k WHERE k.identifier_type = t.identifier_type
+                          AND k.identifier_value_norm = i.value_norm))
+    SELECT $run_id, prop_rid, identifier_type, value_norm, count(DISTINCT part), count(*), $ts
+    FROM held GROUP BY ALL HAVING count(DISTINCT part) >= 2
+"""
+
 SUMMARY_COLS = ("run_id", "total_entities", "new_entities", "moved_entities", "merged_clusters",
                 "split_clusters", "largest_proposed_cluster", "edges_would_create", "groups_would_skip",
                 "values_would_exclude", "execution_time_seconds", "created_at", "mode", "removed_entities",
                 "unchanged_entities", "affected_entities", "merged_into_clusters", "current_entities",
-                "current_clusters", "proposed_clusters", "execution_seconds")
+                "current_clusters", "proposed_clusters", "execution_seconds", "warnings", "compared_to_run_id")
 
 
 def record_dry_run(db, run_id: str, mode: str, scope_is_full: bool, counts: dict,
-                   execution_seconds: float) -> DryRunSummary:
+                   execution_seconds: float, warnings: list[str] | tuple[str, ...] = (),
+                   compared_to: str | None = None) -> DryRunSummary:
     """Compute the diff, write this run's rows to idr_out.dry_run_results and
     idr_out.dry_run_summary, and return the summary.
 
@@ -191,6 +216,7 @@ def record_dry_run(db, run_id: str, mode: str, scope_is_full: bool, counts: dict
         db.run(CHANGED_SQL)
         # an INSERT returns its row count
         affected = int(db.scalar(_results_sql(scope_is_full), {"run_id": run_id, "ts": created_at}))
+        db.run(BRIDGES_SQL, {"run_id": run_id, "ts": created_at})
         new, moved, removed, unchanged_in_scope, current_in_scope = db.one(COUNTS_SQL)
         merged, merged_into, split = db.one(MERGE_SPLIT_SQL)
         current_entities = int(db.scalar(f"SELECT count(*) FROM {CUR}"))
@@ -214,6 +240,7 @@ def record_dry_run(db, run_id: str, mode: str, scope_is_full: bool, counts: dict
             groups_would_skip=int(counts.get("groups_skipped") or 0),
             values_would_exclude=int(counts.get("values_excluded") or 0),
             execution_seconds=execution_seconds + (time.perf_counter() - t0), created_at=created_at,
+            warnings=list(warnings), compared_to_run_id=compared_to,
         )
         _insert_summary(db, summary)
         return summary

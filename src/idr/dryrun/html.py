@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..backends import as_backend
 from html import escape
 
+from . import html_why
 from .model import DryRunSummary, load_summary
 
 MAX_MERGES = 10       # merges shown, largest first
@@ -79,6 +80,8 @@ th{background:#eef2f7}td.n,th.n{text-align:right;font-variant-numeric:tabular-nu
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
 .merge{background:#fff;border:1px solid #dde3ec;border-radius:8px;padding:10px 14px;margin:0 0 12px}
 .parts{table-layout:fixed}.parts td.n,.parts th.n{width:auto}.merge h3{font-size:14px;margin:0 0 6px}.keys{margin:4px 0 0 0;padding-left:18px}.more{color:#5b6577}
+.type{font:600 11px system-ui,sans-serif;background:#e6ebf3;border-radius:4px;padding:1px 5px;color:#39414f}
+.why{margin:8px 0 2px;font-weight:600}.bridges{margin:0 0 6px;padding-left:18px}
 .t-MOVED{color:#b4490a}.t-NEW{color:#1b7a35}.t-UNCHANGED{color:#5b6577}.t-REMOVED{color:#a1192a}
 svg text{font:11px system-ui,sans-serif;fill:#39414f}
 """
@@ -150,6 +153,13 @@ def _cards(s: DryRunSummary) -> str:
         f'<div class="card"><b>{v:,}</b><span>{escape(label)}</span></div>' for label, v in items) + "</div>"
 
 
+def _warnings(s: DryRunSummary) -> str:
+    if not s.warnings:
+        return ""
+    items = "".join(f"<li>{escape(w)}</li>" for w in s.warnings)
+    return f'<div class="warn" id="warnings"><b>Warnings ({len(s.warnings):,})</b><ul>{items}</ul></div>'
+
+
 def _plural(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
@@ -164,10 +174,12 @@ PARTS_HEAD = ('<colgroup><col style="width:17%"><col style="width:9%"><col style
               '<th class="n">entities</th><th>change</th><th>entity keys</th></tr>')
 
 
-def _merges(db, run_id: str) -> str:
+def _merges(db, s: DryRunSummary, mask: bool) -> str:
+    run_id = s.run_id
     merges = db.rows(MERGES_SQL, {"run_id": run_id, "limit": MAX_MERGES})
     if not merges:
         return "<p>No current clusters combine in this dry run.</p>"
+    why = html_why.bridges(db, run_id, [m[0] for m in merges], mask)
     parts: dict[str, list[tuple]] = {}
     for rid, *part in db.rows(
             PARTS_SQL, {"run_id": run_id, "rids": [m[0] for m in merges], "keys": MAX_KEYS}):
@@ -185,11 +197,17 @@ def _merges(db, run_id: str) -> str:
         newcomers = f" and {new:,} new {_plural(new, 'entity', 'entities')}" if new else ""
         more = f'<tr><td colspan="5" class="more">… and {hidden:,} more current clusters</td></tr>' if hidden > 0 else ""
         out.append(f'<div class="merge"><h3><code>{escape(rid)}</code>: {size:,} entities from {n_parts:,} current '
-                   f'clusters{newcomers}</h3><table class="parts">{PARTS_HEAD}{"".join(rows)}{more}</table></div>')
+                   f'clusters{newcomers}</h3>{why.get(rid, "")}'
+                   f'<table class="parts">{PARTS_HEAD}{"".join(rows)}{more}</table></div>')
+    hidden = s.merged_into_clusters - len(merges)
+    if hidden > 0:
+        out.append(f'<p class="more">… and {hidden:,} more merges (all of them: '
+                   f'<code>idr_out.dry_run_results</code>, <code>idr_out.dry_run_bridges</code>)</p>')
     return "".join(out)
 
 
-def _splits(db, run_id: str) -> str:
+def _splits(db, s: DryRunSummary) -> str:
+    run_id = s.run_id
     splits = db.rows(SPLITS_SQL, {"run_id": run_id, "limit": MAX_SPLITS})
     if not splits:
         return "<p>No current cluster breaks apart in this dry run.</p>"
@@ -199,12 +217,16 @@ def _splits(db, run_id: str) -> str:
         more = f' <span class="more">… and {len(props) - MAX_PARTS:,} more</span>' if len(props) > MAX_PARTS else ""
         rows.append(f'<tr><td><code>{escape(rid)}</code></td><td class="n">{size:,}</td>'
                     f'<td class="n">{len(props):,}</td><td>{where}{more}</td><td class="n">{removed:,}</td></tr>')
+    hidden = s.split_clusters - len(splits)
+    if hidden > 0:
+        rows.append(f'<tr><td colspan="5" class="more">… and {hidden:,} more splits</td></tr>')
     return ('<table><tr><th>current cluster</th><th class="n">size now</th><th class="n">parts</th>'
             '<th>proposed clusters (entities from this cluster)</th><th class="n">removed</th></tr>'
             f'{"".join(rows)}</table>')
 
 
-def render(db, run_id: str) -> str:
+def render(db, run_id: str, mask: bool = False) -> str:
+    """The report as one HTML page. mask: identifier values as type and hash only."""
     db = as_backend(db)
     s = load_summary(db, run_id)
     found = {k: (c, p) for k, c, p in db.rows(HISTOGRAM_SQL, {"run_id": run_id})}
@@ -223,24 +245,31 @@ def render(db, run_id: str) -> str:
 took {s.execution_seconds:,.2f} s</p>
 <p class="warn">This was a dry run: nothing was published. Rows:
 <code>SELECT * FROM idr_out.dry_run_results WHERE run_id = '{escape(run_id.replace("'", "''"))}'</code></p>
+{_warnings(s)}
 <h2>Summary</h2>{_cards(s)}
+<h2 id="config">Configuration changes</h2>
+{html_why.config_changes(db, s, mask)}
+<h2 id="thresholds">Thresholds</h2>
+{html_why.breaches(db, s)}
 <h2>Cluster sizes involved: current vs proposed</h2>
 <p class="sub">Clusters that gain or lose members (current) and the clusters they would become (proposed),
 by size. Unchanged clusters are not counted here.</p>
 {_histogram_svg(bins)}
 <h2 id="merges">Largest merges</h2>
 <p class="sub">Proposed clusters that combine entities of two or more current clusters, largest first
-(up to {MAX_MERGES}), with the clusters they are made of.</p>
-{_merges(db, run_id)}
+(up to {MAX_MERGES}), with the identifier values that bridge them (held by entities of two or more of
+their parts{"; values masked: type and the first 12 hex digits of their SHA-256" if mask else ""}) and the
+clusters they are made of.</p>
+{_merges(db, s, mask)}
 <h2 id="splits">Largest splits</h2>
 <p class="sub">Current clusters whose entities would end up in two or more clusters (up to {MAX_SPLITS}).</p>
-{_splits(db, run_id)}
+{_splits(db, s)}
 </main></body></html>
 """
 
 
-def write_report(db, run_id: str, path) -> None:
+def write_report(db, run_id: str, path, mask: bool = False) -> None:
     """Write the report for `run_id` to `path` (UTF-8)."""
-    text = render(db, run_id)
+    text = render(db, run_id, mask)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)

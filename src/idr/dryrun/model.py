@@ -6,10 +6,10 @@ One dataclass serves the runner (which prints it right after the diff), `idr dry
 
 from __future__ import annotations
 
-from ..backends import as_backend
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+from ..backends import as_backend
 from ..errors import InputError
 
 CHANGE_TYPES = ("NEW", "MOVED", "UNCHANGED", "REMOVED")
@@ -39,6 +39,8 @@ class DryRunSummary:
     values_would_exclude: int
     execution_seconds: float
     created_at: datetime
+    warnings: list[str] = field(default_factory=list)  # what the run would have warned about (run_history.warnings)
+    compared_to_run_id: str | None = None  # the published run it was compared with (None: nothing published)
 
     @property
     def execution_time_seconds(self) -> int:
@@ -65,7 +67,11 @@ def load_summary(db, run_id: str) -> DryRunSummary:
                          "rows older than dry_run_retention_days are removed at every run)")
     values = dict(zip(FIELDS, rows[0]))
     for name in FIELDS:
-        if values[name] is None and name not in ("created_at", "mode", "run_id"):
+        if values[name] is None and name not in ("created_at", "mode", "run_id", "warnings", "compared_to_run_id"):
             values[name] = 0.0 if name == "execution_seconds" else 0
     values["mode"] = values["mode"] or "-"
+    if values["warnings"] is None:  # recorded by an idr without the column: the run's row has them
+        found = db.rows("SELECT warnings FROM idr_out.run_history WHERE run_id = ?", [run_id])
+        values["warnings"] = [found[0][0]] if found and found[0][0] else []
+    values["warnings"] = list(values["warnings"])
     return DryRunSummary(**values)

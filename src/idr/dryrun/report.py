@@ -6,6 +6,7 @@ ticket is the same whichever way they got it.
 
 from __future__ import annotations
 
+from ..hints import idr_command
 from ..sql.quoting import literal
 from .model import DryRunSummary
 
@@ -13,7 +14,7 @@ RULE = "=" * 60
 LABEL = 22  # width of "  Entities Affected:  "
 
 
-def format_console(summary: DryRunSummary, run_id: str, mode: str) -> str:
+def format_console(summary: DryRunSummary, run_id: str, mode: str, db: str) -> str:
     s = summary
     numbers = [s.affected_entities, s.new_entities, s.moved_entities, s.removed_entities, s.listed_unchanged,
                s.unchanged_entities - s.listed_unchanged, s.total_entities, s.merged_clusters, s.split_clusters,
@@ -56,11 +57,12 @@ def format_console(summary: DryRunSummary, run_id: str, mode: str) -> str:
         line("  Would Skip", s.groups_would_skip, "(max_group_size)"),
         line("  Would Exclude", s.values_would_exclude, "(exclusion list)"),
         "",
+        *([f"WARNINGS ({len(s.warnings)}):", *(f"  {w}" for w in s.warnings), ""] if s.warnings else []),
         "⚠️  THIS WAS A DRY RUN - NO CHANGES COMMITTED",
         "    Review: SELECT * FROM idr_out.dry_run_results",
         f"            WHERE run_id = {literal(run_id)}",
         "            AND change_type = 'MOVED'",
-        f"    Or:     idr dry-run show {run_id} --change-type MOVED",
+        f"    Or:     {idr_command('dry-run', 'show', run_id, '--change-type', 'MOVED', db=db)}",
         RULE,
     ]
     return "\n".join(lines)

@@ -132,7 +132,9 @@ def _show(args) -> int:
     finally:
         backend.close()
     if run_id is None:
-        print("(no metrics recorded yet: `idr run --run-mode FULL`)")
+        from ..hints import idr_command
+
+        print(f"(no metrics recorded yet: {idr_command('run', '--run-mode', 'FULL', db=args.db)})")
         return 0
     if not rows:
         raise InputError(f"--run {run_id}: no metrics recorded for this run")

@@ -58,7 +58,10 @@ def require_table(backend, db) -> None:
     found = backend.scalar("SELECT count(*) FROM information_schema.tables "
                         "WHERE table_schema = 'idr_out' AND table_name = 'metrics_export'")
     if not found:
-        raise InputError(f"--db {db}: idr_out.metrics_export is missing; run `idr init --db {db}` (safe to repeat)")
+        from ..hints import idr_command
+
+        raise InputError(f"--db {db}: idr_out.metrics_export is missing; run `{idr_command('init', db=db)}` "
+                         "(safe to repeat)")
 
 
 def dims(text) -> dict:

@@ -31,15 +31,16 @@ def mark_interrupted(db) -> list[str]:
     return [r[0] for r in rows]
 
 
-def insert_running(db, ctx: RunContext, requested_mode: str, mode_reason: str | None, fingerprint: str) -> None:
+def insert_running(db, ctx: RunContext, requested_mode: str, mode_reason: str | None, fingerprint: str,
+                   snapshot: str | None = None) -> None:
     from .. import __version__
 
     db.run(
         "INSERT INTO idr_out.run_history (run_id, run_mode, status, started_at, components_strategy, "
-        "idr_version, pid, requested_mode, mode_reason, config_fingerprint) "
-        "VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?)",
+        "idr_version, pid, requested_mode, mode_reason, config_fingerprint, config_snapshot) "
+        "VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?)",
         [ctx.run_id, ctx.mode, ctx.started_at, ctx.strategy, __version__, os.getpid(), requested_mode, mode_reason,
-         fingerprint],
+         fingerprint, snapshot],
     )
 
 

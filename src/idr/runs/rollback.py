@@ -12,6 +12,7 @@ reachable; older before-tables are dropped when a run publishes.
 from __future__ import annotations
 
 from ..errors import InputError
+from ..hints import idr_command
 from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED, table_ddl
 from ..sql.quoting import ident, qualified
 from .state import PUBLISHED
@@ -96,11 +97,11 @@ def prune(db, retention: int, current: str) -> None:
                 db.run(f"DROP TABLE {qualified('idr_out', name)}")
 
 
-def check_target(db, target: str, retention: int) -> list[str]:
+def check_target(db, target: str, retention: int, path: str) -> list[str]:
     """The runs to undo (newest first) to return to `target`; InputError if it cannot be."""
     row = db.rows("SELECT run_mode, status, rolled_back_by FROM idr_out.run_history WHERE run_id = ?", [target])
     if not row:
-        raise InputError(f"--to {target}: no such run in idr_out.run_history (see `idr runs`)")
+        raise InputError(f"--to {target}: no such run in idr_out.run_history (see `{idr_command('runs', db=path)}`)")
     mode, status, rolled_back_by = row[0]
     if status == "DRY_RUN_COMPLETE":
         raise InputError(f"--to {target}: a dry run published nothing, so there is nothing to return to")
@@ -136,7 +137,11 @@ def check_target(db, target: str, retention: int) -> list[str]:
 
 
 def undo_runs(db, undo: list[str]) -> None:
-    """Undo the given runs, newest first. The caller owns the transaction."""
+    """Undo the given runs, newest first. The caller owns the transaction.
+
+    Their lineage rows go too: resolved_id_lineage tells how the published ids came to be,
+    so a merge that was undone and then redone is one row, not two (run_history keeps the
+    undone runs, marked rolled_back_by)."""
     for run_id in undo:
         for schema, table, run_col in STATE_TABLES:
             t = qualified(schema, table)
@@ -146,3 +151,4 @@ def undo_runs(db, undo: list[str]) -> None:
             cols = ", ".join(ident(c) for c, _ in db.describe(f"SELECT * FROM {before}"))
             db.run(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {before}")
             db.run(f"DROP TABLE {before}")
+        db.run("DELETE FROM idr_out.resolved_id_lineage WHERE run_id = ?", [run_id])

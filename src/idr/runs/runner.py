@@ -27,7 +27,7 @@ from ..schema import require_initialised
 from . import publish
 from . import rollback as rb
 from .history import Status, finish, insert_running, mark_interrupted
-from .state import choose_mode, config_fingerprint, read_baseline
+from .state import choose_mode, config_fingerprint, config_snapshot, read_baseline
 
 MODES = ("FULL", "INCR")
 
@@ -63,7 +63,7 @@ class RunResult:
     duration_seconds: float
     counts: dict
     stages: list[StageRecord]
-    warnings: list[str]
+    warnings: list[str]  # all of the run's warnings, as in run_history.warnings (exporter failures too)
     interrupted_runs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: object = None  # dryrun.DryRunSummary of a dry run
@@ -150,7 +150,7 @@ def rollback(db: str, target: str) -> RollbackResult:
         snapshot.reconcile(backend)
         # Only the one setting: a rollback is most wanted when the configuration is broken.
         retention = _retention_runs(backend)
-        undo = rb.check_target(backend, target, retention)
+        undo = rb.check_target(backend, target, retention, db)
         started = utcnow()
         run_id = f"rollback_{started:%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
         with backend.transaction():
@@ -179,7 +179,7 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
     if strategy not in ("inprocess", "sql"):
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
     baseline = read_baseline(backend)
-    mode, reason = choose_mode(requested, plan, baseline, auto_full, backend.name)
+    mode, reason = choose_mode(requested, plan, baseline, auto_full, backend.name, db)
     from ..dryrun.diff import record_dry_run
     from ..dryrun.retention import cleanup_expired
 
@@ -192,7 +192,7 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
     ctx = RunContext(db=backend, run_id=new_run_id(started, dry_run), mode=mode, plan=plan, started_at=started,
                      max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress,
                      baseline=baseline, dry_run=dry_run)
-    insert_running(backend, ctx, requested, reason, config_fingerprint(plan, backend.name))
+    insert_running(backend, ctx, requested, reason, config_fingerprint(plan, backend.name), config_snapshot(plan))
     status = Status.SUCCESS
     duration: dict[str, float] = {}
     try:
@@ -210,7 +210,8 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
             status = Status.DRY_RUN_COMPLETE
             with backend.transaction():
                 summary = record_dry_run(backend, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
-                                         execution_seconds=(utcnow() - ctx.started_at).total_seconds())
+                                         execution_seconds=(utcnow() - ctx.started_at).total_seconds(),
+                                         warnings=ctx.warnings, compared_to=baseline.run_id)
                 duration["s"] = finish(backend, ctx, status)
             duration["committed"] = True
         else:
@@ -240,9 +241,11 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         if isinstance(translated, IdrError):
             raise translated from e
         raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e
-    notes += _export_metrics(backend, ctx.run_id)
+    # An exporter's failure is a warning of the run but leaves its status as it is: the
+    # results are published and the status was recorded and exported already (docs/metrics.md).
+    warnings = ctx.warnings + _export_metrics(backend, ctx.run_id)
     return RunResult(ctx.run_id, mode, status.value, duration["s"], dict(ctx.counts), ctx.stages,
-                     ctx.warnings, interrupted, notes, summary if dry_run else None)
+                     warnings, interrupted, notes, summary if dry_run else None)
 
 
 def _export_metrics(backend: Backend, run_id: str) -> list[str]:

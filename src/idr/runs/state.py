@@ -19,6 +19,7 @@ from datetime import datetime
 
 from ..config.validate import Plan, SourcePlan
 from ..errors import InputError
+from ..hints import idr_command
 
 # Statuses whose outputs were published.
 PUBLISHED = ("SUCCESS", "SUCCESS_WITH_WARNINGS")
@@ -38,6 +39,12 @@ def config_fingerprint(plan: Plan, engine: str) -> str:
 
     code = {"idr": version("idr"), "phonenumbers": version("phonenumbers"), "engine": engine}
     return _digest({"rules": rules, "exclusions": exclusions, "settings": settings, "code": code})
+
+
+def config_snapshot(plan: Plan) -> str:
+    """The whole configuration the run uses, as JSON (run_history.config_snapshot), so a
+    dry-run report can say what changed since the published run."""
+    return json.dumps(plan.config.model_dump(mode="json"), sort_keys=True)
 
 
 def source_fingerprint(src: SourcePlan) -> str:
@@ -96,7 +103,8 @@ def why_not_incremental(plan: Plan, baseline: Baseline, engine: str) -> str | No
     return None
 
 
-def choose_mode(requested: str, plan: Plan, baseline: Baseline, auto_full: bool, engine: str) -> tuple[str, str | None]:
+def choose_mode(requested: str, plan: Plan, baseline: Baseline, auto_full: bool, engine: str,
+                db: str) -> tuple[str, str | None]:
     """(mode to run, reason when an INCR request runs as FULL)."""
     if requested == "FULL":
         return "FULL", None
@@ -105,7 +113,8 @@ def choose_mode(requested: str, plan: Plan, baseline: Baseline, auto_full: bool,
         return "INCR", None
     if not auto_full:
         raise InputError(f"--run-mode INCR --no-auto-full: an incremental run would not be exact: {reason}. "
-                         "Run `idr run --run-mode FULL`, or drop --no-auto-full to let INCR run as FULL")
+                         f"Run `{idr_command('run', '--run-mode', 'FULL', db=db)}`, or drop --no-auto-full to let "
+                         "INCR run as FULL")
     return "FULL", f"INCR requested; ran FULL because {reason}"
 
 

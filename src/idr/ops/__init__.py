@@ -1,0 +1,1 @@
+"""Operating idr unattended: backups and restores, readiness checks (`idr doctor`)."""
