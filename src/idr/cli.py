@@ -288,7 +288,8 @@ def cmd_runs(args) -> int:
     backend, from_snapshot = open_for_reading(args.db)
     try:
         if from_snapshot:
-            print("(a run holds the database: showing the history as of the published snapshot)")
+            print("idr: a run holds the database: showing the history as of the published snapshot",
+                  file=sys.stderr)
         else:
             require_initialised(backend, args.db)
         rows = read_runs(backend, args.limit)
@@ -301,7 +302,9 @@ def cmd_runs(args) -> int:
         print(f"(no runs yet: {idr_command('run', '--run-mode', 'FULL', db=args.db)})")
     used = disk_used(Path(args.db))
     if used:
-        print(f"published snapshots (current and rollback window): {used / 2**20:,.1f} MiB in {_results_root(args.db)}")
+        # on stderr, like the note above: stdout stays the table scripts parse
+        print(f"published snapshots (current and rollback window): {used / 2**20:,.1f} MiB in {_results_root(args.db)}",
+              file=sys.stderr)
     return 0
 
 

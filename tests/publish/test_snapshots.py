@@ -91,7 +91,7 @@ def test_old_snapshots_are_removed_past_the_window(db):
     kept = sorted(os.listdir(layout.root(db) / "snapshots"))
     assert kept == sorted(ids[-2:])
     out = subprocess.run([sys.executable, "-m", "idr", "runs", "--db", str(db)], capture_output=True, text=True)
-    assert "published snapshots" in out.stdout and "MiB" in out.stdout
+    assert "published snapshots" in out.stderr and "MiB" in out.stderr
 
 
 def test_readers_work_while_a_run_holds_the_database(db, capsys):
@@ -101,8 +101,8 @@ def test_readers_work_while_a_run_holds_the_database(db, capsys):
     try:
         assert holder.stdout.readline().strip() == "ok"
         assert cli(["runs", "--db", str(db)]) == 0
-        out = capsys.readouterr().out
-        assert "published snapshot" in out and run.run_id in out
+        out = capsys.readouterr()
+        assert "published snapshot" in out.err and run.run_id in out.out
         con = idr.open_results(db)
         assert con.execute("SELECT count(*) FROM idr_out.identity_resolved_membership_current").fetchall() == [(60,)]
         assert cli(["results", "path", "--db", str(db)]) == 0
