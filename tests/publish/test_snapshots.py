@@ -201,7 +201,7 @@ def test_disk_full_while_publishing_fails_the_run_and_keeps_the_snapshot(db, sma
     # The snapshot folder lives on the small disk, the database on the ordinary one.
     os.symlink(small_disk, layout.root(db))
     first = idr.run(db, mode="FULL")
-    with open(small_disk / "filler", "wb") as f:  # leave almost nothing free
+    with open(small_disk / "filler", "wb", buffering=0) as f:  # leave almost nothing free (unbuffered: no ENOSPC at close)
         try:
             while True:
                 f.write(b"\0" * 65536)
