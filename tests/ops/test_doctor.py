@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from idr.ops.junk import JUNK
+from idr.publish.layout import root as snapshot_root
 from idr.runs.runner import run
 from idr_testing import cli, execute, make_db
 
@@ -75,6 +76,8 @@ def good_db(tmp_path, ready_server):
                 "('metrics_textfile_path', ?)", params=[ready_server, str(tmp_path / "idr.prom")])
     assert cli("backup", "--db", str(db), "--to", str(tmp_path / "backups"))[0] == 0
     os.chmod(db, 0o600)
+    if snapshot_root(db).exists():  # published snapshots: owner only, like the database
+        os.chmod(snapshot_root(db), 0o700)
     assert oct(tmp_path.stat().st_mode & 0o777) == "0o700"
     return db
 
@@ -114,6 +117,8 @@ def test_neglected_database_fails_with_fixes(tmp_path):
     execute(db, "UPDATE idr_out.run_history SET ended_at = ended_at - INTERVAL 7 HOUR",
             "UPDATE idr_meta.rule SET max_group_size = 3000000 WHERE rule_id = 'email'")
     os.chmod(db, 0o666)
+    snapshot_root(db).mkdir(exist_ok=True)
+    os.chmod(snapshot_root(db), 0o755)
     code, checks, out = _doctor(db)
     assert code == 2
     status = {i: c["status"] for i, c in checks.items()}
@@ -127,7 +132,8 @@ def test_neglected_database_fails_with_fixes(tmp_path):
     assert "INSERT INTO idr_meta.identifier_exclusion VALUES ('EMAIL', 'test@test.com'" in checks["junk_values"]["fix"]
     assert "configuration changed" in checks["dry_run"]["message"]
     assert "pushgateway (http://127.0.0.1:1): not reachable" in checks["exporters"]["message"]
-    assert "writable by everyone" in checks["permissions"]["message"]
+    assert "database" in checks["permissions"]["message"] and "writable by everyone" in checks["permissions"]["message"]
+    assert f"snapshot folder {snapshot_root(db)} is readable by everyone" in checks["permissions"]["message"]
     assert "'metrics_webhook_url' holds a password in a URL" in checks["secrets"]["message"]
     assert "schedule_window_hours = 6" in checks["schedule"]["message"]
     assert SECRET_PASSWORD not in out and SECRET_TOKEN not in out

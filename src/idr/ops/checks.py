@@ -270,8 +270,14 @@ def _hours(delta: timedelta) -> str:
 
 
 def _permissions(con, db: Path) -> Check:
+    """Files with personal data (the database, its log, snapshots, backups) must not be open to
+    everyone; nothing of idr's may be writable by everyone. The database's folder is only
+    checked for writing: other files may live there."""
+    from ..publish.layout import root as snapshot_root
+
     title = "files not writable by everyone"
-    paths = [(db, "database"), (Path(f"{db}.wal"), "write-ahead log"), (db.resolve().parent, "database folder")]
+    paths = [(db, "database"), (Path(f"{db}.wal"), "write-ahead log"), (snapshot_root(db), "snapshot folder"),
+             (db.resolve().parent, "database folder")]
     rows = con.execute("SELECT path FROM idr_out.backup_history ORDER BY finished_at DESC LIMIT 1").fetchall()
     if rows:
         paths.append((Path(rows[0][0]), "last backup"))
@@ -280,19 +286,19 @@ def _permissions(con, db: Path) -> Check:
         try:
             mode = path.stat().st_mode
         except OSError:
-            continue  # no WAL, or a backup moved away (the backup check says so)
+            continue  # no WAL, no snapshots yet, or a backup moved away (the backup check says so)
         folder = stat.S_ISDIR(mode)
         if mode & stat.S_IWOTH and not (folder and mode & stat.S_ISVTX):
             fails.append(f"{what} {path} is writable by everyone ({stat.filemode(mode)})")
-        elif mode & stat.S_IROTH and what != "database folder":
+        elif what != "database folder" and mode & (stat.S_IROTH | (stat.S_IXOTH if folder else 0)):
             warns.append(f"{what} {path} is readable by everyone ({stat.filemode(mode)}): it holds personal data")
-    fix = f"chmod 600 {db} (640 to share with a reader group); chmod o-rwx on the folders named"
+    fix = f"chmod 600 {db} (640 to share with a reader group); chmod o-rwx on the folders named; run idr with umask 077"
     if fails:
         return Check("permissions", title, Status.FAIL, "; ".join(fails + warns), fix)
     if warns:
         return Check("permissions", title, Status.WARN, "; ".join(warns), fix)
-    return Check("permissions", title, Status.PASS, "the database, its folder and the last backup are not open "
-                 "to everyone")
+    return Check("permissions", title, Status.PASS, "the database, its snapshots, its folder and the last backup "
+                 "are not open to everyone")
 
 
 def _secrets(con) -> Check:
