@@ -196,9 +196,12 @@ def read_run_results(db: Path, quality: bool = True) -> dict:
 def _fresh_copy(src: Path, dst: Path) -> None:
     for p in (dst, Path(str(dst) + ".wal")):
         p.unlink(missing_ok=True)
+    shutil.rmtree(Path(str(dst) + ".idr"), ignore_errors=True)  # published snapshots (docs/results.md)
     shutil.copyfile(src, dst)
     if Path(str(src) + ".wal").exists():
         shutil.copyfile(str(src) + ".wal", str(dst) + ".wal")
+    if Path(str(src) + ".idr").is_dir():
+        shutil.copytree(Path(str(src) + ".idr"), Path(str(dst) + ".idr"))
 
 
 def _timed_run(runner: Runner, name: str, records: int, *run_args: str, quality: bool = True) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 DEFAULT_DB = "idr.duckdb"
 
@@ -95,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--value", help="identifier value, as written in a source (with --type)")
     sh.add_argument("--limit", type=_positive_int, default=50, help="members and identifiers shown (default 50)")
     sh.add_argument("--mask", action="store_true", help="hide identifier and attribute values")
+    res = sub.add_parser("results", help="where the published results live, for other tools")
+    res_sub = res.add_subparsers(dest="results_command", metavar="SUBCOMMAND", required=True)
+    path = res_sub.add_parser(
+        "path", parents=[db], help="print the folder of the current snapshot",
+        description="Print the folder of the current published snapshot (docs/results.md). Its manifest.json "
+                    "lists every table's Parquet files; after INCR runs a table is its files' rows minus the "
+                    "rows in its 'removed' files. --table lists one table's files, --json the whole manifest "
+                    "with absolute paths. Files stay in place while the snapshot is kept "
+                    "(rollback_retention_runs).")
+    path.add_argument("--table", metavar="NAME", help="list this table's files (lines 'removed: ...' to subtract)")
+    path.add_argument("--json", action="store_true", help="print the manifest with absolute paths")
 
     runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
     runs.add_argument("--limit", type=_positive_int, default=20, help="how many runs to show (default 20)")
@@ -183,13 +195,19 @@ def cmd_init(args) -> int:
     from .backends.duckdb import DuckDBBackend
     from .schema import ensure_schema
 
+    from .publish.snapshot import reconcile
+
     backend = DuckDBBackend.open(args.db)
     try:
         with backend.transaction():  # an upgrade that converts tables happens whole or not at all
             created = ensure_schema(backend)
+        # Then the published snapshot readers open: written (upgrade), repaired or left as is.
+        repaired = reconcile(backend)
     finally:
         backend.close()
     print(f"initialised {args.db}: " + (f"created {len(created)} objects" if created else "already up to date"))
+    if repaired:
+        print(repaired)
     return 0
 
 
@@ -284,13 +302,18 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .backends.duckdb import DuckDBBackend
+    from .publish.reader import open_for_reading
+    from .publish.snapshot import disk_used
     from .runs.listing import format_runs, read_runs
     from .schema import require_initialised
 
-    backend = DuckDBBackend.open(args.db, create=False, read_only=True)
+    backend, from_snapshot = open_for_reading(args.db)
     try:
-        require_initialised(backend, args.db)
+        if from_snapshot:
+            print("idr: a run holds the database: showing the history as of the published snapshot",
+                  file=sys.stderr)
+        else:
+            require_initialised(backend, args.db)
         rows = read_runs(backend, args.limit)
     finally:
         backend.close()
@@ -299,6 +322,49 @@ def cmd_runs(args) -> int:
         from .hints import idr_command
 
         print(f"(no runs yet: {idr_command('run', '--run-mode', 'FULL', db=args.db)})")
+    used = disk_used(Path(args.db))
+    if used:
+        # on stderr, like the note above: stdout stays the table scripts parse
+        print(f"published snapshots (current and rollback window): {used / 2**20:,.1f} MiB in {_results_root(args.db)}",
+              file=sys.stderr)
+    return 0
+
+
+def _results_root(db) -> Path:
+    from .publish.layout import root
+
+    return root(Path(db))
+
+
+def cmd_results(args) -> int:
+    import json
+
+    from .publish import layout
+
+    db = Path(args.db)
+    manifest = layout.current_snapshot(db)
+    if manifest is None:
+        from .errors import InputError
+
+        raise InputError(f"--db {db}: no published snapshot yet (run `idr init --db {db}` or a run)")
+    base = Path(manifest.pop("_root"))
+    if args.json:
+        for t in manifest["tables"].values():
+            t["files"] = [str(base / f) for f in t["files"]]
+            t["removed"] = [str(base / f) for f in t["removed"]]
+        print(json.dumps(manifest, indent=1))
+    elif args.table:
+        if args.table not in manifest["tables"]:
+            from .errors import InputError
+
+            raise InputError(f"--table {args.table}: not in the snapshot; tables: {', '.join(manifest['tables'])}")
+        t = manifest["tables"][args.table]
+        for f in t["files"]:
+            print(base / f)
+        for f in t["removed"]:
+            print(f"removed: {base / f}")
+    else:
+        print(layout.snapshot_dir(db, manifest["snapshot"]))
     return 0
 
 
@@ -341,7 +407,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo,
-            "rollback": cmd_rollback, "explain": cmd_explain, "show": cmd_show,
+            "rollback": cmd_rollback, "results": cmd_results, "explain": cmd_explain, "show": cmd_show,
             "dry-run": cmd_dry_run, "metrics": cmd_metrics}
 
 

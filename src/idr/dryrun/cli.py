@@ -70,15 +70,16 @@ def main(args) -> int:
 
 
 def _show(args) -> int:
-    from ..backends.duckdb import DuckDBBackend
+    from ..publish.reader import open_for_reading
     from ..schema import require_initialised
     from .html import write_report
     from .model import load_summary
     from .report import format_console
 
-    backend = DuckDBBackend.open(args.db, create=False, read_only=True)
+    backend, from_snapshot = open_for_reading(args.db)  # the snapshot while a run holds the file
     try:
-        require_initialised(backend, args.db)
+        if not from_snapshot:
+            require_initialised(backend, args.db)
         summary = load_summary(backend, args.run_id)
         where, params = "run_id = ?", [args.run_id]
         if args.change_type:

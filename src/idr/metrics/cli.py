@@ -89,9 +89,11 @@ def _policy(args):
 
 def _open(db: str, *, write: bool = False):
     from ..backends.duckdb import DuckDBBackend
+    from ..publish.reader import open_for_reading
     from .store import require_table
 
-    backend = DuckDBBackend.open(db, create=False, read_only=not write)
+    # Reading works while a run holds the file (from the published snapshot).
+    backend = DuckDBBackend.open(db, create=False) if write else open_for_reading(db)[0]
     try:
         require_table(backend, db)
     except BaseException:

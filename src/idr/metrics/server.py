@@ -1,10 +1,10 @@
 """`idr metrics serve`: an HTTP exporter that reads the database on every scrape.
 
 The database is opened read-only for the few milliseconds of one query and closed again,
-because DuckDB lets no other process open a file while one holds it for writing: a run in
-progress makes the scrape fail to open it. The exporter then serves the state it read
-last and `idr_up 0`, so dashboards keep their lines during a run; `idr_up 1` means the
-values were read on this scrape.
+because DuckDB lets no other process open a file while one holds it for writing: during a
+run the scrape reads the published snapshot instead (docs/results.md). When neither can be
+read the exporter serves the state it read last and `idr_up 0`, so dashboards keep their
+lines; `idr_up 1` means the values were read on this scrape.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 
 import duckdb
 
-from ..backends.duckdb import DuckDBBackend
+from ..publish.reader import open_for_reading
 from ..errors import IdrError, LockedError
 from . import store
 from .prometheus import families, registry_for
@@ -26,18 +26,25 @@ class DatabaseCollector:
         self.db = db
         self._last: tuple[store.LatestState, dict] | None = None
         self._lock = threading.Lock()
+        self._env = ""
 
     def read(self) -> tuple[store.LatestState, dict]:
         from ..config.meta import read_config
 
-        backend = DuckDBBackend.open(self.db, create=False, read_only=True)
+        # While a run holds the file, the published snapshot (which has no idr_meta: the
+        # environment label read last time stays).
+        backend, from_snapshot = open_for_reading(self.db)
         try:
             store.require_table(backend, self.db)
             state = store.latest_state(backend)
-            try:
-                env = read_config(backend).setting("metrics_env").strip()
-            except IdrError:
-                env = ""
+            if from_snapshot:
+                env = self._env
+            else:
+                try:
+                    env = read_config(backend).setting("metrics_env").strip()
+                except IdrError:
+                    env = ""
+                self._env = env
         finally:
             backend.close()
         return state, ({"env": env} if env else {})

@@ -78,3 +78,18 @@ def _legacy_version(db: Path) -> str | None:
     finally:
         con.close()
     return row[0][0] if row else None
+
+
+def open_for_reading(db: str | os.PathLike):
+    """For idr's own read-only commands (`idr runs`, `idr dry-run show`, `idr metrics`):
+    the database file read-only when it is free, else, while a run holds it, the published
+    snapshot. Returns (connection, True when it reads the snapshot)."""
+    from ..backends.duckdb import DuckDBBackend
+    from ..errors import LockedError
+
+    try:
+        return DuckDBBackend.open(db, create=False, read_only=True), False
+    except LockedError:
+        if layout.read_pointer(Path(db)) is None:
+            raise
+        return DuckDBBackend(open_results(db)), True

@@ -9,6 +9,7 @@ way the replaced rows are kept for `idr rollback` (runs/rollback.py).
 from __future__ import annotations
 
 from ..pipeline.context import RunContext
+from ..publish import snapshot
 from ..schema import CLUSTERS, MEMBERSHIP, PAIRS, SKIPPED
 from ..sql.clusters import lineage_insert_sql
 from ..sql.dialects import Dialect
@@ -58,9 +59,10 @@ def skipped_groups_insert_sql(d: Dialect) -> str:
 STAMPED = {MEMBERSHIP, CLUSTERS}  # tables with an updated_ts column
 
 
-def publish(ctx: RunContext, finalize) -> None:
+def publish(ctx: RunContext, finalize) -> snapshot.Pending:
     """Write outputs, then call finalize(db) inside the same transaction (run_history etc.).
-    The caller (the runner) owns the transaction: this runs inside it."""
+    The caller (the runner) owns the transaction: this runs inside it. Returns the run's
+    snapshot, written and not yet current (publish/snapshot.py)."""
     db, d = ctx.db, ctx.d
     params = {"run_id": ctx.run_id, "ts": ctx.started_at}
     with ctx.stage("publish") as st:
@@ -85,10 +87,12 @@ def publish(ctx: RunContext, finalize) -> None:
         ctx.counts["last_watermark"] = max((w for w in watermarks.values() if w is not None), default=None)
         db.run(skipped_groups_insert_sql(d), {"run_id": ctx.run_id})
         db.run(lineage_insert_sql(d), params)
+        pending = snapshot.write_state(db, ctx.run_id, ctx.mode)  # needs the before-tables prune drops
         rollback.prune(db, ctx.plan.settings["rollback_retention_runs"], ctx.run_id)
         st.rows_out = written if ctx.mode == "INCR" else st.rows_in
     # run_history and stage_metrics commit together with the outputs they describe.
     finalize(db)
+    return snapshot.finish(db, pending)  # the runner switches readers to it after the commit
 
 
 def _newest(previous: dict, read: dict) -> dict:

@@ -22,6 +22,7 @@ from ..config.validate import build_plan
 from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
 from ..pipeline import clusters, edges, extract, golden, normalize, scope
 from ..pipeline.context import RunContext, StageRecord, utcnow
+from ..publish import snapshot
 from ..schema import require_initialised
 from . import publish
 from . import rollback as rb
@@ -146,6 +147,7 @@ def rollback(db: str, target: str) -> RollbackResult:
     with _exclusive(db) as backend:
         require_initialised(backend, db)
         mark_interrupted(backend)
+        snapshot.reconcile(backend)
         # Only the one setting: a rollback is most wanted when the configuration is broken.
         retention = _retention_runs(backend)
         undo = rb.check_target(backend, target, retention, db)
@@ -162,12 +164,16 @@ def rollback(db: str, target: str) -> RollbackResult:
                 "rollback_to, warnings, pid) VALUES (?, 'ROLLBACK', 'SUCCESS', ?, ?, ?, ?, ?, ?)",
                 [run_id, started, ended, (ended - started).total_seconds(), target,
                  f"undid {len(undo)} run(s): {', '.join(undo)}" if undo else "nothing to undo", os.getpid()])
+            pending = snapshot.finish(backend, snapshot.write_rollback(backend, run_id, target))
+        snapshot.after_commit(backend, pending, retention)
         return RollbackResult(run_id, target, undo)
 
 
 def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run, auto_full) -> RunResult:
     require_initialised(backend, db)
     interrupted = mark_interrupted(backend)
+    if not dry_run:  # a dry run touches nothing, its folder included
+        snapshot.reconcile(backend)
     plan = build_plan(backend, read_config(backend))
     strategy = (strategy or plan.settings["components_strategy"]).lower()
     if strategy not in ("inprocess", "sql"):
@@ -222,8 +228,10 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
                 duration["s"] = finish(b, ctx, status)
 
             with backend.transaction():  # the runner owns the publishing transaction
-                publish.publish(ctx, finalize)
+                pending = publish.publish(ctx, finalize)
             duration["committed"] = True  # only now: the COMMIT itself can fail
+            # Readers switch to the new snapshot (publish/snapshot.py: crash points).
+            snapshot.after_commit(backend, pending, plan.settings["rollback_retention_runs"])
     except BaseException as e:
         if "committed" in duration:
             # The publish transaction committed: the run succeeded, whatever came after.
