@@ -4,6 +4,7 @@ dialect (tests/sql/golden/<dialect>.sql) and run on DuckDB. A new builder gets a
 from __future__ import annotations
 
 from idr.config.validate import MappingPlan, SourcePlan
+from idr.dryrun import diff
 from idr.graph import star_contraction as sc
 from idr.normalize import canonical
 from idr.pipeline import normalize as norm
@@ -119,6 +120,19 @@ BUILDERS = {
     **{f"publish.full.{t}": (lambda t: lambda d: publish.full_selects(d)[t])(t) for t in sorted(publish.full_selects(DUCKDB))},
     **{f"publish.incr.{t}": (lambda t: lambda d: publish.INCR_UPDATES[t][1])(t) for t in sorted(publish.INCR_UPDATES)},
     "publish.skipped_groups_insert": lambda d: publish.skipped_groups_insert_sql(d),
+    # dry run
+    "dryrun.scope_full": lambda d: diff.scope_sql(True),
+    "dryrun.scope_incr": lambda d: diff.scope_sql(False),
+    "dryrun.rids_full": lambda d: diff.rids_sql(d, True),
+    "dryrun.rids_incr": lambda d: diff.rids_sql(d, False),
+    "dryrun.changed": lambda d: diff.CHANGED_SQL,
+    "dryrun.results_full": lambda d: diff.results_sql(d, True),
+    "dryrun.results_incr": lambda d: diff.results_sql(d, False),
+    "dryrun.merge_split": lambda d: diff.MERGE_SPLIT_SQL,
+    "dryrun.counts": lambda d: diff.COUNTS_SQL,
+    "dryrun.untouched": lambda d: diff.UNTOUCHED_SQL,
+    "dryrun.check": lambda d: diff.CHECK_SQL,
+    "dryrun.bridges": lambda d: diff.bridges_sql(d),
     # published views
     "schema.identifiers_view": lambda d: views(d)[("idr_out", "identity_identifiers_current")],
     "schema.edges_view": lambda d: views(d)[("idr_out", "identity_edges_current")],

@@ -64,6 +64,9 @@ def test_transaction_is_all_or_nothing(backend):
     with backend.transaction():
         backend.run_many("INSERT INTO kept VALUES (?)", [[1], [2]])
     assert backend.count("SELECT count(*) FROM kept") == 2
+    assert backend.insert("INSERT INTO kept SELECT x + 10 FROM kept") == 2
+    assert backend.delete("DELETE FROM kept WHERE x > ?", [10]) == 2
+    assert backend.delete("DELETE FROM kept WHERE x > 100") == 0
     assert ("main", "kept") in backend.tables(["main"])
     assert ("main", "kept", "x") in backend.columns(["main"])
 

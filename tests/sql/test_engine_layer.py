@@ -37,8 +37,10 @@ ENGINE_TOKENS = {
 }
 
 # Modules whose SQL must be portable: the pipeline's stages and builders, the run's
-# publish/rollback/state steps, the graph, the schema's views and the SQL canonicalisers.
-CHECKED = ["pipeline", "sql", "graph", "runs", "schema.py", "normalize/canonical.py"]
+# publish/rollback/state steps, the graph, the schema's views, the SQL canonicalisers and
+# the dry run's diff and retention.
+CHECKED = ["pipeline", "sql", "graph", "runs", "schema.py", "normalize/canonical.py", "dryrun/diff.py",
+           "dryrun/retention.py"]
 ENGINE_MODULES = {"sql/dialects.py"}  # the one place engine spellings live (with backends/)
 
 

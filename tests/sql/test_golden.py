@@ -103,6 +103,9 @@ RELATIONS = {
     "idr_taken": "resolved_id VARCHAR",
     "idr_clash": "component BIGINT",
     "idr_proposed_clusters": "component BIGINT, resolved_id VARCHAR, cluster_size BIGINT",
+    "idr_dr_scope": "entity_key VARCHAR, table_id VARCHAR, cur_rid VARCHAR, prop_rid VARCHAR, change_type VARCHAR",
+    "idr_dr_rids": "rid VARCHAR, kept BIGINT, cur_size BIGINT, prop_size BIGINT",
+    "idr_dr_changed": "rid VARCHAR",
     "idr_lineage_pairs": "event VARCHAR, resolved_id VARCHAR, related_resolved_id VARCHAR, entities_moved BIGINT, "
                          "new_size BIGINT, old_id VARCHAR",
     "idr_lineage": "event VARCHAR, resolved_id VARCHAR, related_resolved_id VARCHAR, entities_moved BIGINT, "

@@ -70,6 +70,14 @@ class Backend(ABC):
         """A statement whose result is not read (INSERT, UPDATE, DELETE, DDL)."""
 
     @abstractmethod
+    def insert(self, sql: str, params: Params = None) -> int:
+        """An INSERT ... SELECT; returns the number of rows it wrote."""
+
+    @abstractmethod
+    def delete(self, sql: str, params: Params = None) -> int:
+        """A DELETE; returns the number of rows it removed."""
+
+    @abstractmethod
     def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """One statement with positional parameters, once per row."""
 

@@ -118,6 +118,16 @@ class DuckDBBackend(Backend):
     def run(self, sql, params=None):
         self.con.execute(sql, _args(params))
 
+    def insert(self, sql, params=None):
+        return self._changed(sql, params)
+
+    def delete(self, sql, params=None):
+        return self._changed(sql, params)
+
+    def _changed(self, sql, params):
+        got = self.con.execute(sql, _args(params)).fetchall()  # DuckDB answers with the row count
+        return int(got[0][0]) if got else 0
+
     def run_many(self, sql, rows):
         rows = [list(r) for r in rows]
         if rows:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 
 from ..backends import as_backend
+from ..sql.dialects import Dialect
 from ..errors import RunError
 from ..pipeline.context import utcnow
 from ..schema import MEMBERSHIP, out
@@ -34,7 +35,7 @@ CUR = out(MEMBERSHIP)
 TEMP_TABLES = ("idr_dr_scope", "idr_dr_rids", "idr_dr_changed")
 
 
-def _scope_sql(scope_is_full: bool) -> str:
+def scope_sql(scope_is_full: bool) -> str:
     """One row per entity in the scope or removed by the run, with its change type.
 
     An entity listed as removed that the scope also contains is not removed (the scope wins:
@@ -43,7 +44,6 @@ def _scope_sql(scope_is_full: bool) -> str:
     and never reads idr_removed_entities, which a FULL run need not create."""
     if scope_is_full:
         return f"""
-        CREATE OR REPLACE TEMP TABLE idr_dr_scope AS
         SELECT coalesce(p.entity_key, c.entity_key) AS entity_key, coalesce(p.table_id, c.table_id) AS table_id,
                c.resolved_id AS cur_rid, p.resolved_id AS prop_rid,
                CASE WHEN p.entity_key IS NULL THEN 'REMOVED'
@@ -53,7 +53,6 @@ def _scope_sql(scope_is_full: bool) -> str:
         FROM idr_proposed_membership p FULL OUTER JOIN {CUR} c ON c.entity_key = p.entity_key
     """
     return f"""
-        CREATE OR REPLACE TEMP TABLE idr_dr_scope AS
         SELECT p.entity_key, coalesce(p.table_id, c.table_id) AS table_id,
                c.resolved_id AS cur_rid, p.resolved_id AS prop_rid,
                CASE WHEN c.entity_key IS NULL THEN 'NEW'
@@ -68,17 +67,17 @@ def _scope_sql(scope_is_full: bool) -> str:
     """
 
 
-def _rids_sql(scope_is_full: bool) -> str:
+def rids_sql(d: Dialect, scope_is_full: bool) -> str:
     """Per cluster id the scope touches (as current or proposed id): its current size, how
     many of its current entities stay outside the scope ("kept", INCR only: they keep this
     id) and its proposed size (scope entities proposed into it + kept)."""
-    kept = "SELECT NULL::VARCHAR AS rid, 0::BIGINT AS kept WHERE false" if scope_is_full else f"""
+    kept = f"SELECT {d.cast('NULL', 'VARCHAR')} AS rid, {d.cast('0', 'BIGINT')} AS kept WHERE false" \
+        if scope_is_full else f"""
         SELECT c.resolved_id AS rid, count(*) AS kept FROM {CUR} c
         WHERE c.resolved_id IN (SELECT rid FROM rids)
           AND NOT EXISTS (SELECT 1 FROM idr_dr_scope s WHERE s.entity_key = c.entity_key)
         GROUP BY 1"""
     return f"""
-        CREATE OR REPLACE TEMP TABLE idr_dr_rids AS
         WITH rids AS (
             SELECT cur_rid AS rid FROM idr_dr_scope WHERE cur_rid IS NOT NULL
             UNION SELECT prop_rid FROM idr_dr_scope WHERE prop_rid IS NOT NULL),
@@ -99,7 +98,6 @@ def _rids_sql(scope_is_full: bool) -> str:
 # REMOVED) or joins it (NEW or MOVED in). Its UNCHANGED members are listed too, so the
 # results hold the complete before/after membership of every cluster that changes.
 CHANGED_SQL = """
-    CREATE OR REPLACE TEMP TABLE idr_dr_changed AS
     SELECT cur_rid AS rid FROM idr_dr_scope WHERE change_type IN ('MOVED', 'REMOVED')
     UNION SELECT prop_rid FROM idr_dr_scope WHERE change_type IN ('NEW', 'MOVED')
 """
@@ -108,18 +106,19 @@ RESULT_COLS = ("run_id, entity_key, current_resolved_id, proposed_resolved_id, c
                "current_cluster_size, proposed_cluster_size, created_at, table_id")
 
 
-def _results_sql(scope_is_full: bool) -> str:
+def results_sql(d: Dialect, scope_is_full: bool) -> str:
+    run_id, ts = d.param("run_id"), d.param("ts")
     kept_rows = "" if scope_is_full else f"""
         UNION ALL
-        SELECT $run_id, c.entity_key, c.resolved_id, c.resolved_id, 'UNCHANGED', r.cur_size,
-               r.prop_size, $ts, c.table_id
+        SELECT {run_id}, c.entity_key, c.resolved_id, c.resolved_id, 'UNCHANGED', r.cur_size,
+               r.prop_size, {ts}, c.table_id
         FROM {CUR} c JOIN idr_dr_rids r ON r.rid = c.resolved_id
         WHERE c.resolved_id IN (SELECT rid FROM idr_dr_changed)
           AND NOT EXISTS (SELECT 1 FROM idr_dr_scope s WHERE s.entity_key = c.entity_key)"""
     return f"""
         INSERT INTO idr_out.dry_run_results ({RESULT_COLS})
-        SELECT $run_id, s.entity_key, s.cur_rid, s.prop_rid, s.change_type, rc.cur_size,
-               rp.prop_size, $ts, s.table_id
+        SELECT {run_id}, s.entity_key, s.cur_rid, s.prop_rid, s.change_type, rc.cur_size,
+               rp.prop_size, {ts}, s.table_id
         FROM idr_dr_scope s LEFT JOIN idr_dr_rids rc ON rc.rid = s.cur_rid
         LEFT JOIN idr_dr_rids rp ON rp.rid = s.prop_rid
         WHERE s.change_type <> 'UNCHANGED' OR s.prop_rid IN (SELECT rid FROM idr_dr_changed)
@@ -169,15 +168,16 @@ CHECK_SQL = """
     LIMIT 3
 """
 
-# The identifier values that make each merge: values held by entities of two or more parts
-# of a proposed cluster that combines current clusters. A part is a current cluster, or a new
-# entity on its own (so a chain through a new entity shows both of its values).
-BRIDGES_SQL = """
+def bridges_sql(d: Dialect) -> str:
+    """The identifier values that make each merge: values held by entities of two or more
+    parts of a proposed cluster that combines current clusters. A part is a current cluster,
+    or a new entity on its own (so a chain through a new entity shows both of its values)."""
+    return f"""
     INSERT INTO idr_out.dry_run_bridges (run_id, proposed_resolved_id, identifier_type, identifier_value_norm,
                                          parts, entities, created_at)
     WITH merges AS (
         SELECT prop_rid FROM idr_dr_scope WHERE prop_rid IS NOT NULL
-        GROUP BY 1 HAVING count(DISTINCT cur_rid) >= 2),
+        GROUP BY prop_rid HAVING count(DISTINCT cur_rid) >= 2),
     held AS (
         SELECT DISTINCT s.prop_rid, coalesce(s.cur_rid, chr(0) || s.entity_key) AS part, s.entity_key,
                t.identifier_type, i.value_norm
@@ -186,9 +186,10 @@ BRIDGES_SQL = """
         WHERE s.prop_rid IN (SELECT prop_rid FROM merges)
           AND NOT EXISTS (SELECT 1 FROM idr_skipped k WHERE k.identifier_type = t.identifier_type
                           AND k.identifier_value_norm = i.value_norm))
-    SELECT $run_id, prop_rid, identifier_type, value_norm, count(DISTINCT part), count(*), $ts
-    FROM held GROUP BY ALL HAVING count(DISTINCT part) >= 2
+    SELECT {d.param('run_id')}, prop_rid, identifier_type, value_norm, count(DISTINCT part), count(*), {d.param('ts')}
+    FROM held GROUP BY prop_rid, identifier_type, value_norm HAVING count(DISTINCT part) >= 2
 """
+
 
 SUMMARY_COLS = ("run_id", "total_entities", "new_entities", "moved_entities", "merged_clusters",
                 "split_clusters", "largest_proposed_cluster", "edges_would_create", "groups_would_skip",
@@ -210,13 +211,13 @@ def record_dry_run(db, run_id: str, mode: str, scope_is_full: bool, counts: dict
     t0 = time.perf_counter()
     created_at = utcnow()
     try:
-        db.run(_scope_sql(scope_is_full))
-        db.run(_rids_sql(scope_is_full))
+        d = db.dialect
+        db.materialise("idr_dr_scope", scope_sql(scope_is_full))
+        db.materialise("idr_dr_rids", rids_sql(d, scope_is_full))
         _check_contract(db)
-        db.run(CHANGED_SQL)
-        # an INSERT returns its row count
-        affected = int(db.scalar(_results_sql(scope_is_full), {"run_id": run_id, "ts": created_at}))
-        db.run(BRIDGES_SQL, {"run_id": run_id, "ts": created_at})
+        db.materialise("idr_dr_changed", CHANGED_SQL)
+        affected = db.insert(results_sql(d, scope_is_full), {"run_id": run_id, "ts": created_at})
+        db.insert(bridges_sql(d), {"run_id": run_id, "ts": created_at})
         new, moved, removed, unchanged_in_scope, current_in_scope = db.one(COUNTS_SQL)
         merged, merged_into, split = db.one(MERGE_SPLIT_SQL)
         current_entities = int(db.scalar(f"SELECT count(*) FROM {CUR}"))
@@ -254,7 +255,7 @@ def _drop_temps(db) -> None:
     for t in TEMP_TABLES:
         try:
             db.drop(t)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the original error matters more
             pass
 
 

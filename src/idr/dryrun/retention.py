@@ -62,15 +62,14 @@ def remove_runs(db, run_ids: list[str]) -> int:
     if not run_ids:
         return 0
     rows = 0
-    db.run("CREATE OR REPLACE TEMP TABLE idr_dr_cleanup (run_id VARCHAR)")
+    db.small_relation("idr_dr_cleanup", {"run_id": "VARCHAR"}, [(r,) for r in run_ids])
     try:
-        db.run_many("INSERT INTO idr_dr_cleanup VALUES (?)", [[r] for r in run_ids])
         for table in ("dry_run_results", "dry_run_summary", "dry_run_bridges"):
-            got = db.rows(f"DELETE FROM idr_out.{table} WHERE run_id IN (SELECT run_id FROM idr_dr_cleanup)")
+            got = db.delete(f"DELETE FROM idr_out.{table} WHERE run_id IN (SELECT run_id FROM idr_dr_cleanup)")
             if table != "dry_run_bridges":  # the count is of the two tables users know (docs/dry-run.md)
-                rows += int(got[0][0]) if got else 0
+                rows += got
     finally:
-        db.run("DROP TABLE IF EXISTS idr_dr_cleanup")
+        db.drop("idr_dr_cleanup")
     return rows
 
 

@@ -58,6 +58,120 @@ SELECT e.entity_key, p.resolved_id, e.table_id, e.entity_id AS entity_id FROM id
 -- clusters.taken
 SELECT resolved_id FROM (SELECT resolved_id, CASE WHEN contains(resolved_id, '#') THEN regexp_replace(resolved_id, '#[0-9]+$', '') END AS base FROM "idr_out"."identity_clusters_current") AS p WHERE resolved_id IN (SELECT min_key FROM idr_fresh) OR base IN (SELECT min_key FROM idr_fresh)
 
+-- dryrun.changed
+SELECT cur_rid AS rid FROM idr_dr_scope WHERE change_type IN ('MOVED', 'REMOVED')
+    UNION SELECT prop_rid FROM idr_dr_scope WHERE change_type IN ('NEW', 'MOVED')
+
+-- dryrun.check
+SELECT coalesce(r.rid, p.resolved_id), p.cluster_size, coalesce(r.prop_size, 0)
+    FROM (SELECT rid, prop_size FROM idr_dr_rids WHERE prop_size > 0
+          AND rid IN (SELECT prop_rid FROM idr_dr_scope)) r
+    FULL OUTER JOIN idr_proposed_clusters p ON p.resolved_id = r.rid
+    WHERE p.cluster_size IS DISTINCT FROM r.prop_size
+    LIMIT 3
+
+-- dryrun.counts
+SELECT count(*) FILTER (WHERE change_type = 'NEW'),
+           count(*) FILTER (WHERE change_type = 'MOVED'),
+           count(*) FILTER (WHERE change_type = 'REMOVED'),
+           count(*) FILTER (WHERE change_type = 'UNCHANGED'),
+           count(*) FILTER (WHERE cur_rid IS NOT NULL)
+    FROM idr_dr_scope
+
+-- dryrun.merge_split
+WITH pairs AS (
+        SELECT DISTINCT cur_rid, prop_rid FROM idr_dr_scope
+        WHERE cur_rid IS NOT NULL AND prop_rid IS NOT NULL
+        UNION SELECT rid, rid FROM idr_dr_rids WHERE kept > 0),
+    merge_targets AS (SELECT prop_rid FROM pairs GROUP BY 1 HAVING count(*) >= 2),
+    splits AS (SELECT cur_rid FROM pairs GROUP BY 1 HAVING count(*) >= 2)
+    SELECT (SELECT count(DISTINCT cur_rid) FROM pairs WHERE prop_rid IN (SELECT prop_rid FROM merge_targets)),
+           (SELECT count(*) FROM merge_targets),
+           (SELECT count(*) FROM splits)
+
+-- dryrun.results_full
+INSERT INTO idr_out.dry_run_results (run_id, entity_key, current_resolved_id, proposed_resolved_id, change_type, current_cluster_size, proposed_cluster_size, created_at, table_id)
+        SELECT :run_id, s.entity_key, s.cur_rid, s.prop_rid, s.change_type, rc.cur_size,
+               rp.prop_size, :ts, s.table_id
+        FROM idr_dr_scope s LEFT JOIN idr_dr_rids rc ON rc.rid = s.cur_rid
+        LEFT JOIN idr_dr_rids rp ON rp.rid = s.prop_rid
+        WHERE s.change_type <> 'UNCHANGED' OR s.prop_rid IN (SELECT rid FROM idr_dr_changed)
+
+-- dryrun.results_incr
+INSERT INTO idr_out.dry_run_results (run_id, entity_key, current_resolved_id, proposed_resolved_id, change_type, current_cluster_size, proposed_cluster_size, created_at, table_id)
+        SELECT :run_id, s.entity_key, s.cur_rid, s.prop_rid, s.change_type, rc.cur_size,
+               rp.prop_size, :ts, s.table_id
+        FROM idr_dr_scope s LEFT JOIN idr_dr_rids rc ON rc.rid = s.cur_rid
+        LEFT JOIN idr_dr_rids rp ON rp.rid = s.prop_rid
+        WHERE s.change_type <> 'UNCHANGED' OR s.prop_rid IN (SELECT rid FROM idr_dr_changed)
+        
+        UNION ALL
+        SELECT :run_id, c.entity_key, c.resolved_id, c.resolved_id, 'UNCHANGED', r.cur_size,
+               r.prop_size, :ts, c.table_id
+        FROM "idr_out"."identity_resolved_membership_current" c JOIN idr_dr_rids r ON r.rid = c.resolved_id
+        WHERE c.resolved_id IN (SELECT rid FROM idr_dr_changed)
+          AND NOT EXISTS (SELECT 1 FROM idr_dr_scope s WHERE s.entity_key = c.entity_key)
+
+-- dryrun.rids_full
+WITH rids AS (
+            SELECT cur_rid AS rid FROM idr_dr_scope WHERE cur_rid IS NOT NULL
+            UNION SELECT prop_rid FROM idr_dr_scope WHERE prop_rid IS NOT NULL),
+        in_cur AS (SELECT cur_rid AS rid, count(*) AS n FROM idr_dr_scope
+                   WHERE cur_rid IS NOT NULL GROUP BY 1),
+        in_prop AS (SELECT prop_rid AS rid, count(*) AS n FROM idr_dr_scope
+                    WHERE prop_rid IS NOT NULL GROUP BY 1),
+        kept AS (SELECT CAST(NULL AS STRING) AS rid, CAST(0 AS BIGINT) AS kept WHERE false)
+        SELECT r.rid, coalesce(k.kept, 0) AS kept,
+               coalesce(ic.n, 0) + coalesce(k.kept, 0) AS cur_size,
+               coalesce(ip.n, 0) + coalesce(k.kept, 0) AS prop_size
+        FROM rids r LEFT JOIN in_cur ic ON ic.rid = r.rid LEFT JOIN in_prop ip ON ip.rid = r.rid
+        LEFT JOIN kept k ON k.rid = r.rid
+
+-- dryrun.rids_incr
+WITH rids AS (
+            SELECT cur_rid AS rid FROM idr_dr_scope WHERE cur_rid IS NOT NULL
+            UNION SELECT prop_rid FROM idr_dr_scope WHERE prop_rid IS NOT NULL),
+        in_cur AS (SELECT cur_rid AS rid, count(*) AS n FROM idr_dr_scope
+                   WHERE cur_rid IS NOT NULL GROUP BY 1),
+        in_prop AS (SELECT prop_rid AS rid, count(*) AS n FROM idr_dr_scope
+                    WHERE prop_rid IS NOT NULL GROUP BY 1),
+        kept AS (
+        SELECT c.resolved_id AS rid, count(*) AS kept FROM "idr_out"."identity_resolved_membership_current" c
+        WHERE c.resolved_id IN (SELECT rid FROM rids)
+          AND NOT EXISTS (SELECT 1 FROM idr_dr_scope s WHERE s.entity_key = c.entity_key)
+        GROUP BY 1)
+        SELECT r.rid, coalesce(k.kept, 0) AS kept,
+               coalesce(ic.n, 0) + coalesce(k.kept, 0) AS cur_size,
+               coalesce(ip.n, 0) + coalesce(k.kept, 0) AS prop_size
+        FROM rids r LEFT JOIN in_cur ic ON ic.rid = r.rid LEFT JOIN in_prop ip ON ip.rid = r.rid
+        LEFT JOIN kept k ON k.rid = r.rid
+
+-- dryrun.scope_full
+SELECT coalesce(p.entity_key, c.entity_key) AS entity_key, coalesce(p.table_id, c.table_id) AS table_id,
+               c.resolved_id AS cur_rid, p.resolved_id AS prop_rid,
+               CASE WHEN p.entity_key IS NULL THEN 'REMOVED'
+                    WHEN c.entity_key IS NULL THEN 'NEW'
+                    WHEN c.resolved_id IS NOT DISTINCT FROM p.resolved_id THEN 'UNCHANGED'
+                    ELSE 'MOVED' END AS change_type
+        FROM idr_proposed_membership p FULL OUTER JOIN "idr_out"."identity_resolved_membership_current" c ON c.entity_key = p.entity_key
+
+-- dryrun.scope_incr
+SELECT p.entity_key, coalesce(p.table_id, c.table_id) AS table_id,
+               c.resolved_id AS cur_rid, p.resolved_id AS prop_rid,
+               CASE WHEN c.entity_key IS NULL THEN 'NEW'
+                    WHEN c.resolved_id IS NOT DISTINCT FROM p.resolved_id THEN 'UNCHANGED'
+                    ELSE 'MOVED' END AS change_type
+        FROM idr_proposed_membership p LEFT JOIN "idr_out"."identity_resolved_membership_current" c ON c.entity_key = p.entity_key
+        UNION ALL
+        SELECT c.entity_key, c.table_id, c.resolved_id, NULL, 'REMOVED'
+        FROM "idr_out"."identity_resolved_membership_current" c
+        WHERE c.entity_key IN (SELECT entity_key FROM idr_removed_entities)
+          AND NOT EXISTS (SELECT 1 FROM idr_proposed_membership p WHERE p.entity_key = c.entity_key)
+
+-- dryrun.untouched
+SELECT count(*), coalesce(max(cluster_size), 0) FROM idr_out.identity_clusters_current k
+    WHERE NOT EXISTS (SELECT 1 FROM idr_dr_rids r WHERE r.rid = k.resolved_id)
+
 -- edges.edges
 SELECT i.eid AS src, g.anchor AS dst, i.type_idx, i.value_norm FROM idr_ids i JOIN idr_groups g USING (type_idx, value_norm) WHERE NOT g.skipped AND i.eid <> g.anchor
 
