@@ -58,6 +58,23 @@ SELECT e.entity_key, p.resolved_id, e.table_id, e.entity_id AS entity_id FROM id
 -- clusters.taken
 SELECT resolved_id FROM (SELECT resolved_id, CASE WHEN contains(resolved_id, '#') THEN regexp_replace(resolved_id, '#[0-9]+$', '') END AS base FROM "idr_out"."identity_clusters_current") AS p WHERE resolved_id IN (SELECT min_key FROM idr_fresh) OR base IN (SELECT min_key FROM idr_fresh)
 
+-- dryrun.bridges
+INSERT INTO idr_out.dry_run_bridges (run_id, proposed_resolved_id, identifier_type, identifier_value_norm,
+                                         parts, entities, created_at)
+    WITH merges AS (
+        SELECT prop_rid FROM idr_dr_scope WHERE prop_rid IS NOT NULL
+        GROUP BY prop_rid HAVING count(DISTINCT cur_rid) >= 2),
+    held AS (
+        SELECT DISTINCT s.prop_rid, coalesce(s.cur_rid, chr(0) || s.entity_key) AS part, s.entity_key,
+               t.identifier_type, i.value_norm
+        FROM idr_ids i JOIN idr_entities e USING (eid) JOIN idr_types t USING (type_idx)
+        JOIN idr_dr_scope s ON s.entity_key = e.entity_key
+        WHERE s.prop_rid IN (SELECT prop_rid FROM merges)
+          AND NOT EXISTS (SELECT 1 FROM idr_skipped k WHERE k.identifier_type = t.identifier_type
+                          AND k.identifier_value_norm = i.value_norm))
+    SELECT :run_id, prop_rid, identifier_type, value_norm, count(DISTINCT part), count(*), :ts
+    FROM held GROUP BY prop_rid, identifier_type, value_norm HAVING count(DISTINCT part) >= 2
+
 -- dryrun.changed
 SELECT cur_rid AS rid FROM idr_dr_scope WHERE change_type IN ('MOVED', 'REMOVED')
     UNION SELECT prop_rid FROM idr_dr_scope WHERE change_type IN ('NEW', 'MOVED')
