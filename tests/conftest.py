@@ -22,6 +22,17 @@ def engine(request):
     idr_testing.ENGINE = previous
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Process settings are read once per process (idr.settings.get_settings); each test
+    reads them anew, so an environment a test sets takes effect."""
+    from idr.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def db_path(tmp_path, engine) -> Path:
     return engine.database(tmp_path)

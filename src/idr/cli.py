@@ -1,12 +1,12 @@
 """The `idr` command. Thin: parse arguments, call the library, print, map errors to exit codes.
 
-Exit codes: 0 success (warnings included), 1 a run failed, 2 bad input or configuration.
+Exit codes: 0 success (warnings included), 1 a run failed, 2 bad input or configuration,
+3 the anomaly gate held the run (nothing published; `idr approve` or `idr reject` it).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -17,7 +17,18 @@ def _db_parent() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--db", default=argparse.SUPPRESS,
                    help=f"DuckDB database file (default: $IDR_DB or ./{DEFAULT_DB})")
+    _log_options(p, argparse.SUPPRESS)
     return p
+
+
+def _log_options(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument("--log-format", choices=["plain", "json"], type=str.lower, default=default,
+                   help="log lines as plain text or one JSON object per line, each with the run id and stage "
+                        "(default: $IDR_LOG_FORMAT or plain)")
+    p.add_argument("--log-file", metavar="PATH", default=default,
+                   help="write log lines to PATH, rotated at 10 MB with 5 older files kept gzip-compressed "
+                        "(default: $IDR_LOG_FILE, else standard error); level from $IDR_LOG_LEVEL "
+                        "(default INFO to a file, WARNING to standard error)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--db", default=None,
                         help=f"DuckDB database file (default: $IDR_DB or ./{DEFAULT_DB})")
+    _log_options(parser, None)
     parser.add_argument("--version", action="version", version=f"idr {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -49,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[db], help="resolve identities and publish the results",
                          description="Run the pipeline (extract, normalise, exclude, group guard, edges, "
                                      "connected components, membership) and publish idr_out.*_current "
-                                     "atomically. Exit 0 on success (also with warnings), 1 if the run failed, "
-                                     "2 on bad input or configuration.")
+                                     "atomically, unless the anomaly gate holds the run (docs/gate.md). Exit 0 on "
+                                     "success (also with warnings), 1 if the run failed, 2 on bad input or "
+                                     "configuration, 3 if the gate held the run (nothing published).")
     run.add_argument("--run-mode", default="FULL", type=str.upper, choices=["FULL", "INCR"],
                      help="FULL recomputes everything from all active sources (default). INCR reads only rows "
                           "newer than each source's watermark and recomputes only the clusters they touch; the "
@@ -58,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "or nothing was published yet")
     run.add_argument("--no-auto-full", dest="auto_full", action="store_false",
                      help="with INCR: stop with exit code 2 instead of running FULL when INCR would not be exact")
-    run.add_argument("--dry-run", action="store_true", default=_env_flag("IDR_DRY_RUN"),
+    run.add_argument("--dry-run", action="store_true", default=None,
                      help="run the whole pipeline but publish nothing: record what would change in "
                           "idr_out.dry_run_results / dry_run_summary (default: $IDR_DRY_RUN)")
     run.add_argument("--max-iters", type=_positive_int, default=None,
@@ -66,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "reaching it fails the run")
     run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
                      help="connected components strategy (default: config components_strategy, inprocess)")
+    run.add_argument("--wait", type=_seconds, default=None, metavar="SECONDS",
+                     help="if another run is using the database, wait up to SECONDS for it to finish instead of "
+                          "failing after a few quick retries (exit 2 if it is still busy then)")
     run.add_argument("--quiet", action="store_true",
                      help="print only the run id and status on standard output, and no per-stage progress; "
                           "warnings (e.g. an exporter that failed) still go to standard error")
@@ -107,9 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
                     "(rollback_retention_runs).")
     path.add_argument("--table", metavar="NAME", help="list this table's files (lines 'removed: ...' to subtract)")
     path.add_argument("--json", action="store_true", help="print the manifest with absolute paths")
+    approve = sub.add_parser("approve", parents=[db], help="publish a run the anomaly gate held",
+                             description="Publish the result of a HELD run exactly as it was computed. Refused "
+                                         "(exit 2) if another run published results since it was computed, or if "
+                                         "the configuration changed since: then reject it and run again. "
+                                         "See docs/gate.md.")
+    approve.add_argument("run_id", metavar="RUN_ID", help="the HELD run (see `idr runs`)")
+    reject = sub.add_parser("reject", parents=[db], help="discard a run the anomaly gate held",
+                            description="Discard the kept result of a HELD run; the published results stay as "
+                                        "they are and the run is recorded as REJECTED. See docs/gate.md.")
+    reject.add_argument("run_id", metavar="RUN_ID", help="the HELD run (see `idr runs`)")
 
     runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
     runs.add_argument("--limit", type=_positive_int, default=20, help="how many runs to show (default 20)")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION")
+    show = runs_sub.add_parser("show", parents=[db], help="one run in detail: counts, gate verdict, cost per stage",
+                               description="Print one run from idr_out.run_history: its status, counts, warnings, "
+                                           "the anomaly gate's verdict, each stage's time, CPU seconds, peak "
+                                           "memory, rows and bytes read and written (idr_out.stage_metrics), and "
+                                           "the disk use of the database holding the published snapshot.")
+    show.add_argument("run_id", metavar="RUN_ID", help="the run (see `idr runs`)")
     from .dryrun.cli import add_parser as add_dry_run_parser
 
     add_dry_run_parser(sub, db)
@@ -142,8 +175,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected zero or more seconds, got {text}")
+    return value
 
 
 def _version() -> str:
@@ -157,12 +196,19 @@ DEMO_DB = "idr_demo.duckdb"
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.db is None:  # neither --db (before or after the command) nor a default yet
-        args.db = os.environ.get("IDR_DB") or (DEMO_DB if args.command == "demo" else DEFAULT_DB)
     from .errors import InputError, LockedError, RunError
     from .runs.runner import Interrupted
 
     try:
+        # Every problem of the process settings (environment, .env) is reported before anything runs.
+        from .logs import configure
+        from .settings import get_settings
+
+        get_settings.cache_clear()  # one command, one reading of the environment (main may be called again)
+        settings = get_settings()
+        if args.db is None:  # neither --db (before or after the command) nor a default yet
+            args.db = settings.db or (DEMO_DB if args.command == "demo" else DEFAULT_DB)
+        configure(log_format=args.log_format, log_file=args.log_file)
         return COMMANDS[args.command](args)
     except Interrupted as e:
         print(f"idr: run interrupted ({e}); nothing was published", file=sys.stderr)
@@ -186,9 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - a bug or an unforeseen database error: no traceback
         print(f"idr: unexpected error: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
               "\n(please report it; run with IDR_DEBUG=1 for the traceback)", file=sys.stderr)
-        if os.environ.get("IDR_DEBUG"):
+        if _debug():
             raise
         return 1
+
+
+def _debug() -> bool:
+    try:
+        from .settings import get_settings
+
+        return get_settings().debug
+    except Exception:  # noqa: BLE001 - unreadable settings were reported already
+        return False
 
 
 def cmd_init(args) -> int:
@@ -270,8 +325,12 @@ def cmd_run(args) -> int:
     from .runs.summary import format_summary
 
     _stop_on_signals()
+    from .settings import get_settings
+
+    dry_run = get_settings().dry_run if args.dry_run is None else args.dry_run
     result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy,
-                 progress=None if args.quiet else _print_stage, dry_run=args.dry_run, auto_full=args.auto_full)
+                 progress=None if args.quiet else _print_stage, dry_run=dry_run, auto_full=args.auto_full,
+                 wait=args.wait)
     # Warnings reach standard error whatever goes to standard output (--quiet included), so
     # a failed exporter is seen even when the output is piped or the summary is off.
     for warning in result.warnings:
@@ -286,6 +345,27 @@ def cmd_run(args) -> int:
             print(f"NOTE: {note}")
     else:
         print(format_summary(result, args.db))
+    return EXIT_HELD if result.status == "HELD" else 0
+
+
+EXIT_HELD = 3
+
+
+def cmd_approve(args) -> int:
+    from .runs.decide import approve_run
+
+    _stop_on_signals()
+    d = approve_run(args.db, args.run_id)
+    print(f"{d.run_id}: approved and published ({d.status})")
+    return 0
+
+
+def cmd_reject(args) -> int:
+    from .runs.decide import reject_run
+
+    _stop_on_signals()
+    d = reject_run(args.db, args.run_id)
+    print(f"{d.run_id}: rejected; its result was discarded and the published results are unchanged")
     return 0
 
 
@@ -307,6 +387,11 @@ def cmd_runs(args) -> int:
     from .runs.listing import format_runs, read_runs
     from .schema import require_initialised
 
+    if getattr(args, "runs_command", None) == "show":
+        from .runs.show import show_run
+
+        print(show_run(args.db, args.run_id))
+        return 0
     backend, from_snapshot = open_for_reading(args.db)
     try:
         if from_snapshot:
@@ -408,6 +493,7 @@ def cmd_demo(args) -> int:
 
 COMMANDS = {"init": cmd_init, "config": cmd_config, "run": cmd_run, "runs": cmd_runs, "demo": cmd_demo,
             "rollback": cmd_rollback, "results": cmd_results, "explain": cmd_explain, "show": cmd_show,
+            "approve": cmd_approve, "reject": cmd_reject,
             "dry-run": cmd_dry_run, "metrics": cmd_metrics}
 
 

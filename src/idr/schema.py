@@ -106,6 +106,15 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("last_run_ts", "TIMESTAMP"),
         ("source_fingerprint", "VARCHAR"),
     ],
+    # Per watermarked source, what the last published run saw (runs/watermark_check.py):
+    # checksums of its rows in buckets by key, up to checked_watermark.
+    ("idr_meta", "source_checksum"): [
+        ("table_id", "VARCHAR NOT NULL"),
+        ("checked_watermark", "TIMESTAMP"),
+        ("bucket", "INTEGER NOT NULL"),
+        ("row_count", "BIGINT NOT NULL"),
+        ("checksum", "BIGINT NOT NULL"),
+    ],
     ("idr_out", "run_history"): [
         ("run_id", "VARCHAR NOT NULL PRIMARY KEY"),
         ("run_mode", "VARCHAR NOT NULL"),
@@ -140,6 +149,14 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("rolled_back_by", "VARCHAR"),
         ("rollback_to", "VARCHAR"),
         ("config_snapshot", "VARCHAR"),  # JSON of the configuration the run used (dry-run reports diff it)
+        ("merges", "BIGINT"),
+        ("splits", "BIGINT"),
+        # The anomaly gate's verdict (JSON: decision, flags with reasons; docs/gate.md).
+        ("gate_report", "VARCHAR"),
+        # A HELD run: the published run it was computed on, and what approving it needs
+        # besides the kept relations (JSON: watermarks read, source fingerprints, relations).
+        ("baseline_run_id", "VARCHAR"),
+        ("held_state", "VARCHAR"),
     ],
     ("idr_out", "stage_metrics"): [
         ("run_id", "VARCHAR NOT NULL"),
@@ -150,6 +167,11 @@ TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("rows_in", "BIGINT"),
         ("rows_out", "BIGINT"),
         ("rows_affected", "BIGINT"),
+        # What the stage cost the machine (pipeline/cost.py); NULL where unknown.
+        ("cpu_seconds", "DOUBLE"),
+        ("peak_memory_bytes", "BIGINT"),
+        ("bytes_read", "BIGINT"),
+        ("bytes_written", "BIGINT"),
     ],
     ("idr_out", "skipped_identifier_groups"): [
         ("run_id", "VARCHAR NOT NULL"),

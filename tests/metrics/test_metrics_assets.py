@@ -41,7 +41,8 @@ def exported_names() -> set[str]:
 
 def test_alert_rules_pass_promtool_check_and_unit_tests():
     out = promtool_ok("check", "rules", str(DEPLOY / "prometheus" / "alerts.yml"))
-    assert "SUCCESS: 6 rules found" in out
+    n = sum(len(g["rules"]) for g in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"])
+    assert n >= 8 and f"SUCCESS: {n} rules found" in out
     promtool_ok("test", "rules", "alerts_test.yml", cwd=DEPLOY / "prometheus")
     promtool_ok("check", "config", "prometheus.yml", cwd=DEPLOY / "prometheus")
 
@@ -52,6 +53,11 @@ def test_alert_rules_cover_the_seed_and_stale_runs():
     assert {"IDRRunFailed", "IDRLargeClusterCreated", "IDRHighSkipRate", "IDRNoRecentSuccess"} <= set(rules)
     assert 'idr_run_status{status=~"FAILED|INTERRUPTED"}' in rules["IDRRunFailed"]["expr"]
     assert rules["IDRHighSkipRate"]["expr"] == "idr_groups_skipped / idr_entities_processed > 0.1"
+    # The anomaly gate (docs/gate.md): a held run waiting is critical, a warned one a warning.
+    assert rules["IDRRunHeld"]["labels"]["severity"] == "critical"
+    assert 'idr_run_status{status="HELD"}' in rules["IDRRunHeld"]["expr"] and rules["IDRRunHeld"]["for"] == "2h"
+    assert rules["IDRAnomalyWarned"]["labels"]["severity"] == "warning"
+    assert "idr_gate_figures_flagged" in rules["IDRAnomalyWarned"]["expr"]
     names = {n for r in rules.values() for n in METRIC_NAME.findall(r["expr"])}
     assert names <= exported_names(), names - exported_names()
     assert "run_id" not in (DEPLOY / "prometheus" / "alerts.yml").read_text()

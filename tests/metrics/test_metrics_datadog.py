@@ -7,6 +7,7 @@ import json
 import time
 import zlib
 
+from idr.settings import get_settings
 from idr.backends.duckdb import open_database
 from idr.metrics.datadog import configuration
 from idr.metrics.export import export_after_run
@@ -51,6 +52,7 @@ def datadog_db(db, url, monkeypatch):
     path, run_id = db
     set_config(path, metrics_exporters="datadog", metrics_datadog_host=url, metrics_env="staging")
     monkeypatch.setenv("DD_API_KEY", API_KEY)
+    get_settings.cache_clear()  # settings are read once per process
     return path, run_id
 
 
@@ -87,6 +89,7 @@ def test_retries_on_5xx_and_no_retry_on_403(db, monkeypatch):
     with Receiver(statuses=[202], check=checking, body=ACCEPTED) as rx:
         set_config(path, metrics_datadog_host=rx.url)
         monkeypatch.setenv("DD_API_KEY", "wrong-key-wrong-key")
+        get_settings.cache_clear()  # settings are read once per process
         warnings = export(path)
     assert len(rx.requests) == 1 and len(warnings) == 1
     assert "HTTP 403" in warnings[0] and "not retried" in warnings[0] and "wrong-key" not in warnings[0]
@@ -97,5 +100,6 @@ def test_missing_api_key_sends_nothing(db, monkeypatch):
     with Receiver(statuses=[202], body=ACCEPTED) as rx:
         path, _ = datadog_db(db, rx.url, monkeypatch)
         monkeypatch.delenv("DD_API_KEY")
+        get_settings.cache_clear()  # settings are read once per process
         warnings = export(path)
     assert rx.requests == [] and "DD_API_KEY is not set" in warnings[0]

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from idr.settings import get_settings
 from idr.backends.duckdb import open_database
 from idr.config.models import Config
 from idr.errors import RunError
@@ -37,6 +38,7 @@ def test_exported_at_is_set_when_every_configured_exporter_delivered(db, tmp_pat
     path, run_id = db
     prom = tmp_path / "idr.prom"
     monkeypatch.setenv("IDR_WEBHOOK_SECRET", SECRET)
+    get_settings.cache_clear()  # settings are read once per process
     set_config(path, metrics_exporters="textfile, webhook", metrics_textfile_path=str(prom),
                metrics_webhook_url=DEAD_URL)
     warnings = export(path)
@@ -60,6 +62,7 @@ def test_exported_at_is_set_when_every_configured_exporter_delivered(db, tmp_pat
 def test_an_exporter_added_later_sends_only_what_is_pending(db, tmp_path, monkeypatch):
     path, run_id = db
     monkeypatch.delenv("IDR_WEBHOOK_SECRET", raising=False)
+    get_settings.cache_clear()  # settings are read once per process
     set_config(path, metrics_exporters="textfile", metrics_textfile_path=str(tmp_path / "a.prom"))
     assert export(path) == []
     set_config(path, metrics_exporters="textfile,webhook", metrics_webhook_url=DEAD_URL)
@@ -149,6 +152,7 @@ def test_wired_idr_run_exports_after_the_run_and_a_dead_exporter_is_a_warning(tm
 
 def test_wired_failed_run_is_exported_too(tmp_path, monkeypatch):
     monkeypatch.setenv("IDR_WEBHOOK_SECRET", SECRET)
+    get_settings.cache_clear()  # settings are read once per process
     with Receiver() as rx:
         path = build_db(tmp_path / "wired.duckdb", {"metrics_exporters": "webhook", "metrics_webhook_url": rx.url})
         with pytest.raises(RunError):

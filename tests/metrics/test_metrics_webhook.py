@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 from standardwebhooks import Webhook
 
+from idr.settings import get_settings
 from idr.backends.duckdb import open_database
 from idr.metrics import webhook
 from idr.metrics.export import export_after_run
@@ -44,6 +45,7 @@ def webhook_db(db, url, monkeypatch, secret=SECRET):
     path, run_id = db
     set_config(path, metrics_exporters="webhook", metrics_webhook_url=url)
     monkeypatch.setenv("IDR_WEBHOOK_SECRET", secret)
+    get_settings.cache_clear()  # settings are read once per process
     return path, run_id
 
 
@@ -124,5 +126,6 @@ def test_missing_secret_sends_nothing(db, monkeypatch):
     with Receiver() as rx:
         path, _ = webhook_db(db, rx.url, monkeypatch)
         monkeypatch.delenv("IDR_WEBHOOK_SECRET")
+        get_settings.cache_clear()  # settings are read once per process
         warnings = export(path)
     assert rx.requests == [] and "IDR_WEBHOOK_SECRET is not set" in warnings[0]

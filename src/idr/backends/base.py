@@ -140,6 +140,11 @@ class Backend(ABC):
     def is_interrupt(self, error: BaseException) -> bool:
         """Whether `error` is the engine's way of reporting that a query was interrupted."""
 
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether `error` may go away if the same statement is tried again (an I/O error
+        reading a source); bad input never is. idr retries these (idr/retry.py)."""
+        return False
+
     @abstractmethod
     def translate_error(self, error: BaseException) -> BaseException:
         """idr's error for an engine error where one applies; otherwise `error` itself."""

@@ -195,6 +195,11 @@ class DuckDBBackend(Backend):
         return isinstance(error, duckdb.InterruptException) or \
             (isinstance(error, RuntimeError) and str(error).strip() == "Query interrupted")
 
+    def is_transient(self, error):
+        # A file being replaced, a network share or object store that hiccuped. A lock held
+        # by another process is also an IOException, but it is raised when opening, not here.
+        return isinstance(error, (duckdb.IOException, duckdb.HTTPException))
+
     def translate_error(self, error):
         if isinstance(error, IdrError) or not isinstance(error, duckdb.Error):
             return error

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .gate import GATE_SETTINGS
+
 # The idr_meta columns are 32-bit INTEGER: larger numbers are refused here, not by DuckDB.
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
@@ -43,7 +45,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "metrics_datadog_site": ("datadoghq.com", "DataDog site (API key from $DD_API_KEY)"),
     "metrics_datadog_host": ("", "DataDog API base URL override, e.g. a proxy (empty: https://api.<site>)"),
     "metrics_env": ("", "Value of the env tag/label on exported metrics (empty: none)"),
+    "watermark_check": ("warn", "Changes that bypass a source's watermark: warn (INCR warns and recommends FULL), "
+                                "full (INCR runs as FULL) or off (no check)"),
 }
+SETTINGS.update(GATE_SETTINGS)
 
 
 class _Model(BaseModel):

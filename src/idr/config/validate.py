@@ -168,6 +168,13 @@ def _check_settings(cfg: Config, problems: list[str]) -> dict:
     if strategy not in ("inprocess", "sql"):
         problems.append(f"idr_meta.config components_strategy={strategy!r}: expected inprocess or sql")
     out["components_strategy"] = strategy
+    check = cfg.setting("watermark_check").strip().lower()
+    if check not in ("off", "warn", "full"):
+        problems.append(f"idr_meta.config watermark_check={check!r}: expected off, warn or full")
+    out["watermark_check"] = check
+    from .gate import parse_settings
+
+    out["gate"] = parse_settings(cfg.setting, problems)
     return out
 
 

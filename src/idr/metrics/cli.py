@@ -84,7 +84,7 @@ def main(args) -> int:
 def _policy(args):
     from .retry import RetryPolicy
 
-    return RetryPolicy(attempts=args.attempts, timeout=args.timeout)
+    return RetryPolicy.from_settings(attempts=args.attempts, timeout=args.timeout)
 
 
 def _open(db: str, *, write: bool = False):

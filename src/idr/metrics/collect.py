@@ -16,7 +16,8 @@ import json
 import math
 
 from .store import utcnow
-from .taxonomy import METRICS, PUBLISHED_STATUSES, RUN_DURATION, RUN_STATUS, STAGE_DURATION, STAGE_ROWS
+from .taxonomy import (METRICS, PUBLISHED_STATUSES, RUN_DURATION, RUN_STATUS, STAGE_BYTES, STAGE_CPU,
+                       STAGE_DURATION, STAGE_MEMORY, STAGE_ROWS)
 
 # name, value, dimensions (None or a dict)
 Row = tuple[str, float, dict | None]
@@ -105,4 +106,10 @@ def stage_rows(stages) -> list[Row]:
         for direction, value in (("in", s.rows_in), ("out", s.rows_out)):
             if value is not None:
                 rows.append((STAGE_ROWS, value, {"stage": s.name, "direction": direction}))
+        c = getattr(s, "cost", None)
+        if c is not None:
+            rows += [(STAGE_CPU, c.cpu_seconds, {"stage": s.name}),
+                     (STAGE_MEMORY, c.peak_memory_bytes, {"stage": s.name}),
+                     (STAGE_BYTES, c.bytes_read, {"stage": s.name, "direction": "in"}),
+                     (STAGE_BYTES, c.bytes_written, {"stage": s.name, "direction": "out"})]
     return rows

@@ -11,7 +11,6 @@ only and is sent in the DD-API-KEY header by the client; it never appears in a m
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 
 from .retry import ExportError, RetryPolicy, call_with_retries, redact_url
@@ -60,10 +59,13 @@ def submit(samples: list[Sample], at: datetime, *, site: str, host: str = "", en
     from datadog_api_client.v2.api.metrics_api import MetricsApi
     from datadog_api_client.v2.model.metric_payload import MetricPayload
 
-    api_key = os.environ.get("DD_API_KEY", "")
+    from ..settings import get_settings
+
+    key = get_settings().dd_api_key
+    api_key = key.get_secret_value() if key else ""
     if not api_key:
         raise ExportError("DataDog: DD_API_KEY is not set")
-    policy = policy or RetryPolicy()
+    policy = policy or RetryPolicy.from_settings()
     config = configuration(site, host, policy.timeout)
     config.api_key["apiKeyAuth"] = api_key
     where = f"DataDog {redact_url(host)}" if host else f"DataDog site {config.server_variables['site']}"

@@ -93,7 +93,7 @@ def export_after_run(db, run_id: str | None = None, *, policy: RetryPolicy | Non
                 f"{', '.join(EXPORTERS)}); ignored" for n in s.unknown]
     if not s.exporters:
         return warnings
-    policy = policy or RetryPolicy()
+    policy = policy or RetryPolicy.from_settings()
     for name in s.exporters:
         try:
             notes = _RUN[name](db, s, policy)

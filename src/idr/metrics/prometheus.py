@@ -119,7 +119,7 @@ def push_gateway(url: str, fams: list, *, job: str = DEFAULT_JOB, grouping_key: 
 
     if not url:
         raise InputError("no Pushgateway URL (--pushgateway URL or idr_meta.config metrics_pushgateway_url)")
-    policy = policy or RetryPolicy()
+    policy = policy or RetryPolicy.from_settings()
     push = push_to_gateway if replace else pushadd_to_gateway
     registry = registry_for(fams)
     call_with_retries(lambda: push(url, job=job, registry=registry, grouping_key=grouping_key,

@@ -1,35 +1,25 @@
 """Timeouts and retries shared by the network exporters.
 
-A delivery is retried on connection errors, timeouts and 5xx answers, with exponential
-backoff and full jitter (a random wait between 0 and base * 2^n, capped), so several
-databases that fail at the same moment do not retry in lockstep. A 4xx answer (and any
-3xx: exporters do not follow redirects with a body) means the request itself is wrong or
-unauthorised; sending it again cannot help, so it is not retried.
+A delivery is retried (idr/retry.py: exponential backoff with full jitter, so several
+databases that fail at the same moment do not retry in lockstep) on connection errors,
+timeouts and 5xx answers. A 4xx answer (and any 3xx: exporters do not follow redirects
+with a body) means the request itself is wrong or unauthorised; sending it again cannot
+help, so it is not retried.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import IdrError
+from ..retry import RetryPolicy
+from ..retry import call_with_retries as _retry
+
+__all__ = ["ExportError", "RetryPolicy", "call_with_retries", "describe", "is_retryable", "redact_url"]
 
 
 class ExportError(IdrError):
     """An exporter could not deliver. The metrics stay in metrics_export for the next try."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 3  # tries in all, the first one included
-    base_delay: float = 1.0  # seconds; the cap of the wait before retry n is base * 2^(n-1)
-    max_delay: float = 30.0
-    timeout: float = 10.0  # seconds per request
-
-    def delay(self, retry: int) -> float:
-        return random.uniform(0.0, min(self.max_delay, self.base_delay * 2 ** (retry - 1)))
 
 
 def http_status(e: BaseException) -> int | None:
@@ -61,18 +51,20 @@ def describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
-def call_with_retries(fn, policy: RetryPolicy, what: str, *, sleep=time.sleep):
+def call_with_retries(fn, policy: RetryPolicy, what: str, *, sleep=None):
     """fn() until it succeeds, fails for good, or the attempts run out (ExportError)."""
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return fn()
-        except Exception as e:  # noqa: BLE001 - classified below, re-raised as ExportError
-            if not is_retryable(e) or attempt == policy.attempts:
-                tries = f"after {attempt} attempts" if attempt > 1 else "not retried" if not is_retryable(e) \
-                    else "after 1 attempt"
-                raise ExportError(f"{what}: {describe(e)} ({tries})") from e
-            sleep(policy.delay(attempt))
-    raise AssertionError("unreachable")
+    attempts = [0]
+
+    def counted():
+        attempts[0] += 1
+        return fn()
+
+    try:
+        return _retry(counted, policy, what, is_retryable, kind="export", sleep=sleep)
+    except Exception as e:  # noqa: BLE001 - classified, re-raised as ExportError
+        n = attempts[0]
+        tries = "not retried" if not is_retryable(e) else f"after {n} attempt{'s' if n > 1 else ''}"
+        raise ExportError(f"{what}: {describe(e)} ({tries})") from e
 
 
 def redact_url(url: str) -> str:

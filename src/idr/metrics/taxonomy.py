@@ -18,7 +18,8 @@ LABEL_KEYS = ("status", "stage", "rule", "direction")
 
 # Statuses of the idr_run_status enum as exported (a dry run publishes nothing, so it is
 # not "the last run" for monitoring; it still has its rows in metrics_export).
-RUN_STATUSES = ("SUCCESS", "SUCCESS_WITH_WARNINGS", "FAILED", "INTERRUPTED")
+# HELD: the anomaly gate kept the result unpublished; REJECTED: `idr reject` discarded it.
+RUN_STATUSES = ("SUCCESS", "SUCCESS_WITH_WARNINGS", "FAILED", "INTERRUPTED", "HELD", "REJECTED")
 PUBLISHED_STATUSES = ("SUCCESS", "SUCCESS_WITH_WARNINGS")
 DRY_RUN_STATUS = "DRY_RUN_COMPLETE"
 
@@ -34,6 +35,9 @@ class Metric:
 
 
 RUN_DURATION = "idr_run_duration_seconds"
+STAGE_CPU = "idr_stage_cpu_seconds"
+STAGE_MEMORY = "idr_stage_peak_memory_bytes"
+STAGE_BYTES = "idr_stage_bytes"
 RUN_STATUS = "idr_run_status"
 STAGE_DURATION = "idr_stage_duration_seconds"
 STAGE_ROWS = "idr_stage_rows_processed"
@@ -56,6 +60,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "values_invalid", "values_invalid_by_type"),
     Metric("idr_values_placeholder", "counter", "Identifier values that are placeholders (N/A, unknown, ...)",
            "run", "values_placeholder", "values_placeholder_by_type"),
+    Metric("idr_run_retries", "counter", "Transient errors retried by the run (database busy, source I/O)",
+           "run", "retries"),
+    Metric("idr_gate_figures_flagged", "gauge", "Figures the anomaly gate flagged (warned or held) in the run",
+           "run", "gate_figures_flagged"),
     # Cluster metrics (point in time: the published clusters after the run)
     Metric("idr_total_clusters", "gauge", "Clusters in the published results", "cluster"),
     Metric("idr_total_entities_resolved", "gauge", "Entities in the published membership", "cluster"),
@@ -67,6 +75,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric(STAGE_DURATION, "gauge", "Duration of a pipeline stage in seconds", "stage"),
     Metric(STAGE_ROWS, "counter", "Rows into (direction=in) and out of (direction=out) a pipeline stage",
            "stage"),
+    Metric(STAGE_CPU, "gauge", "CPU seconds of a pipeline stage (all threads of the process)", "stage"),
+    Metric(STAGE_MEMORY, "gauge", "Peak resident memory of the process during a pipeline stage, in bytes", "stage"),
+    Metric(STAGE_BYTES, "counter", "Bytes a pipeline stage read (direction=in) and wrote (direction=out)", "stage"),
 )}
 
 CLUSTER_METRICS = tuple(m.name for m in METRICS.values() if m.scope == "cluster")

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 import urllib.request
 from datetime import datetime
@@ -28,7 +27,11 @@ EVENT_TYPE = "idr.run.metrics"
 
 def load_secret(text: str | None = None) -> bytes:
     """The signing key from `text` (default: $IDR_WEBHOOK_SECRET). Never echoed in errors."""
-    text = os.environ.get(SECRET_ENV, "") if text is None else text
+    if text is None:
+        from ..settings import get_settings
+
+        secret = get_settings().webhook_secret
+        text = secret.get_secret_value() if secret else ""
     text = text.strip()
     if text.startswith("whsec_"):
         text = text[len("whsec_"):]
@@ -77,7 +80,7 @@ def post(url: str, body: bytes, msg_id: str, key: bytes, policy: RetryPolicy | N
 
     if not url:
         raise ExportError("webhook: no URL (idr_meta.config metrics_webhook_url)")
-    policy = policy or RetryPolicy()
+    policy = policy or RetryPolicy.from_settings()
     opener = urllib.request.build_opener(_NoRedirect)
 
     def attempt():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -9,6 +10,10 @@ from datetime import datetime, timezone
 
 from ..backends.base import Backend
 from ..config.validate import Plan
+from ..logs import log_context
+from .cost import Meter, StageCost
+
+log = logging.getLogger("idr.run")
 
 
 def utcnow() -> datetime:
@@ -24,6 +29,7 @@ class StageRecord:
     seconds: float = 0.0
     rows_in: int | None = None
     rows_out: int | None = None
+    cost: StageCost | None = None  # CPU, peak memory, bytes read and written (pipeline/cost.py)
 
 
 @dataclass
@@ -50,8 +56,14 @@ class RunContext:
         rec = StageRecord(name, utcnow())
         self.current_stage = name
         t0 = time.perf_counter()
-        yield rec
-        rec.seconds = time.perf_counter() - t0
+        meter = Meter().start()
+        with log_context(stage=name):
+            try:
+                yield rec
+            finally:
+                rec.cost = meter.stop()
+            rec.seconds = time.perf_counter() - t0
+            log.info("stage finished in %.2f s (rows in %s, out %s)", rec.seconds, rec.rows_in, rec.rows_out)
         rec.ended_at = utcnow()
         self.stages.append(rec)
         self.current_stage = None

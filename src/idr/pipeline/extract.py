@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from datetime import timedelta
 
+from ..retry import RetryPolicy, call_with_retries
 from ..schema import MEMBERSHIP, out
 from ..sql import extract as q
 from . import golden
@@ -117,7 +118,10 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     offset = without_key = n_entities = 0
     with ctx.stage("extract") as st:
         for si, src in enumerate(ctx.plan.sources):
-            keys = _copy_source(ctx, si, src)
+            # A source's read is retried when the engine calls its error transient (an I/O
+            # hiccup); bad input fails at once (idr/retry.py).
+            keys = call_with_retries(lambda: _copy_source(ctx, si, src), RetryPolicy.from_settings(),
+                                     f"reading source {src.table_id}", ctx.db.is_transient, kind="source")
             rows, no_key, keyed, distinct = _source_counts(ctx, si, src)
             without_key += no_key
             n_entities += distinct

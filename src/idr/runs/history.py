@@ -15,6 +15,8 @@ class Status(str, enum.Enum):
     FAILED = "FAILED"
     INTERRUPTED = "INTERRUPTED"
     DRY_RUN_COMPLETE = "DRY_RUN_COMPLETE"
+    HELD = "HELD"  # the anomaly gate held it: nothing published, result kept for idr approve/reject
+    REJECTED = "REJECTED"  # a held run discarded by idr reject
 
 
 def mark_interrupted(db) -> list[str]:
@@ -60,11 +62,25 @@ _COUNT_COLUMNS = {
     "values_invalid": "values_invalid",
     "values_placeholder": "values_placeholder",
     "components_rounds": "components_rounds",
+    "merges": "merges",
+    "splits": "splits",
 }
 
 
+def _cost(stage) -> list:
+    c = stage.cost
+    return [None] * 4 if c is None else [c.cpu_seconds, c.peak_memory_bytes, c.bytes_read, c.bytes_written]
+
+
+def counts_of(db, run_id: str) -> dict:
+    """A recorded run's counts, under the RunContext.counts keys."""
+    cols = list(_COUNT_COLUMNS)
+    row = db.one(f"SELECT {', '.join(cols)} FROM idr_out.run_history WHERE run_id = ?", [run_id])
+    return {_COUNT_COLUMNS[c]: v for c, v in zip(cols, row) if v is not None}
+
+
 def finish(db, ctx: RunContext, status: Status, *, error: str | None = None, error_stage: str | None = None,
-           ended_at=None) -> float:
+           ended_at=None, record_metrics: bool = True) -> float:
     ended_at = ended_at or utcnow()
     duration = (ended_at - ctx.started_at).total_seconds()
     cols = list(_COUNT_COLUMNS)
@@ -76,12 +92,15 @@ def finish(db, ctx: RunContext, status: Status, *, error: str | None = None, err
         [status.value, ended_at, duration, "; ".join(ctx.warnings) or None, error, error_stage, *values, ctx.run_id],
     )
     db.run_many(
-        "INSERT INTO idr_out.stage_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [[ctx.run_id, s.name, s.started_at, s.ended_at, s.seconds, s.rows_in, s.rows_out, s.rows_out]
+        "INSERT INTO idr_out.stage_metrics (run_id, stage_name, started_at, ended_at, duration_seconds, rows_in, "
+        "rows_out, rows_affected, cpu_seconds, peak_memory_bytes, bytes_read, bytes_written) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [[ctx.run_id, s.name, s.started_at, s.ended_at, s.seconds, s.rows_in, s.rows_out, s.rows_out, *_cost(s)]
          for s in ctx.stages],
     )
     # Metrics rows commit with the run they describe (failed runs' too).
-    from ..metrics.collect import record_run_metrics
+    if record_metrics:
+        from ..metrics.collect import record_run_metrics
 
-    record_run_metrics(db, ctx, status.value, duration)
+        record_run_metrics(db, ctx, status.value, duration)
     return duration

@@ -58,6 +58,17 @@ def skipped_groups_insert_sql(d: Dialect) -> str:
 
 STAMPED = {MEMBERSHIP, CLUSTERS}  # tables with an updated_ts column
 
+# Every session relation publish() reads, by mode: what a run held by the anomaly gate
+# keeps so that `idr approve` can publish it later (runs/gate.py). A test holds and
+# approves runs of both modes and compares with publishing at once, so a missing name shows.
+READS = {
+    "FULL": ("idr_entities", "idr_ids", "idr_types", "idr_proposed_membership", "idr_proposed_clusters",
+             "idr_skipped", "idr_lineage"),
+    "INCR": ("idr_entities", "idr_types", "idr_proposed_membership", "idr_proposed_clusters", "idr_skipped",
+             "idr_lineage", "idr_scope_old", "idr_scope_clusters", "idr_new_ids", "idr_delta_old",
+             "idr_group_change"),
+}
+
 
 def publish(ctx: RunContext, finalize) -> snapshot.Pending:
     """Write outputs, then call finalize(db) inside the same transaction (run_history etc.).

@@ -7,6 +7,7 @@ process is visible afterwards; outputs and the final run_history row commit toge
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -21,15 +22,18 @@ from ..config.meta import read_config
 from ..config.validate import build_plan
 from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
 from ..pipeline import clusters, edges, extract, golden, normalize, scope
+from ..logs import RUN_ID
 from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..publish import snapshot
+from ..retry import RETRIES, RetryPolicy, call_with_retries, wait_for
 from ..schema import require_initialised
-from . import publish
+from . import gate, publish, watermark_check
 from . import rollback as rb
 from .history import Status, finish, insert_running, mark_interrupted
 from .state import choose_mode, config_fingerprint, config_snapshot, read_baseline
 
 MODES = ("FULL", "INCR")
+log = logging.getLogger("idr.run")
 
 # The engine's lock (DuckDB: the file lock) stops other processes; within one process a
 # second connection to the same file would succeed, so runs in progress are also tracked here.
@@ -86,39 +90,65 @@ def _preload_heavy_modules() -> None:
 
 
 def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: str | None = None,
-        progress=None, dry_run: bool = False, auto_full: bool = True) -> RunResult:
+        progress=None, dry_run: bool = False, auto_full: bool = True, wait: float | None = None) -> RunResult:
     """Run identity resolution on the DuckDB database at `db` and publish the results.
 
     mode: FULL recomputes everything; INCR only what changed since the last published run
     (it runs as FULL when that would not be exact, unless auto_full is False: InputError).
     dry_run: compute everything, publish nothing, record the would-be changes.
-    progress: optional callable, called with each StageRecord as its stage finishes."""
+    progress: optional callable, called with each StageRecord as its stage finishes.
+    wait: seconds to wait for a run in progress on the database (None: a few retries with
+    backoff, then LockedError)."""
     mode = mode.upper()
     if mode not in MODES:
         raise InputError(f"--run-mode {mode!r}: expected one of {', '.join(MODES)}")
     if max_iters is not None and max_iters <= 0:
         raise InputError(f"--max-iters {max_iters}: must be a positive integer")
-    with _exclusive(db) as backend:
-        return _run(backend, db, mode, max_iters, strategy, progress, dry_run, auto_full)
+    if wait is not None and wait < 0:
+        raise InputError(f"--wait {wait:g}: must be zero or more seconds")
+    retries_before = sum(RETRIES.values())
+    token = RUN_ID.set("-")  # _run sets the run id its log lines carry
+    try:
+        with _exclusive(db, wait) as backend:
+            return _run(backend, db, mode, max_iters, strategy, progress, dry_run, auto_full, retries_before)
+    finally:
+        RUN_ID.reset(token)
 
 
-@contextmanager
-def _exclusive(db: str):
-    """The database's backend, opened for writing by this run alone."""
-    key = os.path.realpath(db)
+def _claim(db: str, key: str) -> Backend:
+    """Open the database for this run alone, or LockedError."""
     with _active_lock:
         if key in _active_runs:
             raise LockedError(f"--db {db}: a run is already in progress on this database in this process")
         _active_runs.add(key)
     try:
-        backend = DuckDBBackend.open(db, create=False)
-        try:
-            yield backend
-        finally:
-            backend.close()
-    finally:
+        return DuckDBBackend.open(db, create=False)
+    except BaseException:
         with _active_lock:
             _active_runs.discard(key)
+        raise
+
+
+@contextmanager
+def _exclusive(db: str, wait: float | None = None):
+    """The database's backend, opened for writing by this run alone. A busy database
+    (another run, here or in another process) is a transient error: retried with backoff,
+    or, with `wait`, waited for up to that many seconds."""
+    key = os.path.realpath(db)
+    busy = lambda e: isinstance(e, LockedError)  # noqa: E731
+    if wait:
+        backend = wait_for(lambda: _claim(db, key), wait, f"the run in progress on {db}", busy, kind="lock")
+    else:
+        backend = call_with_retries(lambda: _claim(db, key), RetryPolicy.from_settings(), f"opening {db}", busy,
+                                    kind="lock")
+    try:
+        yield backend
+    finally:
+        try:
+            backend.close()
+        finally:
+            with _active_lock:
+                _active_runs.discard(key)
 
 
 def _retention_runs(backend: Backend) -> int:
@@ -169,7 +199,8 @@ def rollback(db: str, target: str) -> RollbackResult:
         return RollbackResult(run_id, target, undo)
 
 
-def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run, auto_full) -> RunResult:
+def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run, auto_full,
+         retries_before: int = 0) -> RunResult:
     require_initialised(backend, db)
     interrupted = mark_interrupted(backend)
     if not dry_run:  # a dry run touches nothing, its folder included
@@ -180,6 +211,12 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
     baseline = read_baseline(backend)
     mode, reason = choose_mode(requested, plan, baseline, auto_full, backend.name, db)
+    bypass = watermark_check.check(backend, plan, baseline, mode)
+    if mode == "INCR" and bypass.force_full:
+        if not auto_full:
+            raise InputError(f"--run-mode INCR --no-auto-full: an incremental run would not be exact: "
+                             f"{bypass.force_full}. Run `idr run --run-mode FULL`")
+        mode, reason = "FULL", f"INCR requested; ran FULL because {bypass.force_full} (watermark_check=full)"
     from ..dryrun.diff import record_dry_run
     from ..dryrun.retention import cleanup_expired
 
@@ -192,7 +229,10 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
     ctx = RunContext(db=backend, run_id=new_run_id(started, dry_run), mode=mode, plan=plan, started_at=started,
                      max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress,
                      baseline=baseline, dry_run=dry_run)
+    ctx.warnings += bypass.warnings
     insert_running(backend, ctx, requested, reason, config_fingerprint(plan, backend.name), config_snapshot(plan))
+    RUN_ID.set(ctx.run_id)
+    log.info("run started: mode %s (requested %s)%s", mode, requested, " dry run" if dry_run else "")
     status = Status.SUCCESS
     duration: dict[str, float] = {}
     try:
@@ -207,6 +247,8 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         clusters.components(ctx)
         clusters.membership(ctx)
         golden.golden(ctx)
+        ctx.counts["retries"] = sum(RETRIES.values()) - retries_before
+        verdict = _judge(ctx, notes)
         if dry_run:
             status = Status.DRY_RUN_COMPLETE
             with backend.transaction():
@@ -220,12 +262,21 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
                     notes.append(f"golden profiles: {changed:,} value(s) would change "
                                  "(idr_out.dry_run_summary.golden_values_changed)")
                 duration["s"] = finish(backend, ctx, status)
+                gate.record(backend, ctx.run_id, verdict)
+            duration["committed"] = True
+        elif verdict.hold:
+            status = Status.HELD
+            with backend.transaction():
+                gate.hold(ctx, verdict, publish.READS[mode])
+                duration["s"] = finish(backend, ctx, status)
             duration["committed"] = True
         else:
             status = Status.SUCCESS_WITH_WARNINGS if ctx.warnings else Status.SUCCESS
 
             def finalize(b):
                 duration["s"] = finish(b, ctx, status)
+                gate.record(b, ctx.run_id, verdict)
+                watermark_check.store(b, bypass, mode)
 
             with backend.transaction():  # the runner owns the publishing transaction
                 pending = publish.publish(ctx, finalize)
@@ -236,6 +287,9 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         if "committed" in duration:
             # The publish transaction committed: the run succeeded, whatever came after.
             raise
+        ctx.counts["retries"] = sum(RETRIES.values()) - retries_before
+        log.error("run %s in stage %s: %s", "interrupted" if _is_interrupt(backend, e) else "failed",
+                  ctx.current_stage or "setup", type(e).__name__)  # never the message: it may quote a value
         _record_failure(backend, ctx, e)
         if not _is_interrupt(backend, e):  # a failure must reach the alerts; Ctrl-C must not wait for retries
             _export_metrics(backend, ctx.run_id)
@@ -251,8 +305,23 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
     # An exporter's failure is a warning of the run but leaves its status as it is: the
     # results are published and the status was recorded and exported already (docs/metrics.md).
     warnings = ctx.warnings + _export_metrics(backend, ctx.run_id)
+    for w in warnings:  # the CLI prints them on standard error; the log keeps them at INFO
+        log.info("run warning: %s", w)
+    log.info("run finished: %s in %.2f s (retries: %d)", status.value, duration["s"], ctx.counts["retries"])
     return RunResult(ctx.run_id, mode, status.value, duration["s"], dict(ctx.counts), ctx.stages,
                      warnings, interrupted, notes, summary if dry_run else None)
+
+
+def _judge(ctx: RunContext, notes: list[str]):
+    """The anomaly gate's verdict (runs/gate.py). Its reasons become the run's warnings;
+    a dry run only reports what the gate would do."""
+    verdict = gate.judge(ctx)
+    ctx.counts["gate_figures_flagged"] = len(verdict.flags)
+    if ctx.dry_run:
+        notes += [f"the anomaly gate would {verdict.decision}: {r}" for r in verdict.reasons()]
+    else:
+        ctx.warnings += verdict.reasons()
+    return verdict
 
 
 def _export_metrics(backend: Backend, run_id: str) -> list[str]:

@@ -99,6 +99,15 @@ class Dialect:
         """A BIGINT hash of a string that every engine computes identically (see HASH_HEX_DIGITS)."""
         return f"CAST(conv(substr(md5({expr}), 1, {HASH_HEX_DIGITS}), 16, 10) AS BIGINT)"
 
+    def row_hash(self, *exprs: str) -> str:
+        """A fast BIGINT hash of several values (not portable across engines: for checksums
+        an engine compares with its own earlier values, runs/watermark_check.py)."""
+        return f"xxhash64({', '.join(exprs)})"
+
+    def hash_bucket(self, expr: str, buckets: int) -> str:
+        """expr's bucket among 0..buckets-1, by a fast engine-local hash."""
+        return f"pmod(xxhash64({expr}), {int(buckets)})"
+
     def last_char(self, expr: str) -> str:
         return f"substring({expr}, -1, 1)"
 
@@ -169,6 +178,12 @@ class DuckDBDialect(Dialect):
 
     def portable_hash(self, expr: str) -> str:
         return f"CAST(('0x' || substr(md5({expr}), 1, {HASH_HEX_DIGITS})) AS BIGINT)"
+
+    def row_hash(self, *exprs: str) -> str:
+        return f"CAST(hash({', '.join(exprs)}) >> 1 AS BIGINT)"
+
+    def hash_bucket(self, expr: str, buckets: int) -> str:
+        return f"hash({expr}) % {int(buckets)}"
 
     def last_char(self, expr: str) -> str:
         return f"{expr}[-1]"
