@@ -18,6 +18,7 @@ from ..config.meta import read_config
 from ..config.validate import build_plan
 from ..errors import InputError
 from ..pipeline.context import RunContext, StageRecord, utcnow
+from ..publish import snapshot
 from ..schema import require_initialised
 from . import gate, publish
 from .history import Status, counts_of, finish
@@ -55,6 +56,7 @@ def approve_run(db: str, run_id: str) -> Decision:
         require_initialised(backend, db)
         mark_interrupted(backend)
         held = _held(backend, run_id)
+        snapshot.reconcile(backend)
         last = last_published_run(backend)
         current = last[0] if last else None
         if current != held["baseline"]:
@@ -86,7 +88,9 @@ def approve_run(db: str, run_id: str) -> Decision:
             gate.drop_result(c, run_id)
 
         with backend.transaction():
-            publish.publish(ctx, finalize)
+            pending = publish.publish(ctx, finalize)
+        # Readers switch to the new snapshot, as after a run (publish/snapshot.py).
+        snapshot.after_commit(backend, pending, plan.settings["rollback_retention_runs"])
         _export_metrics(backend, run_id)
         return Decision(run_id, status.value)
 
