@@ -167,3 +167,32 @@ def test_unreadable_configuration_and_bad_input(tmp_path):
     assert code == 2 and out == "" and "no such database" in err
     code, out, err = cli("doctor", "--db", str(db), "--wait", "-1")
     assert code == 2 and "expected a number of seconds >= 0" in err
+
+
+def test_exporter_secret_from_a_dotenv_file_that_must_be_private(good_db, ready_server, tmp_path, monkeypatch):
+    from idr.settings import get_settings
+
+    monkeypatch.delenv("IDR_WEBHOOK_SECRET", raising=False)
+    monkeypatch.chdir(tmp_path)
+    execute(good_db, "UPDATE idr_meta.config SET config_value = 'webhook' WHERE config_key = 'metrics_exporters'")
+    execute(good_db, "INSERT INTO idr_meta.config (config_key, config_value) VALUES ('metrics_webhook_url', ?)",
+            params=[f"{ready_server}/hook"])
+    get_settings.cache_clear()
+    try:
+        code, checks, _ = _doctor(good_db)
+        assert checks["exporters"]["status"] == "fail" and "$IDR_WEBHOOK_SECRET is not set" in \
+            checks["exporters"]["message"]
+        dotenv = tmp_path / ".env"
+        dotenv.write_text(f"IDR_WEBHOOK_SECRET=whsec_{'A' * 32}\n")
+        os.chmod(dotenv, 0o644)
+        get_settings.cache_clear()
+        code, checks, out = _doctor(good_db)
+        assert checks["exporters"]["status"] == "pass", checks["exporters"]
+        assert checks["secrets"]["status"] == "fail" and "is open to everyone (-rw-r--r--)" in \
+            checks["secrets"]["message"]
+        assert "A" * 32 not in out
+        os.chmod(dotenv, 0o600)
+        code, checks, _ = _doctor(good_db)
+        assert code == 0, checks
+    finally:
+        get_settings.cache_clear()

@@ -198,11 +198,11 @@ def _exporters(cfg: Config, timeout: float) -> Check:
             problem = None if folder.is_dir() and os.access(folder, os.W_OK) else f"cannot write in {folder}"
             where = s.textfile_path
         elif name == "webhook" and s.webhook_url:
-            problem = _tcp_ok(s.webhook_url, timeout) or _env_set("IDR_WEBHOOK_SECRET")
+            problem = _tcp_ok(s.webhook_url, timeout) or _secret_set("IDR_WEBHOOK_SECRET", "webhook_secret")
             where = redact_url(s.webhook_url)
         elif name == "datadog":
             host = s.datadog_host or f"https://api.{s.datadog_site}"
-            problem = _env_set("DD_API_KEY") or _tcp_ok(host, timeout)
+            problem = _secret_set("DD_API_KEY", "dd_api_key") or _tcp_ok(host, timeout)
             where = redact_url(host)
         else:
             continue  # its missing setting is in `problems`
@@ -239,8 +239,16 @@ def _tcp_ok(url: str, timeout: float) -> str | None:
         return f"not reachable ({e.strerror or type(e).__name__})"
 
 
-def _env_set(name: str) -> str | None:
-    return None if os.environ.get(name, "").strip() else f"${name} is not set in this environment"
+def _secret_set(name: str, attr: str) -> str | None:
+    """The exporter's secret is in the process settings (environment or .env), as the run reads it."""
+    from ..settings import get_settings
+
+    try:
+        value = getattr(get_settings(), attr)
+    except ConfigError as e:
+        return f"the process settings are invalid ({e})"
+    return None if value is not None and value.get_secret_value().strip() else \
+        f"${name} is not set (environment or .env)"
 
 
 def _backup(con, cfg: Config | None, now: datetime) -> Check:
@@ -302,8 +310,9 @@ def _permissions(con, db: Path) -> Check:
 
 
 def _secrets(con) -> Check:
-    """Credentials come from the environment; none may be stored in idr_meta, where every
-    `idr config export`, backup and reader of the database sees them. Values are never echoed."""
+    """Credentials come from the environment (or a .env file only its owner can read); none
+    may be stored in idr_meta, where every `idr config export`, backup and reader of the
+    database sees them. Values are never echoed."""
     title = "secrets only from the environment"
     found = []
     for key, value in con.execute("SELECT config_key, config_value FROM idr_meta.config").fetchall():
@@ -313,6 +322,10 @@ def _secrets(con) -> Check:
     for table_id, fqn in con.execute("SELECT table_id, table_fqn FROM idr_meta.source_table").fetchall():
         if _url_password(fqn or ""):
             found.append(f"idr_meta.source_table {table_id!r} table_fqn holds a password in a URL")
+    env_file = Path(".env")
+    if env_file.is_file() and env_file.stat().st_mode & (stat.S_IROTH | stat.S_IWOTH):
+        found.append(f"{env_file.resolve()} (read for IDR_* settings and secrets) is open to everyone "
+                     f"({stat.filemode(env_file.stat().st_mode)}): chmod 600 it")
     if found:
         return Check("secrets", title, Status.FAIL, "; ".join(found),
                      "delete the value from idr_meta (and from old backups and exports) and rotate it; idr reads "
