@@ -196,8 +196,7 @@ DEMO_DB = "idr_demo.duckdb"
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .errors import InputError, LockedError, RunError
-    from .runs.runner import Interrupted
+    from .errors import InputError, InternalError, Interrupted, LockedError, RunError
 
     try:
         # Every problem of the process settings (environment, .env) is reported before anything runs.
@@ -218,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RunError as e:
         print(f"idr: run failed: {e}", file=sys.stderr)
+        return 1
+    except InternalError as e:
+        print(f"idr: internal error (a bug in idr; please report it): {e}", file=sys.stderr)
+        if os.environ.get("IDR_DEBUG"):
+            raise
         return 1
     except KeyboardInterrupt:
         print("idr: interrupted; nothing was published", file=sys.stderr)

@@ -1,7 +1,8 @@
 """One exception root for everything idr raises on purpose.
 
-The CLI maps these to exit codes: ConfigError/InputError -> 2, RunError -> 1.
-Anything else escaping is a bug and is reported as a failed run.
+The CLI maps these to exit codes: ConfigError/InputError/LockedError -> 2, RunError and
+InternalError -> 1, Interrupted -> 128 + the signal. Anything else escaping is a bug and
+is reported as one.
 """
 
 
@@ -11,6 +12,10 @@ class IdrError(Exception):
 
 class InputError(IdrError):
     """Bad input from the user: a path, an argument, a file. Exit code 2."""
+
+
+class InvalidSqlText(InputError):
+    """A name or literal that cannot be written as SQL text (empty, or with a NUL character)."""
 
 
 class ConfigError(InputError):
@@ -40,3 +45,25 @@ class RunError(IdrError):
 
 class ComponentsDidNotConverge(RunError):
     """The in-SQL connected components hit --max-iters before converging."""
+
+
+class InternalError(IdrError):
+    """idr broke one of its own invariants: a bug, never the user's input. Exit code 1.
+
+    Raised where a check guards an assumption a later step relies on (edges in range, rows
+    numbered 0..n-1), so the run stops before it could publish a wrong answer."""
+
+
+class ExportError(IdrError):
+    """An exporter could not deliver. The metrics stay in metrics_export for the next try."""
+
+
+class Interrupted(BaseException):
+    """A run stopped by a signal (SIGINT, SIGTERM): rolled back and recorded INTERRUPTED.
+
+    Derives from BaseException, like KeyboardInterrupt, so that no `except Exception`
+    between the signal handler and the runner can swallow it."""
+
+    def __init__(self, message: str, signum: int | None = None):
+        super().__init__(message)
+        self.signum = signum

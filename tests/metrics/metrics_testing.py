@@ -94,50 +94,9 @@ def query(db: Path, sql: str, params=None) -> list[tuple]:
         con.close()
 
 
-def _has_metrics(db: Path, run_id: str) -> bool:
-    return query(db, "SELECT count(*) FROM idr_out.metrics_export WHERE run_id = ?", [run_id])[0][0] > 0
-
-
-def _record_from_history(db: Path, run_id: str) -> None:
-    """Record a finished run's metrics from its run_history and stage_metrics rows, for
-    runners that do not call record_run_metrics themselves. Once finish() does, the rows
-    already exist and this is not called."""
-    from idr.backends import as_backend
-    from idr.backends.duckdb import open_database
-    from idr.config.meta import read_config
-    from idr.config.validate import build_plan
-    from idr.metrics.collect import record_run_metrics
-    from idr.pipeline.context import RunContext, StageRecord
-
-    con = open_database(db)
-    try:
-        (mode, status, started, duration, *counts), = con.execute(
-            "SELECT run_mode, status, started_at, duration_seconds, entities_processed, edges_created, "
-            "groups_skipped, values_excluded, values_invalid, values_placeholder, components_rounds "
-            "FROM idr_out.run_history WHERE run_id = ?", [run_id]).fetchall()
-        keys = ("entities", "edges", "groups_skipped", "values_excluded", "values_invalid", "values_placeholder",
-                "components_rounds")
-        stages = [StageRecord(n, s, e, sec, ri, ro) for n, s, e, sec, ri, ro in con.execute(
-            "SELECT stage_name, started_at, ended_at, duration_seconds, rows_in, rows_out FROM idr_out.stage_metrics "
-            "WHERE run_id = ? ORDER BY started_at", [run_id]).fetchall()]
-        ctx = RunContext(db=as_backend(con), run_id=run_id, mode=mode, plan=build_plan(con, read_config(con)),
-                         started_at=started, max_iters=100, strategy="inprocess", stages=stages,
-                         counts={k: v for k, v in zip(keys, counts, strict=True) if v is not None})
-        if status.startswith("SUCCESS"):  # skipped groups are kept for published runs only
-            ctx.counts["groups_skipped_by_type"] = dict(con.execute(
-                "SELECT identifier_type, count(*) FROM idr_out.skipped_identifier_groups WHERE run_id = ? "
-                "GROUP BY ALL", [run_id]).fetchall())
-        record_run_metrics(con, ctx, status, duration)
-    finally:
-        con.close()
-
-
 def recorded_run(db: Path, **kwargs) -> str:
     """A real FULL run whose metrics are in metrics_export; returns its run id."""
-    result = run(str(db), "FULL", **kwargs)
-    if not _has_metrics(db, result.run_id):
-        _record_from_history(db, result.run_id)
-    return result.run_id
+    return run(str(db), "FULL", **kwargs).run_id
 
 
 def failed_run(db: Path) -> str:
@@ -146,8 +105,6 @@ def failed_run(db: Path) -> str:
         run(str(db), "FULL", strategy="sql", max_iters=1)
     (run_id,), = query(db, "SELECT run_id FROM idr_out.run_history WHERE status = 'FAILED' "
                            "ORDER BY started_at DESC LIMIT 1")
-    if not _has_metrics(db, run_id):
-        _record_from_history(db, run_id)
     return run_id
 
 

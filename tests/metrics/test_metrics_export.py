@@ -9,9 +9,8 @@ import pytest
 
 from idr.settings import get_settings
 from idr.backends.duckdb import open_database
-from idr.config.models import Config
 from idr.errors import RunError
-from idr.metrics.export import append_run_warnings, check_settings, export_after_run, parse_exporters
+from idr.metrics.export import append_run_warnings, export_after_run, parse_exporters
 from idr.metrics.retry import RetryPolicy
 from idr.runs.runner import run
 from idr_testing import idr_cli
@@ -80,9 +79,20 @@ def test_unknown_exporters_and_missing_settings_are_reported(db):
     assert any("unknown exporter 'carrier-pigeon'" in w for w in warnings)
     assert any("pushgateway failed: metrics_pushgateway_url is empty" in w for w in warnings)
     assert parse_exporters(" Webhook,,textfile, webhook ") == (("webhook", "textfile"), ())
-    problems = check_settings(Config(config={"metrics_exporters": "webhook,x"}))
-    assert len(problems) == 2 and "unknown exporter 'x'" in problems[0] and "metrics_webhook_url" in problems[1]
-    assert check_settings(Config()) == []
+
+
+def test_run_refuses_unknown_exporters_and_missing_destinations(db):
+    """Validation (idr run, idr config load, idr config check) catches what export would
+    only warn about later: the run is refused with exit 2 and every problem listed."""
+    path, _ = db
+    set_config(path, metrics_exporters="webhook,x,textfile", metrics_textfile_path="")
+    before = query(path, "SELECT count(*) FROM idr_out.run_history")
+    proc = idr_cli("run", "--db", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert "unknown exporter 'x'" in proc.stderr
+    assert "metrics_exporters names webhook but metrics_webhook_url is empty" in proc.stderr
+    assert "metrics_exporters names textfile but metrics_textfile_path is empty" in proc.stderr
+    assert query(path, "SELECT count(*) FROM idr_out.run_history") == before
 
 
 def test_no_exporters_configured_is_silent(db):

@@ -13,7 +13,8 @@ from idr.settings import get_settings
 from idr.backends.duckdb import open_database
 from idr.metrics import webhook
 from idr.metrics.export import export_after_run
-from idr.metrics.retry import ExportError, RetryPolicy, redact_url
+from idr.errors import ExportError
+from idr.metrics.retry import RetryPolicy, redact_url
 from metrics_testing import DEAD_URL, Receiver, failed_run, query, set_config
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()

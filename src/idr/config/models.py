@@ -50,6 +50,14 @@ SETTINGS: dict[str, tuple[str, str]] = {
 }
 SETTINGS.update(GATE_SETTINGS)
 
+EXPORTERS = ("pushgateway", "textfile", "datadog", "webhook")
+
+
+def parse_exporters(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """('pushgateway, Webhook,,x') -> (('pushgateway', 'webhook'), ('x',)): known and unknown names."""
+    names = list(dict.fromkeys(n.strip().lower() for n in (text or "").split(",") if n.strip()))
+    return tuple(n for n in names if n in EXPORTERS), tuple(n for n in names if n not in EXPORTERS)
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

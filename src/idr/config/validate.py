@@ -14,9 +14,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
+import duckdb
+from sqlglot.errors import SqlglotError
+
+from ..errors import ConfigError, InvalidSqlText
 from ..sql.quoting import ident, literal, qualified
-from .models import CANONICALIZERS, SETTINGS, Config, Rule
+from .models import CANONICALIZERS, EXPORTERS, SETTINGS, Config, Rule, parse_exporters
 
 WATERMARK_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS",
                    "DATETIME", "TIMESTAMPTZ"}
@@ -122,7 +125,7 @@ def bind_check(db, rel: str, first_col: str, sql: str | None, text: str, where: 
         if len(described) != 2:
             problems.append(f"{where}: {text!r} yields {len(described) - 1} columns; it must yield one value")
             return None
-    except Exception as e:  # duckdb.BinderException, CatalogException, ParserException
+    except duckdb.Error as e:  # BinderException, CatalogException, ParserException, ...
         reason = str(e).strip().splitlines()[0]
         if "GROUP BY" in reason:
             reason = "it aggregates over rows; the expression is evaluated once per row"
@@ -164,6 +167,7 @@ def _check_settings(cfg: Config, problems: list[str]) -> dict:
     out["memory_limit"] = cfg.setting("memory_limit").strip()
     if out["memory_limit"] and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", out["memory_limit"], re.I):
         problems.append(f"idr_meta.config memory_limit={out['memory_limit']!r}: expected a size such as 3GB or 512MB")
+    _check_exporters(cfg, problems)
     strategy = cfg.setting("components_strategy").strip().lower()
     if strategy not in ("inprocess", "sql"):
         problems.append(f"idr_meta.config components_strategy={strategy!r}: expected inprocess or sql")
@@ -176,6 +180,18 @@ def _check_settings(cfg: Config, problems: list[str]) -> dict:
 
     out["gate"] = parse_settings(cfg.setting, problems)
     return out
+
+
+def _check_exporters(cfg: Config, problems: list[str]) -> None:
+    """Exporter names are known and each has its destination; credentials come from the
+    environment at export time and are not checked here."""
+    known, unknown = parse_exporters(cfg.setting("metrics_exporters"))
+    problems += [f"idr_meta.config metrics_exporters: unknown exporter {n!r} (expected one of {', '.join(EXPORTERS)})"
+                 for n in unknown]
+    needs = {"pushgateway": "metrics_pushgateway_url", "textfile": "metrics_textfile_path",
+             "webhook": "metrics_webhook_url"}
+    problems += [f"idr_meta.config metrics_exporters names {name} but {needs[name]} is empty"
+                 for name in known if name in needs and not cfg.setting(needs[name]).strip()]
 
 
 def _check_rules(cfg: Config, problems: list[str]) -> dict[str, Rule]:
@@ -209,7 +225,7 @@ def _plan_source(db, s, active: dict[str, Rule], problems: list[str]) -> SourceP
         rel = relation_sql(s.table_fqn)
         described = db.describe(f"SELECT * FROM {rel}")
         columns = {r[0].lower() for r in described}
-    except Exception as e:  # duckdb.CatalogException, IOException, sqlglot errors: all "cannot read"
+    except (duckdb.Error, SqlglotError, InvalidSqlText) as e:  # no such table or file, unreadable, bad name
         problems.append(f"{where}: source {s.table_fqn!r} cannot be read ({str(e).strip().splitlines()[0]})")
         return None
     key_where = f"{where} entity_key_expr"

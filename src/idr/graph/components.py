@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from idr.backends import Backend, as_backend
+from idr.errors import InputError, InternalError
 from idr.graph.star_contraction import quote_ident, run_star_contraction
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def connected_components(
     ComponentsDidNotConverge rather than returning a partial answer.
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown components strategy {strategy!r}; expected one of {STRATEGIES}")
+        raise InputError(f"unknown components strategy {strategy!r}; expected one of {STRATEGIES}")
     db = as_backend(db)
     _check_edges(db, edges_table, n_nodes)
     if strategy == "inprocess":
@@ -65,16 +66,16 @@ def _check_edges(db: Backend, edges_table: str, n_nodes: int) -> None:
     # One cheap scan, so both strategies refuse the same bad input instead of one of them
     # failing late (scipy) or silently dropping rows (SQL drops NULLs and self-loops).
     if n_nodes < 0:
-        raise ValueError(f"n_nodes must be >= 0, got {n_nodes}")
+        raise InternalError(f"n_nodes must be >= 0, got {n_nodes}")
     [(nulls, lo, hi)] = db.rows(
         "SELECT SUM(CASE WHEN src IS NULL OR dst IS NULL THEN 1 ELSE 0 END),"
         " LEAST(MIN(src), MIN(dst)), GREATEST(MAX(src), MAX(dst))"
         f" FROM {quote_ident(edges_table)}"
     )
     if nulls:
-        raise ValueError(f"{edges_table} has {nulls} edges with a NULL endpoint")
+        raise InternalError(f"{edges_table} has {nulls} edges with a NULL endpoint")
     if lo is not None and (lo < 0 or hi >= n_nodes):
-        raise ValueError(
+        raise InternalError(
             f"edge endpoints must lie in 0..{n_nodes - 1}, found {lo}..{hi} in {edges_table}"
         )
 

@@ -163,7 +163,7 @@ def _push(args) -> int:
     from . import store
     from .export import read_settings
     from .prometheus import families, push_gateway, write_textfile
-    from .retry import ExportError
+    from ..errors import ExportError
 
     if not args.pushgateway and not args.textfile:
         raise InputError("nothing to push to: give --pushgateway URL and/or --textfile PATH")

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .retry import ExportError, RetryPolicy, call_with_retries, redact_url
+from ..errors import ExportError
+from .retry import RetryPolicy, call_with_retries, redact_url
 from .store import Sample
 from .taxonomy import LABEL_KEYS, per_rule_name
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 from ..backends import as_backend
 from dataclasses import dataclass
 
-from ..errors import IdrError
+from ..config.models import EXPORTERS, parse_exporters
+from ..errors import ExportError, IdrError
 from . import store
-from .retry import ExportError, RetryPolicy, describe
+from .retry import RetryPolicy, describe
 from .store import utcnow
 from .taxonomy import DRY_RUN_STATUS
 
-EXPORTERS = ("pushgateway", "textfile", "datadog", "webhook")
 RETRIED_NEXT_TIME = "the metrics stay in idr_out.metrics_export and are retried at the next export"
 
 
@@ -37,12 +37,6 @@ class Settings:
     datadog_site: str
     datadog_host: str
     env: str
-
-
-def parse_exporters(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """('pushgateway, Webhook,,x') -> (('pushgateway', 'webhook'), ('x',))."""
-    names = list(dict.fromkeys(n.strip().lower() for n in (text or "").split(",") if n.strip()))
-    return tuple(n for n in names if n in EXPORTERS), tuple(n for n in names if n not in EXPORTERS)
 
 
 def settings_from(config) -> Settings:
@@ -64,20 +58,6 @@ def read_settings(db) -> Settings:
     from ..config.meta import read_config
 
     return settings_from(read_config(db))
-
-
-def check_settings(config) -> list[str]:
-    """Problems with the metrics settings of a Config, for configuration validation."""
-    s = settings_from(config)
-    problems = [f"idr_meta.config metrics_exporters: unknown exporter {n!r} (expected one of "
-                f"{', '.join(EXPORTERS)})" for n in s.unknown]
-    needs = {"pushgateway": ("metrics_pushgateway_url", s.pushgateway_url),
-             "textfile": ("metrics_textfile_path", s.textfile_path),
-             "webhook": ("metrics_webhook_url", s.webhook_url)}
-    for name in s.exporters:
-        if name in needs and not needs[name][1]:
-            problems.append(f"idr_meta.config metrics_exporters names {name} but {needs[name][0]} is empty")
-    return problems
 
 
 def export_after_run(db, run_id: str | None = None, *, policy: RetryPolicy | None = None) -> list[str]:
@@ -191,4 +171,4 @@ def append_run_warnings(db, run_id: str, warnings: list[str]) -> None:
     )
 
 
-__all__ = ["export_after_run", "append_run_warnings", "check_settings", "EXPORTERS"]
+__all__ = ["export_after_run", "append_run_warnings", "EXPORTERS"]

@@ -18,7 +18,8 @@ import os
 from datetime import datetime, timezone
 
 from ..errors import InputError
-from .retry import ExportError, RetryPolicy, call_with_retries, redact_url
+from ..errors import ExportError
+from .retry import RetryPolicy, call_with_retries, redact_url
 from .store import LatestState
 from .taxonomy import LABEL_KEYS, METRICS, RUN_STATUS, RUN_STATUSES, per_rule_name
 

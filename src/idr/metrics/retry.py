@@ -11,15 +11,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import IdrError
+from ..errors import ExportError
 from ..retry import RetryPolicy
 from ..retry import call_with_retries as _retry
 
 __all__ = ["ExportError", "RetryPolicy", "call_with_retries", "describe", "is_retryable", "redact_url"]
-
-
-class ExportError(IdrError):
-    """An exporter could not deliver. The metrics stay in metrics_export for the next try."""
 
 
 def http_status(e: BaseException) -> int | None:

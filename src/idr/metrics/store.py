@@ -114,14 +114,6 @@ def latest_run_id(db) -> str | None:
     return row[0][0] if row else None
 
 
-def run_samples(db, run_id: str) -> list[Sample]:
-    db = as_backend(db)
-    rows = db.rows(
-        "SELECT metric_name, metric_value, metric_type, dimensions FROM idr_out.metrics_export "
-        "WHERE run_id = ? ORDER BY metric_name, dimensions NULLS FIRST", [run_id])
-    return [Sample(n, v, t or "gauge", dims(d)) for n, v, t, d in rows]
-
-
 def pending_runs(db, exporter: str) -> list[PendingRun]:
     """Rows not yet exported and not yet delivered by `exporter`, by run, oldest first."""
     db = as_backend(db)

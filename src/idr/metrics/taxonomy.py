@@ -80,8 +80,6 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric(STAGE_BYTES, "counter", "Bytes a pipeline stage read (direction=in) and wrote (direction=out)", "stage"),
 )}
 
-CLUSTER_METRICS = tuple(m.name for m in METRICS.values() if m.scope == "cluster")
-
 
 def per_rule_name(name: str) -> str:
     """Name under which exporters send the per-rule rows of a metric: idr_groups_skipped ->

@@ -18,7 +18,8 @@ import time
 import urllib.request
 from datetime import datetime
 
-from .retry import ExportError, RetryPolicy, call_with_retries, redact_url
+from ..errors import ExportError
+from .retry import RetryPolicy, call_with_retries, redact_url
 from .store import Sample
 
 SECRET_ENV = "IDR_WEBHOOK_SECRET"

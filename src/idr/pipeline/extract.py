@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from datetime import timedelta
 
+from ..errors import InternalError
 from ..retry import RetryPolicy, call_with_retries
 from ..schema import MEMBERSHIP, out
 from ..sql import extract as q
@@ -95,7 +96,7 @@ def _source_counts(ctx: RunContext, si: int, src) -> tuple[int, int, int, int]:
     live = "NOT del" if src.deleted_sql else "TRUE"
     rows, numbered, *counts = ctx.db.one(q.copy_counts_sql(ctx.d, f"idr_src_{si}", live))
     if numbered != rows:
-        raise RuntimeError(f"source {src.table_id}: row positions of its copy are not 0..{rows - 1}")
+        raise InternalError(f"source {src.table_id}: row positions of its copy are not 0..{rows - 1}")
     return rows, *counts
 
 

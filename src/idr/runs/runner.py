@@ -20,7 +20,7 @@ from ..backends.duckdb import DuckDBBackend
 from ..config.models import SETTINGS
 from ..config.meta import read_config
 from ..config.validate import build_plan
-from ..errors import ConfigError, IdrError, InputError, LockedError, RunError
+from ..errors import ConfigError, IdrError, InputError, Interrupted, LockedError, RunError
 from ..pipeline import clusters, edges, extract, golden, normalize, scope
 from ..logs import RUN_ID
 from ..pipeline.context import RunContext, StageRecord, utcnow
@@ -39,14 +39,6 @@ log = logging.getLogger("idr.run")
 # second connection to the same file would succeed, so runs in progress are also tracked here.
 _active_runs: set[str] = set()
 _active_lock = threading.Lock()
-
-
-class Interrupted(BaseException):
-    """Raised (e.g. from a SIGTERM handler) to stop a run cleanly: rollback and record it."""
-
-    def __init__(self, message: str, signum: int | None = None):
-        super().__init__(message)
-        self.signum = signum
 
 
 _stop_requested: list[int] = []

@@ -7,11 +7,13 @@ path in a table function) it goes through these functions and nowhere else.
 
 from __future__ import annotations
 
+from ..errors import InvalidSqlText
+
 
 def ident(name: str) -> str:
     """Quote one identifier part, doubling embedded double quotes."""
     if not isinstance(name, str) or name == "" or "\x00" in name:
-        raise ValueError(f"invalid SQL identifier: {name!r}")
+        raise InvalidSqlText(f"invalid SQL identifier: {name!r}")
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -23,6 +25,6 @@ def qualified(*parts: str) -> str:
 def literal(value: str) -> str:
     """Quote a string literal. Only for places that cannot take a bound parameter."""
     if "\x00" in value:
-        raise ValueError("string literal contains a NUL character")
+        raise InvalidSqlText("string literal contains a NUL character")
     return "'" + value.replace("'", "''") + "'"
 
