@@ -48,13 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init", parents=[db], help="create the idr_meta, idr_work and idr_out schemas",
                    description="Create (or upgrade) the idr_meta, idr_work and idr_out schemas. Safe to repeat.")
 
-    cfg = sub.add_parser("config", help="load or export the configuration as YAML")
+    cfg = sub.add_parser("config", help="load, check or export the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     load = cfg_sub.add_parser("load", parents=[db], help="validate a YAML file and write it into idr_meta",
                               description="Validate FILE against the database (sources, columns, expressions, "
                                           "rules) and replace the configuration in idr_meta with it. "
                                           "Nothing is written if any problem is found.")
     load.add_argument("file", help="YAML configuration file (see docs/configuration.md)")
+    check = cfg_sub.add_parser("check", parents=[db], help="validate a configuration without running or writing",
+                               description="Check FILE (a YAML configuration, against the database's sources, as "
+                                           "`idr config load` would) or, without FILE, the configuration in "
+                                           "idr_meta, exactly as `idr run` checks it before it starts: sources, "
+                                           "columns, expressions, rules, settings and exporters. Runs nothing and "
+                                           "writes nothing (the database is opened read-only). Exit 0 if the "
+                                           "configuration is valid, 2 with every problem listed if not.")
+    check.add_argument("file", nargs="?", metavar="FILE",
+                       help="YAML configuration file (default: the configuration in idr_meta)")
     export = cfg_sub.add_parser("export", parents=[db], help="print the configuration in idr_meta as YAML")
     export.add_argument("--out", help="write to this file instead of standard output")
 
@@ -277,6 +286,15 @@ def cmd_config(args) -> int:
     from .config.yaml_io import dump_yaml, load_yaml
     from .schema import require_initialised
 
+    if args.config_command == "check":
+        from .runs.runner import check_config
+
+        cfg = check_config(args.db, args.file)
+        n_map = sum(len(s.identifiers) for s in cfg.sources)
+        what = f"{args.file} (checked against {args.db})" if args.file else f"the configuration in {args.db}"
+        print(f"{what} is valid: {len(cfg.sources)} sources, {n_map} identifier mappings, {len(cfg.rules)} rules, "
+              f"{len(cfg.exclusions)} exclusions, {len(cfg.config)} settings")
+        return 0
     if args.config_command == "load":
         cfg = load_yaml(args.file)
         backend = DuckDBBackend.open(args.db, create=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 if TYPE_CHECKING:
@@ -125,6 +126,11 @@ class Backend(ABC):
     @abstractmethod
     def columns(self, schemas: Sequence[str]) -> set[tuple[str, str, str]]:
         """(schema, table, column) of every table in the given schemas."""
+
+    def folder(self) -> Path | None:
+        """The folder that relative source paths (`data/crm.parquet`) are resolved against:
+        the database file's; None for the current directory (no file)."""
+        return None
 
     # -- lifecycle -----------------------------------------------------------------------
     @abstractmethod

@@ -173,6 +173,11 @@ class DuckDBBackend(Backend):
     def transaction(self):
         return transaction(self.con)
 
+    def folder(self):
+        rows = self.con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+                                ).fetchall()
+        return Path(rows[0][0]).parent if rows and rows[0][0] else None
+
     def tune_for_run(self, mode, memory_limit):
         self.con.execute("SET preserve_insertion_order = false")
         if mode == "INCR":

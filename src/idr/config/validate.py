@@ -55,12 +55,18 @@ class Plan:
     golden: object = None  # config.golden.GoldenPlan, or None when no attribute is configured
 
 
-def relation_sql(table_fqn: str) -> str:
-    """SQL for a source: a quoted table/view name, or a reader over a parquet/CSV path."""
+def relation_sql(table_fqn: str, base: Path | None = None) -> str:
+    """SQL for a source: a quoted table/view name, or a reader over a parquet/CSV path.
+
+    A relative path is resolved against `base`, the database file's folder: the same
+    configuration then reads the same files whichever directory idr is started in."""
     suffix = Path(table_fqn.lower()).suffix
     if suffix in FILE_SUFFIXES or "/" in table_fqn or "*" in table_fqn:
         reader = FILE_SUFFIXES.get(suffix, "read_parquet" if "parquet" in table_fqn.lower() else "read_csv")
-        return f"{reader}({literal(table_fqn)}{READER_OPTIONS[reader]})"
+        path = table_fqn
+        if base is not None and "://" not in path and not Path(path).is_absolute():
+            path = str(base / path)
+        return f"{reader}({literal(path)}{READER_OPTIONS[reader]})"
     from sqlglot import exp
 
     parts = [p.name for p in exp.to_table(table_fqn, dialect="duckdb").parts]
@@ -214,7 +220,7 @@ def _check_rules(cfg: Config, problems: list[str]) -> dict[str, Rule]:
     return active
 
 
-def _plan_source(db, s, active: dict[str, Rule], problems: list[str]) -> SourcePlan | None:
+def _plan_source(db, s, active: dict[str, Rule], base: Path, problems: list[str]) -> SourcePlan | None:
     where = f"idr_meta.source_table {s.table_id!r}"
     if not s.table_fqn:  # an orphan mapping (config/meta.py); attributes are reported by config/golden.py
         if s.identifiers:
@@ -222,7 +228,7 @@ def _plan_source(db, s, active: dict[str, Rule], problems: list[str]) -> SourceP
                             "idr_meta.source_table")
         return None
     try:
-        rel = relation_sql(s.table_fqn)
+        rel = relation_sql(s.table_fqn, base)
         described = db.describe(f"SELECT * FROM {rel}")
         columns = {r[0].lower() for r in described}
     except (duckdb.Error, SqlglotError, InvalidSqlText) as e:  # no such table or file, unreadable, bad name
@@ -283,8 +289,9 @@ def build_plan(db, cfg: Config) -> Plan:
     for s in cfg.sources:
         if ":" in s.table_id:
             problems.append(f"idr_meta.source_table {s.table_id!r}: table_id must not contain ':'")
+    base = db.folder() or Path.cwd()
     sources = [p for s in cfg.sources if s.is_active or not s.table_fqn
-               if (p := _plan_source(db, s, active, problems)) is not None]
+               if (p := _plan_source(db, s, active, base, problems)) is not None]
     if not any(s.is_active for s in cfg.sources):
         problems.append("idr_meta.source_table: no active sources configured")
     elif not any(s.identifiers for s in cfg.sources if s.is_active):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, InputError
 from .models import Config
@@ -20,7 +22,12 @@ def load_yaml(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{p}: cannot read ({e})") from None
     try:
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()  # kept: its marks give each key's line
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         where = ""
         mark = getattr(e, "problem_mark", None)
@@ -38,7 +45,70 @@ def load_yaml(path: str | Path) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError([f"{p}: {_loc(err['loc'])}: {err['msg']}" for err in e.errors()]) from None
+        raise ConfigError([_problem(p, root, data, err) for err in e.errors()]) from None
+
+
+def _problem(path: Path, root, data: dict, err: dict) -> str:
+    """One validation error as: file, line, which source or rule, what is wrong, and for
+    an unknown field the known field it most resembles."""
+    loc = tuple(err["loc"])
+    line = _line(root, loc)
+    where = f"{path}, line {line}" if line else str(path)
+    owner = loc[:-1] if err["type"] == "extra_forbidden" else loc
+    label = _loc(owner[:2]) if owner else "(top level)"
+    if owner[:1] == ("sources",) and len(owner) >= 2 and isinstance(owner[1], int):
+        table_id = _get(data, ("sources", owner[1], "table_id"))
+        if isinstance(table_id, str):
+            label += f" (table_id {table_id!r})"
+    rest = _loc(owner[2:]) if len(owner) > 2 else ""
+    if err["type"] == "extra_forbidden":
+        known = list(_model_at(owner).model_fields) if _model_at(owner) else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else (f" (known: {', '.join(known)})" if known else "")
+        inside = f" in {rest}" if rest else ""
+        return f"{where}: {label}: unknown field {loc[-1]!r}{inside}{hint}"
+    return f"{where}: {label}{': ' + rest if rest else ''}: {err['msg']}"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The model that validates the mapping at `loc` (list indexes skipped)."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        inner = typing.get_args(field.annotation) if field is not None else ()
+        inner = inner[0] if inner else (field.annotation if field is not None else None)
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return None
+        model = inner
+    return model
+
+
+def _get(data, loc: tuple):
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _line(node, loc: tuple) -> int | None:
+    """1-based line of the YAML node at `loc` (for a mapping key: the key's own line)."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
 
 
 def _as_text(v) -> str:

@@ -316,6 +316,26 @@ def _judge(ctx: RunContext, notes: list[str]):
     return verdict
 
 
+def check_config(db: str, path: str | None = None):
+    """Validate a configuration as `idr run` does, without running or writing anything.
+
+    path: a YAML file, checked against the database's sources as `idr config load` would;
+    None: the configuration in idr_meta. The database is opened read-only. Returns the
+    checked Config; raises ConfigError listing every problem (or InputError)."""
+    from ..config.yaml_io import load_yaml
+
+    cfg = load_yaml(path) if path is not None else None
+    backend = DuckDBBackend.open(db, create=False, read_only=True)
+    try:
+        require_initialised(backend, db)
+        cfg = cfg if cfg is not None else read_config(backend)
+        plan = build_plan(backend, cfg)
+        backend.tune_for_run("FULL", plan.settings["memory_limit"])  # the engine judges the memory limit
+        return cfg
+    finally:
+        backend.close()
+
+
 def _export_metrics(backend: Backend, run_id: str) -> list[str]:
     """Run the exporters named in metrics_exporters. Their failures become warnings on the
     run (never a failed run); unexported rows are retried by the next export."""
@@ -347,4 +367,4 @@ def _record_failure(backend: Backend, ctx: RunContext, e: BaseException) -> None
         pass
 
 
-__all__ = ["run", "RunResult", "Interrupted", "ConfigError"]
+__all__ = ["run", "check_config", "RunResult", "Interrupted", "ConfigError"]
