@@ -173,7 +173,7 @@ def _check_settings(cfg: Config, problems: list[str]) -> dict:
     out["memory_limit"] = cfg.setting("memory_limit").strip()
     if out["memory_limit"] and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", out["memory_limit"], re.I):
         problems.append(f"idr_meta.config memory_limit={out['memory_limit']!r}: expected a size such as 3GB or 512MB")
-    _check_exporters(cfg, problems)
+    problems += exporter_problems(cfg)
     strategy = cfg.setting("components_strategy").strip().lower()
     if strategy not in ("inprocess", "sql"):
         problems.append(f"idr_meta.config components_strategy={strategy!r}: expected inprocess or sql")
@@ -188,16 +188,17 @@ def _check_settings(cfg: Config, problems: list[str]) -> dict:
     return out
 
 
-def _check_exporters(cfg: Config, problems: list[str]) -> None:
+def exporter_problems(cfg: Config) -> list[str]:
     """Exporter names are known and each has its destination; credentials come from the
     environment at export time and are not checked here."""
     known, unknown = parse_exporters(cfg.setting("metrics_exporters"))
-    problems += [f"idr_meta.config metrics_exporters: unknown exporter {n!r} (expected one of {', '.join(EXPORTERS)})"
+    problems = [f"idr_meta.config metrics_exporters: unknown exporter {n!r} (expected one of {', '.join(EXPORTERS)})"
                  for n in unknown]
     needs = {"pushgateway": "metrics_pushgateway_url", "textfile": "metrics_textfile_path",
              "webhook": "metrics_webhook_url"}
     problems += [f"idr_meta.config metrics_exporters names {name} but {needs[name]} is empty"
                  for name in known if name in needs and not cfg.setting(needs[name]).strip()]
+    return problems
 
 
 def _check_rules(cfg: Config, problems: list[str]) -> dict[str, Rule]:

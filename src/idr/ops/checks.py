@@ -177,12 +177,13 @@ def _large_cluster_threshold(cfg: Config) -> Check:
 
 
 def _exporters(cfg: Config, timeout: float) -> Check:
-    from ..metrics.export import check_settings, settings_from
+    from ..config.validate import exporter_problems
+    from ..metrics.export import settings_from
     from ..metrics.retry import redact_url
 
     title = "metrics exporters configured and reachable"
     s = settings_from(cfg)
-    problems = check_settings(cfg)
+    problems = exporter_problems(cfg)
     if not s.exporters and not problems:
         return Check("exporters", title, Status.WARN,
                      "no exporter in metrics_exporters: alerts depend on Prometheus scraping `idr metrics serve`",
