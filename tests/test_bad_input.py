@@ -124,7 +124,8 @@ def test_yaml_with_wrong_shape(good_db, tmp_path):
     proc = idr_cli("config", "load", write_yaml(tmp_path, {"sources": [{"table_id": "x"}], "rulez": []}),
                    "--db", str(good_db))
     assert proc.returncode == 2
-    assert "sources[0].table_fqn" in proc.stderr and "rulez" in proc.stderr
+    assert "sources[0] (table_id 'x'): table_fqn: Field required" in proc.stderr
+    assert "(top level): unknown field 'rulez'; did you mean 'rules'?" in proc.stderr
 
 
 def test_database_path_that_is_not_duckdb(tmp_path):
