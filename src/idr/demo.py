@@ -239,8 +239,10 @@ def run_demo(db: str, *, persons: int = 2000, seed: int = 7) -> int:
                            "ORDER BY cluster_size DESC, resolved_id LIMIT 1)").fetchall()[0]
     finally:
         con.close()
-    print(f"  idr show {a} --db {db}        # the cluster's members and golden profile")
-    print(f"  idr explain {a} {b} --db {db}   # why two records are linked")
+    from .hints import idr_command
+
+    print(f"  {idr_command('show', a, db=db)}  # the cluster's members and golden profile")
+    print(f"  {idr_command('explain', a, b, db=db)}  # why two records are linked")
     return 0
 
 
