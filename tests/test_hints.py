@@ -54,7 +54,7 @@ def test_demo_and_dry_run_hints_work_when_pasted(tmp_path, capsys, monkeypatch):
     code, out, _ = cli(capsys, "demo", "--db", db, "--persons", "300")
     assert code == 0
     hints = [line.strip() for line in out.split("Try next:\n", 1)[1].splitlines() if line.strip()]
-    assert len(hints) == 4 and all(db in " ".join(shlex.split(h, comments=True)) for h in hints)
+    assert len(hints) == 6 and all(db in " ".join(shlex.split(h, comments=True)) for h in hints)
     for hint in hints:
         capsys.readouterr()
         run_hint(hint, tmp_path)
