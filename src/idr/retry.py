@@ -80,9 +80,16 @@ def wait_for(fn, seconds: float, what: str, transient, *, kind: str, poll_max: f
         RETRIES[kind] += 1
         log.info("waiting for %s (%.0f s so far)", what, state.seconds_since_start or 0.0)
 
+    backoff = tenacity.wait_random_exponential(multiplier=0.2, max=poll_max)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        # Never sleep past the deadline, so the last attempt comes when the time is up
+        # (stopping *before* a long random wait would give up early).
+        return max(0.0, min(backoff(state), seconds - (state.seconds_since_start or 0.0)))
+
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_before_delay(seconds),
-        wait=tenacity.wait_random_exponential(multiplier=0.2, max=poll_max),
+        stop=tenacity.stop_after_delay(seconds),
+        wait=wait,
         retry=tenacity.retry_if_exception(transient),
         sleep=lambda s: SLEEP[0](s),
         before_sleep=before_sleep,
