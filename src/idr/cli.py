@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .argtypes import positive_int, seconds
+
 DEFAULT_DB = "idr.duckdb"
 
 
@@ -83,12 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", default=None,
                      help="run the whole pipeline but publish nothing: record what would change in "
                           "idr_out.dry_run_results / dry_run_summary (default: $IDR_DRY_RUN)")
-    run.add_argument("--max-iters", type=_positive_int, default=None,
+    run.add_argument("--max-iters", type=positive_int, default=None,
                      help="round limit for the sql components strategy (default: config max_iters, 100); "
                           "reaching it fails the run")
     run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
                      help="connected components strategy (default: config components_strategy, inprocess)")
-    run.add_argument("--wait", type=_seconds, default=None, metavar="SECONDS",
+    run.add_argument("--wait", type=seconds, default=None, metavar="SECONDS",
                      help="if another run is using the database, wait up to SECONDS for it to finish instead of "
                           "failing after a few quick retries (exit 2 if it is still busy then)")
     run.add_argument("--quiet", action="store_true",
@@ -119,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("key", metavar="KEY", nargs="?", help="an entity key, e.g. crm:C000042")
     sh.add_argument("--type", dest="identifier_type", help="identifier type, e.g. EMAIL (with --value)")
     sh.add_argument("--value", help="identifier value, as written in a source (with --type)")
-    sh.add_argument("--limit", type=_positive_int, default=50, help="members and identifiers shown (default 50)")
+    sh.add_argument("--limit", type=positive_int, default=50, help="members and identifiers shown (default 50)")
     sh.add_argument("--mask", action="store_true", help="hide identifier and attribute values")
     res = sub.add_parser("results", help="where the published results live, for other tools")
     res_sub = res.add_subparsers(dest="results_command", metavar="SUBCOMMAND", required=True)
@@ -144,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     reject.add_argument("run_id", metavar="RUN_ID", help="the HELD run (see `idr runs`)")
 
     runs = sub.add_parser("runs", parents=[db], help="show recent runs from idr_out.run_history")
-    runs.add_argument("--limit", type=_positive_int, default=20, help="how many runs to show (default 20)")
+    runs.add_argument("--limit", type=positive_int, default=20, help="how many runs to show (default 20)")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION")
     show = runs_sub.add_parser("show", parents=[db], help="one run in detail: counts, gate verdict, cost per stage",
                                description="Print one run from idr_out.run_history: its status, counts, warnings, "
@@ -169,29 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default=argparse.SUPPRESS,
                       help=f"database to create (default: $IDR_DB or ./{DEMO_DB}; an existing file is replaced "
                            "only if an earlier `idr demo` made it)")
-    demo.add_argument("--persons", type=_positive_int, default=2000, help="number of simulated people (default 2000)")
+    demo.add_argument("--persons", type=positive_int, default=2000, help="number of simulated people (default 2000)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected zero or more seconds, got {text}")
-    return value
 
 
 def _version() -> str:

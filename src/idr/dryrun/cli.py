@@ -8,29 +8,13 @@ from __future__ import annotations
 
 import argparse
 
+from ..argtypes import number
 from .model import CHANGE_TYPES
 
+count = number(int, "a whole number >= 0", zero_ok=True)
+days = number(float, "a number of days >= 0", zero_ok=True)
+
 DEFAULT_LIMIT = 50
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected zero or more, got {value}")
-    return value
-
-
-def _days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected zero or more days, got {text}")
-    return value
 
 
 def add_parser(subparsers, db_parent) -> None:
@@ -45,7 +29,7 @@ def add_parser(subparsers, db_parent) -> None:
     show.add_argument("run_id", metavar="RUN_ID", help="run id printed by `idr run --dry-run`")
     show.add_argument("--change-type", type=str.upper, choices=CHANGE_TYPES,
                       help="only rows of this change type")
-    show.add_argument("--limit", type=_count, default=DEFAULT_LIMIT, metavar="N",
+    show.add_argument("--limit", type=count, default=DEFAULT_LIMIT, metavar="N",
                       help=f"at most this many rows (default {DEFAULT_LIMIT}; 0 prints the summary only)")
     show.add_argument("--report", metavar="FILE.html",
                       help="also write a self-contained HTML impact report to this file")
@@ -58,9 +42,9 @@ def add_parser(subparsers, db_parent) -> None:
                                        "--keep-last always spares the N most recent dry runs. Without "
                                        "options, removes dry runs older than dry_run_retention_days "
                                        "(what every run does at its start).")
-    clean.add_argument("--older-than", type=_days, metavar="DAYS", help="dry runs created more than DAYS ago")
+    clean.add_argument("--older-than", type=days, metavar="DAYS", help="dry runs created more than DAYS ago")
     clean.add_argument("--run-id", metavar="ID", help="this dry run only")
-    clean.add_argument("--keep-last", type=_count, metavar="N", help="spare the N most recent dry runs")
+    clean.add_argument("--keep-last", type=count, metavar="N", help="spare the N most recent dry runs")
 
 
 def main(args) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..argtypes import number
+
 DEFAULT_PORT = 9466
 
 
@@ -22,21 +24,9 @@ def _port(text: str) -> int:
     return value
 
 
-def _positive(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-        return value
-    return parse
-
-
 def _retry_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds per request (default 10)")
-    p.add_argument("--attempts", type=_positive(int), default=3,
+    p.add_argument("--timeout", type=number(float, "a number of seconds > 0", zero_ok=False), default=10.0, help="seconds per request (default 10)")
+    p.add_argument("--attempts", type=number(int, "a positive whole number", zero_ok=False), default=3,
                    help="tries per request, retrying connection errors, timeouts and 5xx answers with "
                         "exponential backoff and jitter; 4xx answers are not retried (default 3)")
 

@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..argtypes import number, seconds
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text}")
-    return value
-
-
-def _days(text: str) -> int:
-    # Not idr.cli's _positive_int: ops sits below the cli package and must not import it.
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {value}")
-    return value
+days = number(int, "a positive whole number of days", zero_ok=False)
 
 
 def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
@@ -39,10 +22,10 @@ def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
                     "is recorded in idr_out.backup_history; backups in DIR older than the retention are removed. "
                     "Exit 0 on success, 2 on bad input (unwritable DIR, database busy after --wait). See docs/backup.md.")
     b.add_argument("--to", required=True, metavar="DIR", help="folder that holds the backups (created if missing)")
-    b.add_argument("--wait", type=_seconds, default=DEFAULT_WAIT_SECONDS, metavar="SECONDS",
+    b.add_argument("--wait", type=seconds, default=DEFAULT_WAIT_SECONDS, metavar="SECONDS",
                    help=f"wait this long for a run in progress to release the database (default "
                         f"{DEFAULT_WAIT_SECONDS:g}; 0: fail at once)")
-    b.add_argument("--keep-days", type=_days, default=None, metavar="DAYS",
+    b.add_argument("--keep-days", type=days, default=None, metavar="DAYS",
                    help="remove backups in DIR older than this (default: idr_meta.config backup_retention_days, 30)")
 
     r = sub.add_parser(
@@ -65,9 +48,9 @@ def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
                     "Changes nothing. Exit code: 0 all passed, 1 warnings only, 2 at least one failure (also for "
                     "bad input such as a missing database, with a message instead of a report). See docs/doctor.md.")
     d.add_argument("--json", action="store_true", help="print the report as JSON (same exit codes)")
-    d.add_argument("--wait", type=_seconds, default=60.0, metavar="SECONDS",
+    d.add_argument("--wait", type=seconds, default=60.0, metavar="SECONDS",
                    help="wait this long for a run in progress to release the database (default 60)")
-    d.add_argument("--timeout", type=_seconds, default=3.0, metavar="SECONDS",
+    d.add_argument("--timeout", type=seconds, default=3.0, metavar="SECONDS",
                    help="seconds per exporter reachability probe (default 3)")
 
 
