@@ -25,4 +25,4 @@ def number(kind: type, what: str, *, zero_ok: bool):
 
 
 seconds = number(float, "a number of seconds >= 0", zero_ok=True)
-positive_int = number(int, "a positive whole number", zero_ok=False)
+positive_int = number(int, "a positive integer", zero_ok=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..argtypes import number
+from ..argtypes import number, positive_int
 
 DEFAULT_PORT = 9466
 
@@ -26,7 +26,7 @@ def _port(text: str) -> int:
 
 def _retry_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=number(float, "a number of seconds > 0", zero_ok=False), default=10.0, help="seconds per request (default 10)")
-    p.add_argument("--attempts", type=number(int, "a positive whole number", zero_ok=False), default=3,
+    p.add_argument("--attempts", type=positive_int, default=3,
                    help="tries per request, retrying connection errors, timeouts and 5xx answers with "
                         "exponential backoff and jitter; 4xx answers are not retried (default 3)")
 

@@ -144,7 +144,7 @@ def _retention_days(con) -> int:
         if value <= 0:
             raise ValueError
     except ValueError:
-        raise ConfigError(f"idr_meta.config backup_retention_days={raw!r}: expected a positive whole number "
+        raise ConfigError(f"idr_meta.config backup_retention_days={raw!r}: expected a positive integer "
                           "of days") from None
     return value
 
