@@ -33,7 +33,7 @@ def test_zero_ok_is_the_only_difference():
     (["run", "--wait", "-1"], "expected a number of seconds >= 0, got -1"),
     (["dry-run", "cleanup", "--older-than", "-2"], "expected a number of days >= 0, got -2"),
     (["metrics", "push", "--timeout", "0"], "expected a number of seconds > 0, got 0"),
-    (["backup", "--to", "x", "--keep-days", "0"], "expected a positive integer number of days, got 0"),
+    (["backup", "--to", "x", "--keep-days", "0"], "expected a whole number of days > 0, got 0"),
 ])
 def test_cli_refuses_bad_numbers(tmp_path, args, expected):
     r = idr_cli(*args, "--db", str(tmp_path / "none.duckdb"))

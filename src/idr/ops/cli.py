@@ -6,7 +6,7 @@ import argparse
 
 from ..argtypes import number, seconds
 
-days = number(int, "a positive number of days (integer)", zero_ok=False)
+days = number(int, "a whole number of days > 0", zero_ok=False)
 
 
 def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
