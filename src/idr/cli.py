@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_ops_parsers(sub, db)
 
+    from .api.cli import add_parsers as add_api_parsers
+
+    add_api_parsers(sub, db)
+
     demo = sub.add_parser("demo", help="create a sample database, configure it, run FULL, print the summary",
                           description="Generate realistic sample sources (CRM, orders, loyalty, web sign-ups "
                                       "with messy emails and phones), configure idr for them, run FULL and "
@@ -508,6 +512,15 @@ def _ops_commands() -> dict:
 
 
 COMMANDS.update(_ops_commands())
+
+
+def _api_commands() -> dict:
+    from .api.cli import COMMANDS as API
+
+    return API
+
+
+COMMANDS.update(_api_commands())
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -83,3 +83,100 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as e:
         raise ConfigError([f"environment: {p}" for p in _problems(e)]) from None
+
+
+# --- `idr serve` --------------------------------------------------------------------------------
+
+RATE = r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?\s*$"
+
+
+class ServeSettings(BaseSettings):
+    """Settings of the lookup service (`idr serve`, docs/serve.md). A class of their own so
+    that a bad REDIS_URL stops `idr serve` (exit 2) without touching other commands. The
+    names the operations guide uses (REDIS_URL, CACHE_TTL_SECONDS, RATE_LIMIT_*) are read
+    as they are; every one also answers to an IDR_ prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="IDR_", env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore", case_sensitive=False, validate_default=True)
+
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("IDR_SERVE_HOST", "HOST"))
+    port: int = Field(8080, ge=1, le=65535, validation_alias=AliasChoices("IDR_SERVE_PORT", "PORT"))
+    workers: int = Field(1, ge=1, le=64, validation_alias=AliasChoices("IDR_SERVE_WORKERS", "WEB_CONCURRENCY"))
+    # Shared state for replicas: rate limits and the lookup cache. Unset: per process.
+    redis_url: SecretStr | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "IDR_REDIS_URL"))
+    redis_timeout_seconds: float = Field(0.25, gt=0, le=10, validation_alias=AliasChoices(
+        "REDIS_TIMEOUT_SECONDS", "IDR_REDIS_TIMEOUT_SECONDS"))
+    # How often a service that lost Redis tries it again.
+    redis_retry_seconds: float = Field(2.0, gt=0, le=300, validation_alias=AliasChoices(
+        "REDIS_RETRY_SECONDS", "IDR_REDIS_RETRY_SECONDS"))
+    cache_enabled: bool = Field(True, validation_alias=AliasChoices("CACHE_ENABLED", "IDR_CACHE_ENABLED"))
+    cache_ttl_seconds: int = Field(60, ge=1, le=86400, validation_alias=AliasChoices(
+        "CACHE_TTL_SECONDS", "IDR_CACHE_TTL_SECONDS"))
+    cache_max_entries: int = Field(100_000, ge=1, validation_alias=AliasChoices(
+        "CACHE_MAX_ENTRIES", "IDR_CACHE_MAX_ENTRIES"))
+    rate_limit_enabled: bool = Field(True, validation_alias=AliasChoices("RATE_LIMIT_ENABLED", "IDR_RATE_LIMIT_ENABLED"))
+    # Per API key and route class (limits' notation: "600/minute", "10 per second").
+    rate_limit_lookup: str = Field("6000/minute", validation_alias=AliasChoices(
+        "RATE_LIMIT_LOOKUP", "IDR_RATE_LIMIT_LOOKUP"))
+    rate_limit_batch: str = Field("120/minute", validation_alias=AliasChoices(
+        "RATE_LIMIT_BATCH", "IDR_RATE_LIMIT_BATCH"))
+    rate_limit_read: str = Field("600/minute", validation_alias=AliasChoices(
+        "RATE_LIMIT_READ", "IDR_RATE_LIMIT_READ"))
+    rate_limit_admin: str = Field("60/minute", validation_alias=AliasChoices(
+        "RATE_LIMIT_ADMIN", "IDR_RATE_LIMIT_ADMIN"))
+    # How often the snapshot pointer is read to notice a publish.
+    snapshot_poll_seconds: float = Field(1.0, gt=0, le=3600)
+    # The API key store (default: <db>.idr/apikeys.sqlite3, next to the snapshots).
+    apikey_file: Path | None = None
+    batch_max: int = Field(1000, ge=1, le=10_000)
+    records_max: int = Field(100, ge=1, le=100_000, description="records listed per cluster in an answer")
+
+    @field_validator("rate_limit_lookup", "rate_limit_batch", "rate_limit_read", "rate_limit_admin")
+    @classmethod
+    def _rate(cls, v: str):
+        import re
+
+        if not re.match(RATE, v, re.I):
+            raise ValueError("expected a rate such as 600/minute, 10/second or 1000 per hour")
+        return v.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v):
+        if v is None or not v.get_secret_value().strip():
+            return None
+        from urllib.parse import urlsplit
+
+        text = v.get_secret_value().strip()
+        try:
+            url = urlsplit(text)
+            port = url.port  # ValueError when not a number in range
+        except ValueError as e:
+            raise ValueError(f"not a valid URL ({e})") from None
+        if url.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"scheme {url.scheme or '(none)'!r}: expected redis://, rediss:// or unix://")
+        if url.scheme != "unix" and not url.hostname:
+            raise ValueError("no host (expected e.g. redis://127.0.0.1:6379/0)")
+        del port
+        return SecretStr(text)
+
+
+def serve_problems(e: ValidationError) -> list[str]:
+    """Problems of ServeSettings, named as the environment spells them."""
+    out = []
+    for err in e.errors():
+        loc = str(err["loc"][0]).upper() if err["loc"] else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        secret = "REDIS_URL" in loc  # may carry a password: never echoed
+        shown = "" if secret or err.get("input") is None else f"={err['input']!r}"
+        out.append(f"environment: {loc or 'settings'}{shown}: {msg}")
+    return out
+
+
+def get_serve_settings(**overrides) -> ServeSettings:
+    """The service's settings from the environment (and .env), command-line values on top.
+    ConfigError (exit 2) lists every problem."""
+    try:
+        return ServeSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        raise ConfigError(serve_problems(e)) from None

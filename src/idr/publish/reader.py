@@ -56,6 +56,25 @@ def open_results(db: str | os.PathLike, *, threads: int | None = None) -> duckdb
     return con
 
 
+def open_snapshot(db: str | os.PathLike, *, threads: int | None = None
+                  ) -> tuple[str, duckdb.DuckDBPyConnection] | None:
+    """(snapshot id, connection as open_results gives it) read from one pointer reading, so
+    the id names exactly the snapshot the connection reads (snapshot_version followed by
+    open_results could straddle a publish). None when no snapshot was published: a
+    long-lived reader (the lookup service) never opens the database file itself."""
+    db = Path(db)
+    pointer = layout.read_pointer(db)
+    if pointer is None:
+        return None
+    manifest = layout.read_manifest(db, pointer["snapshot"])
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    layout.create_views(con, "idr_out", manifest)
+    return pointer["snapshot"], con
+
+
 def _open_legacy(db: Path) -> duckdb.DuckDBPyConnection:
     from ..backends.duckdb import open_database
 

@@ -1,0 +1,50 @@
+"""The FastAPI application: routers, error handlers, middleware, and the service opened
+in the lifespan (the snapshot is loaded in the background: /v1/health answers 503 until
+it is)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ..settings import ServeSettings
+from . import errors
+from .middleware import RequestContext
+from .routers import entities, health, lookup, runs
+from .service import Service
+
+DESCRIPTION = """Identity lookups over idr's published results (docs/serve.md).
+
+Send an API key in `X-API-Key` (`idr apikey create --name NAME --scope read|admin`).
+Every error has one shape: `{"error": {"code", "message", "request_id"}}`.
+Every response carries `X-Request-ID` (yours when you send a plain one)."""
+
+
+def create_app(db: str | Path, settings: ServeSettings, *, service: Service | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        svc = service or Service.open(db, settings)
+        app.state.service = svc
+        svc.start()
+        try:
+            yield
+        finally:
+            svc.close()
+
+    app = FastAPI(title="idr lookup API", version=_version(), description=DESCRIPTION, lifespan=lifespan)
+    errors.install(app)
+    for r in (health.router, lookup.router, entities.router, runs.router):
+        app.include_router(r)
+    app.add_middleware(RequestContext)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("idr")
+    except PackageNotFoundError:
+        return "0"

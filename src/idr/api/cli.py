@@ -1,0 +1,91 @@
+"""`idr serve` and `idr apikey create|list|revoke`. Only argparse loads when the parser is built."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
+    s = sub.add_parser(
+        "serve", parents=[db_parent], help="HTTP lookup service over the published results",
+        description="Serve identity lookups over HTTP from the published snapshot (FastAPI; OpenAPI at /docs). "
+                    "Settings come from the environment (REDIS_URL, CACHE_TTL_SECONDS, RATE_LIMIT_*, ...; see "
+                    "docs/serve.md); a bad one stops the service with exit code 2. Needs the `serve` extra: "
+                    "pip install 'idr[serve]'.")
+    s.add_argument("--host", default=None, help="address to listen on (default $IDR_SERVE_HOST or 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="port (default $IDR_SERVE_PORT or 8080)")
+
+    k = sub.add_parser("apikey", help="create, list and revoke API keys of the lookup service",
+                       description="API keys of `idr serve`, stored as salted scrypt hashes in "
+                                   "<db>.idr/apikeys.sqlite3 (or $IDR_APIKEY_FILE). A key is printed once, "
+                                   "at creation; a revoked key is refused at once by every replica.")
+    ks = k.add_subparsers(dest="apikey_command", metavar="ACTION", required=True)
+    c = ks.add_parser("create", parents=[db_parent], help="create a key and print it (once)")
+    c.add_argument("--name", required=True, help="who or what uses the key (shown in logs and lists)")
+    c.add_argument("--scope", choices=("read", "admin"), default="read",
+                   help="read: /v1 routes; admin: also /internal/status (default read)")
+    ks.add_parser("list", parents=[db_parent], help="list keys (ids, names, scopes; never the keys)")
+    r = ks.add_parser("revoke", parents=[db_parent], help="revoke a key by its id")
+    r.add_argument("key_id", help="the key's id, as `idr apikey list` shows it")
+
+
+def cmd_serve(args) -> int:
+    from ..errors import InputError
+    from ..settings import get_serve_settings
+
+    settings = get_serve_settings(host=args.host, port=args.port)
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ImportError as e:
+        raise InputError(f"idr serve needs the serve extra (pip install 'idr[serve]'): {e.name} is missing") from None
+    _access_logs(args)
+    app = create_app(args.db, settings)
+    # uvicorn's own access log would print paths and query strings (identifier values): off.
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_config=None,
+                server_header=False, lifespan="on")
+    return 0
+
+
+def _access_logs(args) -> None:
+    """Request lines at INFO unless IDR_LOG_LEVEL says otherwise; JSON unless --log-format
+    or IDR_LOG_FORMAT says plain."""
+    import logging
+    import os
+
+    from ..logs import configure
+    from ..settings import get_settings
+
+    if args.log_format is None and not os.environ.get("IDR_LOG_FORMAT"):
+        configure(log_format="json", log_file=args.log_file)
+    logger = logging.getLogger("idr")
+    if get_settings().log_level is None:
+        logger.setLevel(logging.INFO)
+
+
+def cmd_apikey(args) -> int:
+    from ..settings import get_serve_settings
+    from . import keys
+
+    path = keys.store_path(args.db, get_serve_settings().apikey_file)
+    if args.apikey_command == "create":
+        record, key = keys.create(path, args.name, args.scope)
+        print(key)
+        print(f"key id {record.key_id}, name {record.name!r}, scope {record.scope}: store it now, it is not shown "
+              f"again (only its hash is kept in {path})", file=sys.stderr)
+    elif args.apikey_command == "list":
+        rows = keys.list_keys(path)
+        if not rows:
+            print(f"no API keys in {path}")
+        for k in rows:
+            state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+            print(f"{k.key_id}  {k.scope:<5}  {state:<30}  created {k.created_at}  {k.name}")
+    else:
+        k = keys.revoke(path, args.key_id)
+        print(f"revoked {k.key_id} ({k.name}) at {k.revoked_at}")
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "apikey": cmd_apikey}

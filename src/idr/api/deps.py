@@ -1,0 +1,69 @@
+"""Dependencies the routers declare: the service, the served index, an authorised key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from .errors import ApiError
+from .index import SnapshotIndex
+from .keys import ApiKey
+from .metrics import AUTH_FAILURES
+from .service import Service
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def current_index(service: ServiceDep) -> SnapshotIndex:
+    """The index requests answer from: taken once per request (see snapshots.py)."""
+    index = service.snapshots.current
+    if index is None:
+        raise ApiError(503, "not_ready", "no published snapshot is loaded yet (run `idr run` or `idr init`, "
+                       "or wait for the service to finish loading)", {"Retry-After": "5"})
+    return index
+
+
+IndexDep = Annotated[SnapshotIndex, Depends(current_index)]
+
+
+def authorised(scope: str, route_class: str):
+    """A dependency: the caller's key must be valid, have `scope`, and be within the rate
+    of `route_class`."""
+
+    def check(request: Request, service: ServiceDep,
+              x_api_key: Annotated[str | None, Header(description="API key (`idr apikey create`)")] = None
+              ) -> ApiKey:
+        if not x_api_key:
+            AUTH_FAILURES.labels(reason="missing").inc()
+            raise ApiError(401, "missing_api_key", "send an API key in the X-API-Key header",
+                           {"WWW-Authenticate": "ApiKey"})
+        key = service.keys.verify(x_api_key)
+        if key is None:
+            AUTH_FAILURES.labels(reason="invalid").inc()
+            raise ApiError(401, "invalid_api_key", "the API key is unknown, malformed or revoked",
+                           {"WWW-Authenticate": "ApiKey"})
+        request.state.key_name = key.name
+        if not key.allows(scope):
+            AUTH_FAILURES.labels(reason="scope").inc()
+            raise ApiError(403, "forbidden", f"this key's scope ({key.scope}) does not allow this route "
+                           f"(needs {scope})")
+        if service.settings.rate_limit_enabled:
+            verdict = service.limits.hit(route_class, key.key_id)
+            if not verdict.allowed:
+                raise ApiError(429, "rate_limited", f"rate limit {verdict.limit} for {route_class} routes reached; "
+                               f"retry in {verdict.retry_after} s", {"Retry-After": str(verdict.retry_after)})
+        return key
+
+    return check
+
+
+LookupKey = Annotated[ApiKey, Depends(authorised("read", "lookup"))]
+BatchKey = Annotated[ApiKey, Depends(authorised("read", "batch"))]
+ReadKey = Annotated[ApiKey, Depends(authorised("read", "read"))]
+AdminKey = Annotated[ApiKey, Depends(authorised("admin", "admin"))]

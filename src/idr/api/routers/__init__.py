@@ -1,0 +1,1 @@
+"""One router per resource: health, lookup, entities and clusters, runs, internal status."""

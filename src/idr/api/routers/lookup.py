@@ -1,0 +1,117 @@
+"""GET /v1/lookup and POST /v1/lookup/batch: who holds this identifier value?"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from ..cache import cache_key
+from ..deps import BatchKey, IndexDep, LookupKey, ServiceDep
+from ..errors import ApiError, documented
+from ..index import SnapshotIndex
+from ..models import MAX_NAME, MAX_VALUE, BatchRequest, BatchResult, LookupResult
+from ..service import Service
+
+router = APIRouter(prefix="/v1", tags=["lookup"])
+
+
+def _dumps(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
+def _check_type(index: SnapshotIndex, identifier_type: str) -> None:
+    if index.normaliser is None or identifier_type not in index.normaliser.rules:
+        known = ", ".join(sorted(index.normaliser.rules)) if index.normaliser else "none (no run published)"
+        raise ApiError(422, "unknown_identifier_type",
+                       f"unknown identifier type for the served run (known: {known})")
+
+
+def _result(index: SnapshotIndex, records_max: int, identifier_type: str, norm: str | None, status: str) -> dict:
+    body = {"status": status, "identifier_type": identifier_type, "normalised_value": norm, "resolved_id": None,
+            "cluster_size": None, "skipped_group": False, "matches": [], "clusters_total": 0,
+            "snapshot": index.version}
+    if status != "ok":
+        return body
+    holders = index.holders(identifier_type, norm)
+    if len(holders) == 0:
+        body["status"] = "not_found"
+        return body
+    clusters = index.member_cluster[holders]
+    order = np.argsort(clusters, kind="stable")
+    found, starts, counts = np.unique(clusters[order], return_index=True, return_counts=True)
+    sizes = index.cluster_size[found]
+    # Largest clusters first; a skipped group may be held by thousands: list records_max of them.
+    ranked = sorted(range(len(found)), key=lambda i: (-int(sizes[i]), int(found[i])))[:records_max]
+    matches = []
+    for i in ranked:
+        members = holders[order[starts[i]:starts[i] + min(int(counts[i]), records_max)]]
+        records = sorted(({"entity_key": m.entity_key, "table_id": m.table_id}
+                          for m in map(index.member, members.tolist())), key=lambda r: r["entity_key"])
+        matches.append({"resolved_id": index.cluster_rid[int(found[i])].as_py(), "cluster_size": int(sizes[i]),
+                        "records": records, "records_total": int(counts[i])})
+    body.update(status="found", skipped_group=index.is_skipped(identifier_type, norm), matches=matches,
+                clusters_total=len(found))
+    if len(matches) == 1:
+        body.update(resolved_id=matches[0]["resolved_id"], cluster_size=matches[0]["cluster_size"])
+    return body
+
+
+def lookup_bytes(service: Service, index: SnapshotIndex, identifier_type: str, raw: str) -> tuple[bytes, str]:
+    """(the answer as JSON, its status), through the cache when the value can link."""
+    norm, status = index.normaliser.normalise(identifier_type, raw)
+    if status != "ok":
+        return _dumps(_result(index, service.settings.records_max, identifier_type, norm, status)), status
+    key = cache_key(index.version, identifier_type, norm)
+    cached = service.cache.get(key)
+    if cached is not None:  # "<status>\n<answer>"
+        status, _, data = cached.partition(b"\n")
+        return data, status.decode()
+    body = _result(index, service.settings.records_max, identifier_type, norm, status)
+    data = _dumps(body)
+    service.cache.put(key, body["status"].encode() + b"\n" + data)
+    return data, body["status"]
+
+
+_STATUS_ERRORS = {
+    "invalid": "the value is not a valid {t} once normalised, so it links no records",
+    "placeholder": "the value is a placeholder (see placeholder_values), so it links no records",
+    "excluded": "the value is excluded for {t} (idr_meta.identifier_exclusion), so it links no records",
+}
+
+
+@router.get("/lookup", response_model=LookupResult, responses=documented(401, 403, 404, 422, 429, 503),
+            summary="Find the cluster holding an identifier value")
+async def lookup(service: ServiceDep, index: IndexDep, _key: LookupKey,
+                 type: Annotated[str, Query(min_length=1, max_length=MAX_NAME, description="identifier type, e.g. EMAIL")],
+                 value: Annotated[str, Query(min_length=1, max_length=MAX_VALUE,
+                                             description="the value as you have it: normalised as the served run did")]):
+    """The value is normalised exactly as the run that produced the served results
+    normalised it (so ` Jane@X.COM ` finds `jane@x.com`). 404 when no record holds it;
+    422 when it cannot link (invalid, placeholder or excluded)."""
+    _check_type(index, type)
+    data, status = lookup_bytes(service, index, type, value)
+    if status == "not_found":
+        raise ApiError(404, "not_found", f"no record holds this {type} value in snapshot {index.version}")
+    if status in _STATUS_ERRORS:
+        raise ApiError(422, f"value_{status}", _STATUS_ERRORS[status].format(t=type))
+    return Response(data, media_type="application/json")
+
+
+@router.post("/lookup/batch", response_model=BatchResult, responses=documented(400, 401, 403, 415, 422, 429, 503),
+             summary="Up to 1,000 lookups in one request")
+async def lookup_batch(service: ServiceDep, index: IndexDep, _key: BatchKey, body: BatchRequest):
+    """Each lookup answers as GET /v1/lookup would, with its status in the result
+    (found, not_found, invalid, placeholder, excluded) instead of an error. All answers
+    come from one snapshot."""
+    if len(body.lookups) > service.settings.batch_max:
+        raise ApiError(422, "batch_too_large", f"at most {service.settings.batch_max} lookups per request")
+    for item in body.lookups:
+        _check_type(index, item.type)
+    parts = [lookup_bytes(service, index, item.type, item.value)[0] for item in body.lookups]
+    snapshot = json.dumps(index.version).encode()
+    return Response(b'{"results":[' + b",".join(parts) + b'],"snapshot":' + snapshot + b"}",
+                    media_type="application/json")

@@ -1,0 +1,178 @@
+"""One value at a time, normalised exactly as a run normalises a column (for lookups).
+
+A run cleans identifier values in SQL (canonical.py) and phones with phonenumbers
+(phone.py); a lookup service gets one value per request and cannot afford a database
+query for each. So:
+
+* ASCII values are cleaned here in Python. For ASCII the SQL canonicalisers reduce to
+  plain string operations (NFC changes nothing, lower() is ASCII's, RE2's \\s is
+  [\\t\\n\\f\\r ]), and tests compare both on random ASCII text.
+* any other value goes through the SQL canonicaliser itself, on a small in-memory DuckDB
+  connection, so non-ASCII case mapping and normalisation are DuckDB's, not Python's.
+* PHONE is phonenumbers' answer (phone_slow), which is the run's contract for phones.
+
+Then the run's checks: validity (EMAIL), placeholders, exact and LIKE exclusions. The
+configuration is the one the served run used (run_history.config_snapshot), so lookups
+follow the rules of the results they read, not rules edited since.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+
+from ..config.models import Config
+from .canonical import clean_sql, placeholder_key_sql, valid_sql
+from .phone import phone_slow
+
+_ASCII_SPACE = "\t\n\x0b\x0c\r "  # what the trim regex removes, in ASCII
+_EMAIL_OK = re.compile(r"[^@\t\n\f\r ]+@[^@\t\n\f\r .]+(\.[^@\t\n\f\r .]+)+")
+
+
+def _trim(v: str) -> str:
+    # SQL only rewrites values whose first or last character might be whitespace.
+    if v and (ord(v[0]) <= 32 or ord(v[-1]) <= 32):
+        return v.strip(_ASCII_SPACE)
+    return v
+
+
+def _email(v: str) -> str:
+    return _trim(v).lower()
+
+
+def _email_gmail(v: str) -> str:
+    e = _email(v)
+    parts = e.split("@")
+    local, domain = parts[0], parts[1] if len(parts) > 1 else ""
+    if domain in ("gmail.com", "googlemail.com"):
+        return local.split("+")[0].replace(".", "") + "@gmail.com"
+    return e
+
+
+ASCII_CLEAN = {
+    "NONE": lambda v: v,
+    "TRIM": _trim,
+    "LOWERCASE": lambda v: _trim(v).lower(),
+    "UPPERCASE": lambda v: _trim(v).upper(),
+    "EMAIL": _email,
+    "EMAIL_GMAIL": _email_gmail,
+    "DIGITS": lambda v: re.sub(r"[^0-9]", "", v),
+}
+ASCII_VALID = {"EMAIL": _EMAIL_OK, "EMAIL_GMAIL": _EMAIL_OK}
+
+
+class _Engine:
+    """The SQL canonicalisers on one value (non-ASCII values): one DuckDB connection,
+    used under a lock (calls are rare and short)."""
+
+    def __init__(self):
+        import duckdb
+
+        self._con = duckdb.connect(":memory:")
+        self._lock = threading.Lock()
+
+    def clean(self, canon: str, hashed: bool, value: str) -> tuple[str | None, bool, str]:
+        """(cleaned value, passes the validity check, placeholder key), as normalised_sql."""
+        valid = valid_sql(canon, "c", hashed=hashed)
+        key = placeholder_key_sql("c") if canon == "NONE" and not hashed else "lower(c)"
+        sql = f"SELECT c, {valid or 'TRUE'}, {key} FROM (SELECT {clean_sql(canon, '$v', hashed=hashed)} AS c)"
+        with self._lock:
+            [(cleaned, ok, ph_key)] = self._con.execute(sql, {"v": value}).fetchall()
+        return cleaned, bool(ok), ph_key
+
+    def placeholder_key(self, value: str) -> str:
+        with self._lock:
+            return self._con.execute(f"SELECT {placeholder_key_sql('$v')}", {"v": value}).fetchall()[0][0]
+
+
+_ENGINE: _Engine | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def _engine() -> _Engine:
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            _ENGINE = _Engine()
+        return _ENGINE
+
+
+def like_regex(pattern: str) -> re.Pattern:
+    """SQL LIKE (no escape character, as the run's exclusions use it) as a regex."""
+    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    canonicalize: str
+    hashed: bool  # every mapping of the type holds hashed values (cleaned as hashes are)
+
+
+@dataclass
+class ValueNormaliser:
+    rules: dict[str, TypeRule]
+    placeholders: frozenset[str]
+    region: str
+    exact: dict[str, set[str]] = field(default_factory=dict)  # type -> normalised excluded values
+    patterns: dict[str, list[re.Pattern]] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Config) -> ValueNormaliser:
+        active = {r.identifier_type: r for r in config.rules if r.is_active}
+        mappings: dict[str, list[bool]] = {}
+        for s in config.sources:
+            if s.is_active:
+                for m in s.identifiers:
+                    mappings.setdefault(m.identifier_type, []).append(bool(m.is_hashed))
+        rules = {t: TypeRule(r.canonicalize.upper(), bool(mappings.get(t)) and all(mappings[t]))
+                 for t, r in active.items()}
+        placeholders = frozenset({v.strip().lower() for v in json.loads(config.setting("placeholder_values"))} | {""})
+        region = config.setting("phone_default_region").strip().upper()
+        out = cls(rules, placeholders, region)
+        for e in config.exclusions:
+            if e.identifier_type not in rules:
+                continue
+            if e.is_pattern:
+                out.patterns.setdefault(e.identifier_type, []).append(like_regex(e.identifier_value_pattern))
+            else:
+                norm = out._clean(e.identifier_type, e.identifier_value_pattern)[0]
+                if norm is not None:
+                    out.exact.setdefault(e.identifier_type, set()).add(norm)
+        return out
+
+    @classmethod
+    def from_snapshot_json(cls, text: str) -> ValueNormaliser:
+        return cls.from_config(Config.model_validate(json.loads(text)))
+
+    def _clean(self, identifier_type: str, raw: str) -> tuple[str | None, str]:
+        """(value_norm or None, placeholder key), as normalised_sql computes them."""
+        rule = self.rules[identifier_type]
+        if rule.canonicalize == "PHONE" and not rule.hashed:
+            key = _trim(raw).lower() if raw.isascii() else _engine().placeholder_key(raw)
+            return phone_slow([raw], self.region)[0], key
+        canon = "NONE" if rule.hashed else rule.canonicalize
+        if raw.isascii():
+            cleaned = _trim(raw).lower() if rule.hashed else ASCII_CLEAN[canon](raw)
+            check = None if rule.hashed else ASCII_VALID.get(canon)
+            ok = check is None or check.fullmatch(cleaned) is not None
+            key = (_trim(cleaned) if canon == "NONE" and not rule.hashed else cleaned).lower()
+        else:
+            cleaned, ok, key = _engine().clean(rule.canonicalize, rule.hashed, raw)
+        norm = cleaned if ok and cleaned != "" else None
+        return norm, key
+
+    def normalise(self, identifier_type: str, raw: str) -> tuple[str | None, str]:
+        """(value_norm, status): status ok, placeholder, invalid or excluded, in the run's
+        order of precedence; value_norm is None unless the value could link."""
+        norm, key = self._clean(identifier_type, raw)
+        if key in self.placeholders:
+            return None, "placeholder"
+        if norm is None:
+            return None, "invalid"
+        if norm in self.exact.get(identifier_type, ()) or any(
+                p.fullmatch(norm) for p in self.patterns.get(identifier_type, ())):
+            return None, "excluded"
+        return norm, "ok"
