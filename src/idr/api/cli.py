@@ -7,6 +7,8 @@ import sys
 
 
 def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
+    from ..argtypes import positive_int
+
     s = sub.add_parser(
         "serve", parents=[db_parent], help="HTTP lookup service over the published results",
         description="Serve identity lookups over HTTP from the published snapshot (FastAPI; OpenAPI at /docs). "
@@ -14,7 +16,7 @@ def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
                     "docs/serve.md); a bad one stops the service with exit code 2. Needs the `serve` extra: "
                     "pip install 'idr[serve]'.")
     s.add_argument("--host", default=None, help="address to listen on (default $IDR_SERVE_HOST or 127.0.0.1)")
-    s.add_argument("--port", type=int, default=None, help="port (default $IDR_SERVE_PORT or 8080)")
+    s.add_argument("--port", type=positive_int, default=None, help="port (default $IDR_SERVE_PORT or 8080)")
 
     k = sub.add_parser("apikey", help="create, list and revoke API keys of the lookup service",
                        description="API keys of `idr serve`, stored as salted scrypt hashes in "
