@@ -95,3 +95,40 @@ def server(db: Path, env: dict | None = None, log: Path | None = None):
             proc.wait()
         if log:
             out.close()
+
+
+REDIS = ("127.0.0.1", 6379)
+
+
+def redis_or_skip():
+    """The machine's Redis (.ci/run starts it), else skip (fail under IDR_REQUIRE_SERVICES=1)."""
+    import redis
+
+    from idr_testing import need
+
+    try:
+        redis.Redis(*REDIS, socket_timeout=1).ping()
+    except redis.RedisError:
+        need(f"Redis is not running on {REDIS[0]}:{REDIS[1]}")
+    return f"redis://{REDIS[0]}:{REDIS[1]}/0"
+
+
+@contextmanager
+def own_redis(port: int | None = None):
+    """A private redis-server on a free loopback port (one the test may stop and start)."""
+    from idr_testing import need
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        need("redis-server is not installed")
+    port = port or free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    try:
+        wait_ready(lambda: redis.Redis("127.0.0.1", port, socket_timeout=0.5).ping(), timeout=10)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -53,6 +53,7 @@ async def status(service: ServiceDep, _key: AdminKey):
     shared = service.shared
     redis = {"configured": shared is not None}
     if shared is not None:
+        shared.available()  # a Redis that returned shows up here without waiting for traffic
         redis.update(up=shared.up, url=shared.where, errors=shared.errors, last_error=shared.last_error)
     return {"snapshot": snap, "redis": redis, "cache": service.cache.status(), "keys": service.keys.counts(),
             "rate_limits": {"enabled": service.settings.rate_limit_enabled, **service.limits.status()},
