@@ -69,21 +69,23 @@ def test_batch_answers_like_single_lookups(api, demo_source):
                                       "idr_out.identity_identifiers_current WHERE identifier_type = 'EMAIL' ORDER BY 1 LIMIT 30")]
     items = [{"type": "EMAIL", "value": v.upper()} for v in values] + [
         {"type": "EMAIL", "value": "nobody.at.all@nowhere.example"}, {"type": "EMAIL", "value": "n/a"},
-        {"type": "EMAIL", "value": "not an email"}, {"type": "EMAIL", "value": "test@test.com"}]
+        {"type": "EMAIL", "value": "not an email"}, {"type": "EMAIL", "value": "test@test.com"},
+        {"type": "SSN", "value": "123"}]
     r = api.post("/v1/lookup/batch", json={"lookups": items})
     assert r.status_code == 200, r.text
     results = r.json()["results"]
-    assert [x["status"] for x in results[-4:]] == ["not_found", "placeholder", "invalid", "excluded"]
+    assert [x["status"] for x in results[-5:]] == ["not_found", "placeholder", "invalid", "excluded",
+                                                   "unknown_identifier_type"]
     for item, got in zip(items[:30], results):
         single = api.get("/v1/lookup", params=item).json()
         assert got == single
 
 
-def test_values_that_cannot_link_are_4xx_with_the_reason(api):
+def test_values_that_cannot_link_are_404_with_the_reason(api):
     for value, code in (("n/a", "value_placeholder"), ("not an email", "value_invalid"),
                         ("TEST@test.com ", "value_excluded")):
         r = api.get("/v1/lookup", params={"type": "EMAIL", "value": value})
-        assert (r.status_code, r.json()["error"]["code"]) == (422, code)
+        assert (r.status_code, r.json()["error"]["code"]) == (404, code)
     r = api.get("/v1/lookup", params={"type": "EMAIL", "value": "nobody.at.all@nowhere.example"})
     assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
 
@@ -118,11 +120,11 @@ def test_runs_with_stage_metrics(api, demo_source):
 
 
 @pytest.mark.parametrize("method, path, kwargs, status, code", [
-    ("get", "/v1/lookup", {"params": {"type": "SSN", "value": "x"}}, 422, "unknown_identifier_type"),
+    ("get", "/v1/lookup", {"params": {"type": "SSN", "value": "x"}}, 404, "unknown_identifier_type"),
     ("get", "/v1/lookup", {"params": {"type": "EMAIL", "value": ""}}, 422, "invalid_request"),
     ("get", "/v1/lookup", {"params": {"type": "EMAIL", "value": "x" * 10_000}}, 422, "invalid_request"),
     ("get", "/v1/lookup", {"params": {"type": "EMAIL"}}, 422, "invalid_request"),
-    ("get", "/v1/lookup", {"params": {"type": "EMAIL", "value": "'; DROP TABLE idr_out.run_history; --"}}, 422,
+    ("get", "/v1/lookup", {"params": {"type": "EMAIL", "value": "'; DROP TABLE idr_out.run_history; --"}}, 404,
      "value_invalid"),
     ("get", "/v1/lookup", {"params": {"type": "EMAIL", "value": "a@b.co'OR'1'='1"}}, 404, "not_found"),
     ("get", "/v1/entities/nope:0", {}, 404, "not_found"),

@@ -30,7 +30,7 @@ from ..errors import InternalError
 from ..normalize.values import ValueNormaliser
 from ..publish import reader
 from ..schema import GOLDEN, MEMBERSHIP, PAIRS, SKIPPED
-from ..sql.quoting import ident
+from ..sql.quoting import ident, literal
 from .strhash import hash_column, hash_one
 
 RUN_COLUMNS = ("run_id", "run_mode", "status", "started_at", "ended_at", "duration_seconds", "entities_processed",
@@ -253,6 +253,11 @@ def build(db) -> SnapshotIndex | None:
         return None
     version, con = opened
     try:
+        # Spill (if DuckDB must) to the system's temporary folder: the working directory may
+        # be read-only (the container mounts the data read-only).
+        import tempfile
+
+        con.execute(f"SET temp_directory = {literal(tempfile.gettempdir() + '/idr-serve-duckdb')}")
         run = served_run(con, version)
         normaliser = None
         if run and run["config_snapshot"]:

@@ -26,7 +26,7 @@ class ClusterMatch(BaseModel):
 
 
 class LookupResult(BaseModel):
-    status: Literal["found", "not_found", "invalid", "placeholder", "excluded"]
+    status: Literal["found", "not_found", "invalid", "placeholder", "excluded", "unknown_identifier_type"]
     identifier_type: str
     normalised_value: str | None = Field(description="the value as the served run normalised it")
     resolved_id: str | None = Field(description="the cluster holding the value (null when none, or several "

@@ -23,11 +23,15 @@ def _dumps(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 
-def _check_type(index: SnapshotIndex, identifier_type: str) -> None:
-    if index.normaliser is None or identifier_type not in index.normaliser.rules:
-        known = ", ".join(sorted(index.normaliser.rules)) if index.normaliser else "none (no run published)"
-        raise ApiError(422, "unknown_identifier_type",
-                       f"unknown identifier type for the served run (known: {known})")
+def _known_type(index: SnapshotIndex, identifier_type: str) -> bool:
+    return index.normaliser is not None and identifier_type in index.normaliser.rules
+
+
+def _unknown_type(index: SnapshotIndex) -> ApiError:
+    # 404, not 422: the request is well-formed, there is just nothing of that type to find.
+    known = ", ".join(sorted(index.normaliser.rules)) if index.normaliser else "none (no run published)"
+    return ApiError(404, "unknown_identifier_type", f"no rule for this identifier type in the served run "
+                    f"(known: {known})")
 
 
 def _result(index: SnapshotIndex, records_max: int, identifier_type: str, norm: str | None, status: str) -> dict:
@@ -62,6 +66,9 @@ def _result(index: SnapshotIndex, records_max: int, identifier_type: str, norm: 
 
 def lookup_bytes(service: Service, index: SnapshotIndex, identifier_type: str, raw: str) -> tuple[bytes, str]:
     """(the answer as JSON, its status), through the cache when the value can link."""
+    if not _known_type(index, identifier_type):
+        body = _result(index, 0, identifier_type, None, "unknown_identifier_type")
+        return _dumps(body), "unknown_identifier_type"
     norm, status = index.normaliser.normalise(identifier_type, raw)
     if status != "ok":
         return _dumps(_result(index, service.settings.records_max, identifier_type, norm, status)), status
@@ -90,14 +97,17 @@ async def lookup(service: ServiceDep, index: IndexDep, _key: LookupKey,
                  value: Annotated[str, Query(min_length=1, max_length=MAX_VALUE,
                                              description="the value as you have it: normalised as the served run did")]):
     """The value is normalised exactly as the run that produced the served results
-    normalised it (so ` Jane@X.COM ` finds `jane@x.com`). 404 when no record holds it;
-    422 when it cannot link (invalid, placeholder or excluded)."""
-    _check_type(index, type)
+    normalised it (so ` Jane@X.COM ` finds `jane@x.com`). 404 when nothing can be found:
+    no record holds the value (`not_found`), it cannot link (`value_invalid`,
+    `value_placeholder`, `value_excluded`), or the served run has no such type
+    (`unknown_identifier_type`)."""
+    if not _known_type(index, type):
+        raise _unknown_type(index)
     data, status = lookup_bytes(service, index, type, value)
     if status == "not_found":
         raise ApiError(404, "not_found", f"no record holds this {type} value in snapshot {index.version}")
     if status in _STATUS_ERRORS:
-        raise ApiError(422, f"value_{status}", _STATUS_ERRORS[status].format(t=type))
+        raise ApiError(404, f"value_{status}", _STATUS_ERRORS[status].format(t=type))
     return Response(data, media_type="application/json")
 
 
@@ -105,12 +115,10 @@ async def lookup(service: ServiceDep, index: IndexDep, _key: LookupKey,
              summary="Up to 1,000 lookups in one request")
 async def lookup_batch(service: ServiceDep, index: IndexDep, _key: BatchKey, body: BatchRequest):
     """Each lookup answers as GET /v1/lookup would, with its status in the result
-    (found, not_found, invalid, placeholder, excluded) instead of an error. All answers
-    come from one snapshot."""
+    (found, not_found, invalid, placeholder, excluded, unknown_identifier_type) instead
+    of an error. All answers come from one snapshot."""
     if len(body.lookups) > service.settings.batch_max:
         raise ApiError(422, "batch_too_large", f"at most {service.settings.batch_max} lookups per request")
-    for item in body.lookups:
-        _check_type(index, item.type)
     parts = [lookup_bytes(service, index, item.type, item.value)[0] for item in body.lookups]
     snapshot = json.dumps(index.version).encode()
     return Response(b'{"results":[' + b",".join(parts) + b'],"snapshot":' + snapshot + b"}",
