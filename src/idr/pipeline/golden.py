@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..schema import GOLDEN, MEMBERSHIP, PAIRS, out
 from ..sql.extract import entity_key_sql, key_sql
-from ..sql.golden import Block, case_sql, golden_select_sql
+from ..sql.golden import Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_sql, values_sql
 from ..sql.quoting import ident, literal
 from .context import RunContext
 
@@ -84,17 +84,36 @@ def golden(ctx: RunContext) -> None:
         else:
             ids = _incremental_candidates(ctx)
             named = "SELECT gid AS resolved_id, g.* FROM ({}) AS g"
-        blocks, id_blocks = _blocks(ctx, ids)
+        blocks, id_blocks = _blocks(ctx)
         trust = case_sql("src", {i: golden.sources[t].trust_rank for i, t in enumerate(numbers)})
-        db.materialise("idr_golden", named.format(golden_select_sql(ctx.d, "idr_gclusters", "idr_gcand", blocks,
-                                                                    id_blocks, trust)))
+        parts = []
+        if blocks:
+            text = [ctx.d.can_be_blank(golden.types[a]) for a in golden.mapped]
+            db.materialise("idr_granked", ranked_sql("idr_gcand", [(f"a{j}", f"c{j}", t) for j, t in enumerate(text)],
+                                                     trust))
+            parts.append(_part(ctx, "idr_granked", list(enumerate(blocks))))
+        if id_blocks:
+            types = sorted({b.type_idx for b in id_blocks if b.type_idx >= 0}) or [-1]
+            db.materialise("idr_granked_ids", ranked_sql(
+                f"(SELECT * FROM ({ids}) AS i WHERE type_idx IN ({', '.join(str(int(t)) for t in types)}))",
+                [("v", "v", True)], trust, partition="gid, type_idx", extra=["type_idx"]))
+            parts.append(_part(ctx, "idr_granked_ids", list(enumerate(id_blocks, len(blocks)))))
+        db.materialise("idr_golden", named.format(golden_select_sql("idr_gclusters", parts)))
+        db.drop("idr_granked", "idr_granked_ids", "idr_gvalues_attrs", "idr_gvalues_ids")
         st.rows_in = st.rows_out = ctx.counts["golden_rows"] = ctx.count("SELECT count(*) FROM idr_golden")
 
 
-def _blocks(ctx: RunContext, ids_sql: str) -> tuple[list[Block], list[tuple[Block, str]]]:
+def _part(ctx: RunContext, ranked: str, blocks: list) -> tuple[str, list]:
+    """The winners' values of one candidate family (attributes, or identifiers)."""
+    name = f"idr_gvalues_{'ids' if ranked.endswith('ids') else 'attrs'}"
+    ctx.db.materialise(name, values_sql(ranked, f"({picks_sql(ctx.d, ranked, blocks)})", blocks))
+    return name, blocks
+
+
+def _blocks(ctx: RunContext) -> tuple[list[Block], list[Block]]:
     golden = ctx.plan.golden
     numbers = sorted(golden.sources)
-    column = {a: f"a{j}" for j, a in enumerate(golden.mapped)}
+    column = {a: f"c{j}" for j, a in enumerate(golden.mapped)}
     type_idx = dict(ctx.db.rows("SELECT identifier_type, type_idx FROM idr_types"))
     blocks, id_blocks, seen = [], [], set()
     for a in golden.attributes:
@@ -103,18 +122,15 @@ def _blocks(ctx: RunContext, ids_sql: str) -> tuple[list[Block], list[tuple[Bloc
         members = [m for m in golden.attributes if a.group and m.group == a.group] or [a]
         seen.update(m.name for m in members)
         if a.priority:
-            rank = case_sql("src", {numbers.index(t): p for p, t in enumerate(a.priority) if t in numbers})
+            ranks = {numbers.index(t): p for p, t in enumerate(a.priority) if t in numbers}
         else:
-            rank = case_sql("src", {i: golden.sources[t].trust_rank for i, t in enumerate(numbers)})
+            ranks = {i: golden.sources[t].trust_rank for i, t in enumerate(numbers)}
+        rank = case_sql("src", dense_ranks(ranks))
         recency = f"TRY_CAST({column[a.recency_field]} AS TIMESTAMP)" if a.recency_field else "rec"
         if a.identifier_type:
-            if a.identifier_type not in type_idx:  # validated; an inactive source may leave it unmapped
-                relation = ("(SELECT gid, ek, src, rec, v FROM (SELECT NULL AS gid, NULL AS ek, NULL AS src, "
-                            "NULL AS rec, NULL AS v) AS e WHERE FALSE)")
-            else:
-                relation = (f"(SELECT gid, ek, src, rec, v FROM ({ids_sql}) AS i "
-                            f"WHERE type_idx = {int(type_idx[a.identifier_type])})")
-            id_blocks.append((Block((a.name,), ("v",), a.strategy, rank, recency), relation))
+            # validated; an inactive source may leave the type unmapped: -1 matches nothing
+            id_blocks.append(Block((a.name,), ("v",), a.strategy, rank, recency,
+                                   int(type_idx.get(a.identifier_type, -1))))
         else:
             blocks.append(Block(tuple(m.name for m in members), tuple(column[m.name] for m in members),
                                 a.strategy, rank, recency))
@@ -123,15 +139,15 @@ def _blocks(ctx: RunContext, ids_sql: str) -> tuple[list[Block], list[tuple[Bloc
 
 def output_columns(ctx: RunContext) -> list[str]:
     """The golden table's attribute columns, in the order golden_select_sql writes them."""
-    blocks, id_blocks = _blocks(ctx, "SELECT NULL")
-    return [n for b in blocks for n in b.names] + [b.names[0] for b, _ in id_blocks]
+    blocks, id_blocks = _blocks(ctx)
+    return [n for b in blocks + id_blocks for n in b.names]
 
 
 def provenance_sql(ctx: RunContext) -> tuple[str, dict]:
     """(resolved_id, attribute_name, entity_key, strategy) of every golden value; names bound."""
-    blocks, id_blocks = _blocks(ctx, "SELECT NULL")
+    blocks, id_blocks = _blocks(ctx)
     parts, params, d = [], {}, ctx.d
-    for i, b in enumerate(blocks + [b for b, _ in id_blocks]):
+    for i, b in enumerate(blocks + id_blocks):
         for name in b.names:
             n = len(params) // 2
             params[f"an{n}"], params[f"st{n}"] = name, b.strategy

@@ -13,15 +13,33 @@ transpiler was measured to mistranslate several of these constructs silently
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Portable type names used by the builders -> the engine's own.
 _DUCKDB_TYPES = {"VARCHAR": "VARCHAR", "BIGINT": "BIGINT", "INTEGER": "INTEGER", "SMALLINT": "SMALLINT",
                  "TINYINT": "TINYINT", "BOOLEAN": "BOOLEAN", "DOUBLE": "DOUBLE", "TIMESTAMP": "TIMESTAMP"}
 _SPARK_TYPES = {**_DUCKDB_TYPES, "VARCHAR": "STRING"}
+# Types whose values can never be blank text (numbers, dates, times): a NULL check is all a
+# golden value of such a type needs, no cast to text and trim. Prefixes of type names as
+# engines describe them (DECIMAL(18,3), TIMESTAMP WITH TIME ZONE, ...).
+_NEVER_BLANK = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                "UINTEGER", "UBIGINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL", "DATE", "TIME", "TIMESTAMP", "INTERVAL")
 
 # The portable hash: the first 15 hex digits (60 bits, so it fits a signed BIGINT) of the
 # md5 of the UTF-8 text. Python: int(hashlib.md5(s.encode()).hexdigest()[:15], 16).
 HASH_HEX_DIGITS = 15
+
+
+class OrderTerm(NamedTuple):
+    """One term of an ordering key (Dialect.ordered_key): an integer expression (a timestamp
+    when epoch) whose values fit in `bits` bits (as two's complement when signed); NULLs
+    sort after every value in either direction."""
+
+    expr: str
+    bits: int
+    descending: bool = False
+    signed: bool = False
+    epoch: bool = False  # expr is a timestamp, ordered by its microseconds since 1970
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,10 @@ class Dialect:
     session_settings: dict = field(default_factory=dict)
 
     # -- names and values -----------------------------------------------------------------
+    def can_be_blank(self, type_name: str) -> bool:
+        """Whether values of this (described) type can be blank text."""
+        return not type_name.upper().startswith(_NEVER_BLANK)
+
     def param(self, name: str) -> str:
         """A named bound parameter."""
         return f":{name}"
@@ -60,12 +82,21 @@ class Dialect:
     def arg_min(self, value: str, key: str) -> str:
         return f"min_by({value}, {key})"
 
-    def first_by(self, fields: list[tuple[str, str]], terms: list[tuple[str, str]], where: str) -> str:
-        """Aggregate: a struct of `fields` [(name, expr)] from the group's first row among
-        those where `where` holds, in the order of `terms` [(expr, 'ASC'|'DESC')], NULLs
-        last (golden profiles, sql/golden.py). No portable spelling yet: ascending and
-        descending text in one ordering key needs the engine's sort-key function."""
-        raise NotImplementedError(f"golden profiles are not available on the {self.name} engine yet")
+    def arg_max(self, value: str, key: str) -> str:
+        return f"max_by({value}, {key})"
+
+    def epoch_us(self, expr: str) -> str:
+        """Microseconds since 1970-01-01 of a timestamp, as BIGINT."""
+        return f"unix_micros({expr})"
+
+    def ordered_key(self, terms: list[OrderTerm]) -> str:
+        """A value whose order is the order of `terms`, term by term (golden profiles' picks,
+        sql/golden.py). Here a struct of (is NULL, the value negated when descending) pairs."""
+        fields = []
+        for t in terms:
+            v = self.epoch_us(t.expr) if t.epoch else t.expr
+            fields += [f"({v}) IS NULL", f"-({v})" if t.descending else f"({v})"]
+        return self.row_of(*fields)
 
     def row_of(self, *exprs: str) -> str:
         """A composite value ordered field by field (an ordering key of several columns)."""
@@ -123,6 +154,10 @@ class Dialect:
         return f"idr_nfc({expr})"
 
 
+def _huge(n: int) -> str:
+    return f"CAST('{int(n)}' AS HUGEINT)"
+
+
 def _condition(on: str | None, using: str | None) -> str:
     if (on is None) == (using is None):
         raise ValueError("a join needs exactly one of on= and using=")
@@ -150,11 +185,29 @@ class DuckDBDialect(Dialect):
     def arg_min(self, value: str, key: str) -> str:
         return f"arg_min({value}, {key})"
 
-    def first_by(self, fields: list[tuple[str, str]], terms: list[tuple[str, str]], where: str) -> str:
-        # create_sort_key: one binary key from terms of mixed directions, NULLs last.
-        payload = f"struct_pack({', '.join(f'{n} := {e}' for n, e in fields)})"
-        key = ", ".join(f"{expr}, '{direction} NULLS LAST'" for expr, direction in terms)
-        return f"arg_min({payload}, create_sort_key({key})) FILTER (WHERE {where})"
+    def arg_max(self, value: str, key: str) -> str:
+        return f"arg_max({value}, {key})"
+
+    def epoch_us(self, expr: str) -> str:
+        return f"epoch_us({expr})"
+
+    def ordered_key(self, terms: list[OrderTerm]) -> str:
+        # One HUGEINT: each term becomes a non-negative field of bits + 1 bits (the top value
+        # is NULL), packed most significant first. arg_min over it is ~3x faster than over a
+        # struct and ~10x faster than over create_sort_key's blob (measured at 1M records).
+        if sum(t.bits + 1 for t in terms) > 126:
+            return super().ordered_key(terms)
+        fields, shift = [], 0
+        for t in reversed(terms):
+            v = f"CAST({self.epoch_us(t.expr) if t.epoch else t.expr} AS HUGEINT)"
+            if t.signed:
+                v = f"({v} + {_huge(1 << (t.bits - 1))})"
+            if t.descending:
+                v = f"({_huge((1 << t.bits) - 1)} - {v})"
+            fields.append(f"(coalesce({v}, {_huge(1 << t.bits)}) << {shift})" if shift else
+                          f"coalesce({v}, {_huge(1 << t.bits)})")
+            shift += t.bits + 1
+        return "(" + " + ".join(reversed(fields)) + ")"
 
     def row_of(self, *exprs: str) -> str:
         return f"({', '.join(exprs)})"
