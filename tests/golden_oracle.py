@@ -25,9 +25,10 @@ def _cmp_terms(a: list, b: list) -> int:
 
 
 def pick(records: list[dict], names: list[str], strategy: str, trust: dict, priority: list[str] | None,
-         recency_field: str | None = None) -> tuple[dict | None, dict | None]:
+         recency_field: str | None = None, value_order: list[str] | None = None) -> tuple[dict | None, dict | None]:
     """(values of the winning block, the winning record) among records (dicts with
-    entity_key, table_id, rec and attribute values)."""
+    entity_key, table_id, rec and attribute values). value_order: the attributes whose
+    values break the last ties (records of one entity), in order; default the block's."""
     cands = [r for r in records if any(valid(r.get(n)) for n in names)]
     if not cands:
         return None, None
@@ -64,7 +65,7 @@ def pick(records: list[dict], names: list[str], strategy: str, trust: dict, prio
         elif strategy in ("MIN", "MAX"):
             t.append((kept(r, names[0]), "ASC" if strategy == "MIN" else "DESC"))
         t += [(trust.get(r["table_id"]), "ASC"), (r["rec"], "DESC"), (r["entity_key"], "ASC")]
-        t += [(None if kept(r, n) is None else str(kept(r, n)), "ASC") for n in names]
+        t += [(kept(r, n), "ASC") for n in (value_order or names)]
         return t
 
     best = sorted(cands, key=cmp_to_key(lambda a, b: _cmp_terms(terms(a), terms(b))))[0]

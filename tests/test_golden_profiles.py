@@ -181,3 +181,15 @@ def test_dry_run_counts_changes_and_rollback_restores(tmp_path):
     rollback(str(db), incr.run_id)
     rollback(str(db), first)
     assert _golden_exact(db) == before
+
+
+def test_records_of_one_entity_tie_on_their_values_in_attribute_name_order(tmp_path):
+    # crm key 1 repeats with the same recency: every tie-break up to the entity_key is equal,
+    # so the record whose values come first (age, city, color, first_name, ... by name) wins
+    # each block, even where its own value is not the smaller one (nick: 'c' over 'b').
+    rows = {"crm": [rec(1, "a@x.com", T, first_name="Zed", nick="b"),
+                    rec(1, "a@x.com", T, first_name="Amy", nick="c")],
+            "web": [], "shop": []}
+    db = build(tmp_path, rows)
+    got = published(db)["crm:1"]
+    assert got["first_name"] == ("Amy", "crm:1") and got["nick"] == ("c", "crm:1")

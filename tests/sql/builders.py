@@ -12,6 +12,7 @@ from idr.pipeline.extract import Kind
 from idr.runs import publish
 from idr.schema import views
 from idr.sql import clusters, edges, extract, scope
+from idr.sql import golden as gsql
 from idr.sql.dialects import DUCKDB
 
 SRC = SourcePlan(table_id="crm", relation_sql='"crm"', key_sql='"id"',
@@ -37,6 +38,18 @@ def _over_v(expr: str) -> str:
     """An expression builder's output as a statement over one value column v."""
     return f"SELECT {expr} AS x FROM (SELECT ' A.b+c@Gmail.com ' AS v) AS t"
 
+# Golden profiles: a group by recency, each other strategy once, an identifier attribute.
+_RANK = "CASE src WHEN 0 THEN 0 WHEN 1 THEN 1 END"
+GOLDEN_BLOCKS = list(enumerate([
+    gsql.Block(("city", "postcode"), ("c0", "c1"), "MOST_RECENT", _RANK, "rec"),
+    gsql.Block(("first_name",), ("c2",), "SOURCE_PRIORITY + MOST_RECENT", _RANK, "TRY_CAST(c3 AS TIMESTAMP)"),
+    gsql.Block(("color",), ("c2",), "MOST_FREQUENT", _RANK, "rec"),
+    gsql.Block(("nick",), ("c2",), "LONGEST", _RANK, "rec"),
+    gsql.Block(("age",), ("c4",), "MIN", _RANK, "rec"),
+    gsql.Block(("visits",), ("c4",), "MAX", _RANK, "rec"),
+    gsql.Block(("tier",), ("c2",), "SOURCE_PRIORITY", _RANK, "rec"),
+]))
+GOLDEN_ID_BLOCKS = [(7, gsql.Block(("best_email",), ("v",), "MOST_FREQUENT", _RANK, "rec", 0))]
 
 # name -> function of the dialect returning one statement
 BUILDERS = {
@@ -116,6 +129,18 @@ BUILDERS = {
     "clusters.lineage": lambda d: clusters.lineage_sql(MEMBERSHIP),
     "clusters.lineage_counts": lambda d: clusters.lineage_counts_sql(),
     "clusters.lineage_insert": lambda d: clusters.lineage_insert_sql(d),
+    # golden profiles
+    "golden.ranked": lambda d: gsql.ranked_sql("idr_gcand", [("a0", "c0", True), ("a1", "c1", True),
+                                                             ("a2", "c2", True), ("a3", "c3", True),
+                                                             ("a4", "c4", False)], "CASE src WHEN 0 THEN 1 END"),
+    "golden.ranked_ids": lambda d: gsql.ranked_sql("idr_gcand_ids", [("v", "v", True)], "CASE src WHEN 0 THEN 1 END",
+                                                   partition="gid, type_idx", extra=["type_idx"]),
+    "golden.picks": lambda d: gsql.picks_sql(d, "idr_granked", GOLDEN_BLOCKS),
+    "golden.picks_ids": lambda d: gsql.picks_sql(d, "idr_granked_ids", GOLDEN_ID_BLOCKS),
+    "golden.values": lambda d: gsql.values_sql("idr_granked", f"({gsql.picks_sql(d, 'idr_granked', GOLDEN_BLOCKS)})",
+                                               GOLDEN_BLOCKS),
+    "golden.select": lambda d: gsql.golden_select_sql(
+        "idr_gclusters", [("idr_gvalues_attrs", GOLDEN_BLOCKS), ("idr_gvalues_ids", GOLDEN_ID_BLOCKS)]),
     # publish
     **{f"publish.full.{t}": (lambda t: lambda d: publish.full_selects(d)[t])(t) for t in sorted(publish.full_selects(DUCKDB))},
     **{f"publish.incr.{t}": (lambda t: lambda d: publish.INCR_UPDATES[t][1])(t) for t in sorted(publish.INCR_UPDATES)},

@@ -68,3 +68,29 @@ def test_joins_need_exactly_one_condition():
         DUCKDB.anti_join("t")
     with pytest.raises(ValueError):
         SPARK.semi_join("t", on="a = b", using="a")
+
+
+def test_ordered_key_orders_like_its_terms_in_both_spellings():
+    # Golden profiles pick records by Dialect.ordered_key: DuckDB packs the terms into one
+    # HUGEINT, the base spelling (Spark's) is a struct of (is NULL, value or -value) pairs.
+    from idr.sql.dialects import Dialect, OrderTerm
+
+    rng = random.Random(7)
+    t0 = 1_700_000_000_000_000
+    rows = [(i, rng.choice([None, 0, 1, 2, 255]), rng.choice([None, t0, t0 + 1, -t0, 0]), rng.randint(1, 50))
+            for i in range(400)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (i INTEGER, n BIGINT, ts TIMESTAMP, tb BIGINT)")
+    con.executemany("INSERT INTO t VALUES (?, ?, make_timestamp(?), ?)", rows)
+    terms = [OrderTerm("n", 8, descending=True), OrderTerm("ts", 64, descending=True, signed=True, epoch=True),
+             OrderTerm("tb", 32)]
+
+    def expected_key(r):
+        _, n, us, tb = r  # NULLs last in either direction
+        return (n is None, -(n or 0), us is None, -(us or 0), tb)
+
+    want = [r[0] for r in sorted(rows, key=lambda r: (expected_key(r), r[0]))]
+    for key in (DUCKDB.ordered_key(terms), Dialect.ordered_key(DUCKDB, terms)):
+        got = [i for (i,) in con.execute(f"SELECT i FROM t ORDER BY {key}, i").fetchall()]
+        assert got == want, key
+    assert "HUGEINT" in DUCKDB.ordered_key(terms) and SPARK.ordered_key(terms).startswith("struct(")
