@@ -192,15 +192,25 @@ def published_result(path) -> dict:
         "watermarks": query(path, "SELECT table_id, last_watermark_value FROM idr_meta.run_state ORDER BY 1"),
         "lineage": sorted(query(path, "SELECT event, resolved_id, related_resolved_id, entities_moved "
                                       "FROM idr_out.resolved_id_lineage")),
+        "golden": sorted(query(path, "SELECT * EXCLUDE (run_id, updated_ts) FROM idr_out.golden_profile_current"),
+                         key=repr),
+        "provenance": sorted(query(path, "SELECT resolved_id, attribute_name, entity_key, strategy "
+                                         "FROM idr_out.golden_profile_provenance_current")),
     }
 
 
+@pytest.mark.parametrize("golden", [False, True], ids=["plain", "golden"])
 @pytest.mark.parametrize("mode", ["FULL", "INCR"])
-def test_held_run_approved_publishes_exactly_what_it_computed(tmp_path, mode):
+def test_held_run_approved_publishes_exactly_what_it_computed(tmp_path, mode, golden):
     held_db = tmp_path / "held.duckdb"
     build_history(held_db, runs=2)
     execute(held_db, "ALTER TABLE people ADD COLUMN updated_at TIMESTAMP DEFAULT TIMESTAMP '2026-01-01'",
             "UPDATE idr_meta.source_table SET watermark_column = 'updated_at'")
+    if golden:  # golden profiles, with provenance, are published on approval like the rest
+        execute(held_db, "INSERT INTO idr_meta.entity_attribute_mapping VALUES ('src', 'mail', 'email'), "
+                         "('src', 'backup_mail', 'email2')",
+                "INSERT INTO idr_meta.survivorship_rule (attribute_name, strategy) VALUES ('mail', 'LONGEST'), "
+                "('backup_mail', 'MOST_FREQUENT')")
     assert run(str(held_db)).status == "SUCCESS"
     if mode == "FULL":
         remove_exclusion(held_db)
@@ -220,6 +230,8 @@ def test_held_run_approved_publishes_exactly_what_it_computed(tmp_path, mode):
     assert held.counts["merges"] == free.counts["merges"] > 0
     approve_run(str(held_db), held.run_id)
     assert published_result(held_db) == published_result(free_db)
+    if golden:
+        assert published_result(held_db)["golden"] and published_result(held_db)["provenance"]
     [(status, warnings)] = query(held_db, "SELECT status, warnings FROM idr_out.run_history WHERE run_id = ?",
                                  [held.run_id])
     assert status == "SUCCESS_WITH_WARNINGS" and "approved by `idr approve`" in warnings

@@ -84,11 +84,11 @@ def test_merge_sizes_in_the_demo_after_raising_a_rule_limit(tmp_path):
     assert main(["demo", "--db", db, "--persons", "1000"]) == 0
     before = dict(query(db, "SELECT resolved_id, cluster_size FROM idr_out.identity_clusters_current"))
     execute(db, "UPDATE idr_meta.rule SET max_group_size = 1000 WHERE rule_id = 'phone'")
-    # Merging this many clusters at once is what the anomaly gate holds (docs/gate.md; held
-    # runs and approval are tested in test_gate.py). The demo configures golden profiles,
-    # whose held results `idr approve` cannot publish yet, so this test lets the merge pass.
-    execute(db, "INSERT INTO idr_meta.config (config_key, config_value) VALUES ('gate_max_merge_fraction', '1')")
-    assert main(["run", "--db", db, "--quiet"]) == 0
+    # Merging this many clusters at once is what the anomaly gate holds (docs/gate.md):
+    # exit 3, nothing published; approving publishes the result as computed.
+    assert main(["run", "--db", db, "--quiet"]) == 3
+    [(held,)] = query(db, "SELECT run_id FROM idr_out.run_history WHERE status = 'HELD'")
+    assert main(["approve", held, "--db", db]) == 0
     after = dict(query(db, "SELECT resolved_id, cluster_size FROM idr_out.identity_clusters_current"))
     rows = query(db, "SELECT resolved_id, related_resolved_id, resolved_cluster_size, related_cluster_size "
                      "FROM idr_out.resolved_id_lineage WHERE event = 'MERGE'")

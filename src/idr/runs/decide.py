@@ -64,10 +64,6 @@ def approve_run(db: str, run_id: str) -> Decision:
                              f"{held['baseline'] or 'an empty database'}, so this result no longer applies; "
                              f"`idr reject {run_id}` and run again")
         plan = build_plan(backend, read_config(backend))
-        if getattr(plan, "golden", None) is not None:
-            # Golden profiles are a stage newer than the gate: their relations are not kept yet.
-            raise InputError(f"{run_id}: approving a held run is not supported yet when golden profiles are "
-                             f"configured; `idr reject {run_id}` and run again (or set gate_modes to warn)")
         sources = {s.table_id: source_fingerprint(s) for s in plan.sources}
         if config_fingerprint(plan, backend.name) != held["fingerprint"] or sources != held["state"].get("sources"):
             raise InputError(f"{run_id}: the configuration changed since this run was computed, so its result "

@@ -14,6 +14,15 @@ from ..sql.quoting import ident
 from . import rollback
 
 
+# The session relations publish_golden reads beyond publish.READS (idr_types): what a run
+# held by the anomaly gate keeps for `idr approve` when golden profiles are configured.
+READS = {"FULL": ("idr_golden",), "INCR": ("idr_golden", "idr_golden_scope")}
+
+
+def reads(ctx: RunContext) -> tuple[str, ...]:
+    return READS[ctx.mode] if ctx.plan.golden is not None else ()
+
+
 def publish_golden(ctx: RunContext) -> int:
     """Rows written to golden_profile_current."""
     db, d, run_id = ctx.db, ctx.d, ctx.run_id

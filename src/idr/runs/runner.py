@@ -27,7 +27,7 @@ from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..publish import snapshot
 from ..retry import RETRIES, RetryPolicy, call_with_retries, wait_for
 from ..schema import require_initialised
-from . import gate, publish, watermark_check
+from . import gate, golden_publish, publish, watermark_check
 from . import rollback as rb
 from .history import Status, finish, insert_running, mark_interrupted
 from .state import choose_mode, config_fingerprint, config_snapshot, read_baseline
@@ -259,7 +259,7 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         elif verdict.hold:
             status = Status.HELD
             with backend.transaction():
-                gate.hold(ctx, verdict, publish.READS[mode])
+                gate.hold(ctx, verdict, publish.READS[mode] + golden_publish.reads(ctx))
                 duration["s"] = finish(backend, ctx, status)
             duration["committed"] = True
         else:
