@@ -1,4 +1,9 @@
-"""Dependencies the routers declare: the service, the served index, an authorised key."""
+"""Dependencies the routers declare: the service, the served index, an authorised key.
+
+All `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+dependency and request (a third of a lookup's time when measured). None of them blocks
+for long: the key check reads SQLite's change counter (microseconds); scrypt runs once per
+key and process."""
 
 from __future__ import annotations
 
@@ -13,14 +18,14 @@ from .metrics import AUTH_FAILURES
 from .service import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     return request.app.state.service
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def current_index(service: ServiceDep) -> SnapshotIndex:
+async def current_index(service: ServiceDep) -> SnapshotIndex:
     """The index requests answer from: taken once per request (see snapshots.py)."""
     index = service.snapshots.current
     if index is None:
@@ -36,7 +41,7 @@ def authorised(scope: str, route_class: str):
     """A dependency: the caller's key must be valid, have `scope`, and be within the rate
     of `route_class`."""
 
-    def check(request: Request, service: ServiceDep,
+    async def check(request: Request, service: ServiceDep,
               x_api_key: Annotated[str | None, Header(description="API key (`idr apikey create`)")] = None
               ) -> ApiKey:
         if not x_api_key:

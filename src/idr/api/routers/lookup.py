@@ -34,6 +34,43 @@ def _unknown_type(index: SnapshotIndex) -> ApiError:
                     f"(known: {known})")
 
 
+_SMALL = 32  # holders answered in plain Python; numpy's per-call cost wins only beyond
+
+
+def _record(index: SnapshotIndex, pos: int) -> tuple[int, dict]:
+    m = index.member(pos)
+    return m.cluster, {"entity_key": m.entity_key, "table_id": m.table_id}
+
+
+def _match(index: SnapshotIndex, c: int, records: list, total: int) -> dict:
+    return {"resolved_id": index.cluster_rid[c].as_py(), "cluster_size": int(index.cluster_size[c]),
+            "records": sorted(records, key=lambda r: r["entity_key"]), "records_total": total}
+
+
+def _matches_small(index: SnapshotIndex, holders: list[int], records_max: int) -> tuple[list, int]:
+    by_cluster: dict[int, list] = {}
+    for pos in holders:
+        c, rec = _record(index, pos)
+        by_cluster.setdefault(c, []).append(rec)
+    ranked = sorted(by_cluster, key=lambda c: (-int(index.cluster_size[c]), c))[:records_max]
+    return [_match(index, c, by_cluster[c][:records_max], len(by_cluster[c])) for c in ranked], len(by_cluster)
+
+
+def _matches_many(index: SnapshotIndex, holders, records_max: int) -> tuple[list, int]:
+    """A value held by many records (a skipped group): grouped by cluster with numpy."""
+    clusters = index.member_cluster[holders]
+    order = np.argsort(clusters, kind="stable")
+    found, starts, counts = np.unique(clusters[order], return_index=True, return_counts=True)
+    sizes = index.cluster_size[found]
+    # Largest clusters first, records_max of them.
+    ranked = sorted(range(len(found)), key=lambda i: (-int(sizes[i]), int(found[i])))[:records_max]
+    matches = []
+    for i in ranked:
+        members = holders[order[starts[i]:starts[i] + min(int(counts[i]), records_max)]].tolist()
+        matches.append(_match(index, int(found[i]), [_record(index, p)[1] for p in members], int(counts[i])))
+    return matches, len(found)
+
+
 def _result(index: SnapshotIndex, records_max: int, identifier_type: str, norm: str | None, status: str) -> dict:
     body = {"status": status, "identifier_type": identifier_type, "normalised_value": norm, "resolved_id": None,
             "cluster_size": None, "skipped_group": False, "matches": [], "clusters_total": 0,
@@ -44,21 +81,12 @@ def _result(index: SnapshotIndex, records_max: int, identifier_type: str, norm: 
     if len(holders) == 0:
         body["status"] = "not_found"
         return body
-    clusters = index.member_cluster[holders]
-    order = np.argsort(clusters, kind="stable")
-    found, starts, counts = np.unique(clusters[order], return_index=True, return_counts=True)
-    sizes = index.cluster_size[found]
-    # Largest clusters first; a skipped group may be held by thousands: list records_max of them.
-    ranked = sorted(range(len(found)), key=lambda i: (-int(sizes[i]), int(found[i])))[:records_max]
-    matches = []
-    for i in ranked:
-        members = holders[order[starts[i]:starts[i] + min(int(counts[i]), records_max)]]
-        records = sorted(({"entity_key": m.entity_key, "table_id": m.table_id}
-                          for m in map(index.member, members.tolist())), key=lambda r: r["entity_key"])
-        matches.append({"resolved_id": index.cluster_rid[int(found[i])].as_py(), "cluster_size": int(sizes[i]),
-                        "records": records, "records_total": int(counts[i])})
+    if len(holders) <= _SMALL:
+        matches, total = _matches_small(index, holders.tolist(), records_max)
+    else:
+        matches, total = _matches_many(index, holders, records_max)
     body.update(status="found", skipped_group=index.is_skipped(identifier_type, norm), matches=matches,
-                clusters_total=len(found))
+                clusters_total=total)
     if len(matches) == 1:
         body.update(resolved_id=matches[0]["resolved_id"], cluster_size=matches[0]["cluster_size"])
     return body
