@@ -19,7 +19,7 @@ def test_apikey_commands_store_only_a_salted_hash(demo):
     raw = store.read_bytes()
     secret = key.split("_", 2)[2]
     assert secret.encode() not in raw and key.encode() not in raw
-    [(salt, digest)] = sqlite3.connect(store).execute("SELECT salt, hash FROM api_key").fetchall()
+    [(salt, digest)] = sqlite3.connect(store).execute("SELECT salt, hash FROM api_key WHERE name = ?", ["crm app"]).fetchall()
     assert len(salt) == 16 and len(digest) == 32
     code, out, _ = cli("apikey", "list", "--db", str(demo))
     assert "crm app" in out and "active" in out and secret not in out
