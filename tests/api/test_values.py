@@ -14,8 +14,10 @@ from idr.api.strhash import hash_column, hash_one
 from idr.lookup.common import normalise, published
 from idr.normalize.values import ValueNormaliser
 
-EDGES = ["", " ", "\t", "\n", "\x0b", "\x0c", "\r", "\xa0", "\x01", "@", ".", "+", "-", "(", ")", "%", "_"]
+EDGES = ["", " ", "\t", "\n", "\x0b", "\x0c", "\r", "\xa0", "\x01", "@", ".", "+", "-", "(", ")", "%", "_",
+         "İ", "ß", "ŉ", "ǰ", "é", "É", "Å", "\u0301", "e\u0301", "\u212b", "ﬁ", "Σ", "ς"]
 text = st.lists(st.one_of(st.sampled_from(EDGES + list("aAbZ09@.gmailcom")),
+                          st.characters(max_codepoint=0x3FF, exclude_categories=("Cs",)),
                           st.characters(codec="utf-8", exclude_categories=("Cs",))), max_size=24).map("".join)
 
 CANONICALISERS = ["NONE", "TRIM", "LOWERCASE", "UPPERCASE", "EMAIL", "EMAIL_GMAIL", "DIGITS", "PHONE"]

@@ -111,8 +111,10 @@ class SnapshotIndex:
         number[order] = np.arange(len(order), dtype=np.int32)
         self.member_cluster = np.empty(n, dtype=np.int32)
         self.member_cluster[members] = number[group]
-        self.cluster_members = np.argsort(self.member_cluster, kind="stable").astype(np.int32)
         self.cluster_start = np.r_[0, np.cumsum(self.cluster_size)].astype(np.int64)
+        # The groups of `members` laid out in the new cluster order (a gather, not a sort).
+        offset_in_group = np.arange(n, dtype=np.int64) - np.repeat(self.cluster_start[:-1], self.cluster_size)
+        self.cluster_members = members[np.repeat(first[order], self.cluster_size) + offset_in_group]
 
     def _load_pairs(self, con) -> None:
         pairs = con.sql(f"SELECT entity_id, identifier_type, identifier_value_norm AS v "
