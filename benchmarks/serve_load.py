@@ -114,8 +114,19 @@ class Connection:
         self.writer.close()
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process (None without psutil)."""
+    try:
+        import psutil
+
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system
+    except Exception:  # noqa: BLE001 - psutil is optional here
+        return None
+
+
 async def fixed_rate(port: int, key: str, lookups: list[tuple[str, str]], rate: float, seconds: float,
-                     connections: int, until=None) -> dict:
+                     connections: int, until=None, server_pid: int | None = None) -> dict:
     """Send `rate` lookups per second for `seconds` (or until `until()` is true, checked
     every second, with `seconds` as the cap); latency from each request's due time."""
     headers = f"X-API-Key: {key}\r\n".encode()
@@ -148,6 +159,7 @@ async def fixed_rate(port: int, key: str, lookups: list[tuple[str, str]], rate: 
     start = time.perf_counter()
     sent, i = 0, 0
     load_before = load_average()
+    cpu_before = cpu_seconds(server_pid)
     while True:
         now = time.perf_counter()
         elapsed = now - start
@@ -170,11 +182,15 @@ async def fixed_rate(port: int, key: str, lookups: list[tuple[str, str]], rate: 
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2) if latencies else None
 
     server_errors = sum(c for s, c in statuses.items() if s >= 500 or s == 429)
+    cpu_after = cpu_seconds(server_pid)
+    # The server's CPU time per answer: what capacity a free core gives, whatever the load.
+    cpu_us = round((cpu_after - cpu_before) / len(latencies) * 1e6) if latencies and cpu_before is not None else None
     return {"target_rate": rate, "sent": sent, "answered": len(latencies), "seconds": round(duration, 2),
             "throughput_per_s": round(len(latencies) / drained, 1), "p50_ms": pct(0.50), "p95_ms": pct(0.95),
             "p99_ms": pct(0.99), "max_ms": round(latencies[-1] * 1000, 2) if latencies else None,
             "statuses": {str(k): v for k, v in sorted(statuses.items())}, "connection_errors": errors,
-            "errors": errors + server_errors, "load_average_before": load_before, "load_average_after": load_average()}
+            "errors": errors + server_errors, "server_cpu_us_per_request": cpu_us,
+            "load_average_before": load_before, "load_average_after": load_average()}
 
 
 def start_server(db: Path, port: int, log: Path, env: dict) -> subprocess.Popen:
@@ -246,7 +262,8 @@ def main(argv=None) -> int:
         result["load_average_at_ready"] = load_average()
         asyncio.run(fixed_rate(port, key, lookups, 200, 3, args.connections))  # warm-up
         for rate in [float(r) for r in args.rates.split(",") if r.strip()]:
-            phase = asyncio.run(fixed_rate(port, key, lookups, rate, args.seconds, args.connections))
+            phase = asyncio.run(fixed_rate(port, key, lookups, rate, args.seconds, args.connections,
+                                           server_pid=proc.pid))
             phase["phase"] = f"{rate:g}/s"
             result["phases"].append(phase)
             print(json.dumps(phase), file=sys.stderr)
@@ -261,7 +278,7 @@ def main(argv=None) -> int:
                 return get_json(f"{url}/internal/status", key)[1]["snapshot"]["version"] != before
 
             phase = asyncio.run(fixed_rate(port, key, lookups, args.incr_rate, args.incr_timeout, args.connections,
-                                           until=switched))
+                                           until=switched, server_pid=proc.pid))
             run.wait()
             _, after = get_json(f"{url}/internal/status", key)
             phase.update(phase=f"{args.incr_rate:g}/s during INCR run + switch", run_exit=run.returncode,

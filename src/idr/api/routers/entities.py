@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from ..deps import IndexDep, ReadKey, ServiceDep
+from ..deps import ReadCtx
 from ..errors import ApiError, documented
 from ..models import MAX_NAME, Cluster, Entity
 
@@ -25,9 +25,10 @@ def _identifiers(rows) -> list[dict]:
 
 @router.get("/entities/{entity_key}", response_model=Entity, responses=documented(401, 403, 404, 422, 429, 503),
             summary="One record: its cluster and identifiers")
-async def entity(index: IndexDep, _key: ReadKey,
+async def entity(ctx: ReadCtx,
                  entity_key: Annotated[str, Path(min_length=1, max_length=MAX_NAME,
                                                  description="table_id:key, e.g. crm:C000042")]):
+    index = ctx.index
     pos = index.member_of(entity_key)
     if pos is None:
         raise ApiError(404, "not_found", f"no such entity_key in snapshot {index.version} "
@@ -40,9 +41,10 @@ async def entity(index: IndexDep, _key: ReadKey,
 
 @router.get("/clusters/{resolved_id}", response_model=Cluster, responses=documented(401, 403, 404, 422, 429, 503),
             summary="One cluster: members, identifiers, golden profile")
-async def cluster(service: ServiceDep, index: IndexDep, _key: ReadKey,
+async def cluster(ctx: ReadCtx,
                   resolved_id: Annotated[str, Path(min_length=1, max_length=MAX_NAME)],
                   limit: Annotated[int, Query(ge=1, le=10_000, description="members listed at most")] = 100):
+    index = ctx.index
     c = index.cluster_of(resolved_id)
     if c is None:
         raise ApiError(404, "not_found", f"no such resolved_id in snapshot {index.version}")

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
 
-from ..deps import AdminKey, ServiceDep
+from ..deps import AdminCtx, ServiceDep
 from ..errors import documented
 from ..metrics import REGISTRY
 from ..models import Health, Status
@@ -44,7 +44,8 @@ async def health(service: ServiceDep):
 
 @router.get("/internal/status", response_model=Status, tags=["internal"],
             responses=documented(401, 403, 429), summary="Service state (admin keys only)")
-async def status(service: ServiceDep, _key: AdminKey):
+async def status(ctx: AdminCtx):
+    service = ctx.service
     index = service.snapshots.current
     snap = {"version": index.version if index else None, "pointer": service.snapshots.pointer(),
             "records": index.records if index else None, "clusters": len(index.cluster_rid) if index else None,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from ..cache import cache_key
-from ..deps import BatchKey, IndexDep, LookupKey, ServiceDep
+from ..deps import BatchCtx, LookupCtx
 from ..errors import ApiError, documented
 from ..index import SnapshotIndex
 from ..models import MAX_NAME, MAX_VALUE, BatchRequest, BatchResult, LookupResult
@@ -120,7 +120,7 @@ _STATUS_ERRORS = {
 
 @router.get("/lookup", response_model=LookupResult, responses=documented(401, 403, 404, 422, 429, 503),
             summary="Find the cluster holding an identifier value")
-async def lookup(service: ServiceDep, index: IndexDep, _key: LookupKey,
+async def lookup(ctx: LookupCtx,
                  type: Annotated[str, Query(min_length=1, max_length=MAX_NAME, description="identifier type, e.g. EMAIL")],
                  value: Annotated[str, Query(min_length=1, max_length=MAX_VALUE,
                                              description="the value as you have it: normalised as the served run did")]):
@@ -129,6 +129,7 @@ async def lookup(service: ServiceDep, index: IndexDep, _key: LookupKey,
     no record holds the value (`not_found`), it cannot link (`value_invalid`,
     `value_placeholder`, `value_excluded`), or the served run has no such type
     (`unknown_identifier_type`)."""
+    service, index = ctx.service, ctx.index
     if not _known_type(index, type):
         raise _unknown_type(index)
     data, status = lookup_bytes(service, index, type, value)
@@ -141,10 +142,11 @@ async def lookup(service: ServiceDep, index: IndexDep, _key: LookupKey,
 
 @router.post("/lookup/batch", response_model=BatchResult, responses=documented(400, 401, 403, 415, 422, 429, 503),
              summary="Up to 1,000 lookups in one request")
-async def lookup_batch(service: ServiceDep, index: IndexDep, _key: BatchKey, body: BatchRequest):
+async def lookup_batch(ctx: BatchCtx, body: BatchRequest):
     """Each lookup answers as GET /v1/lookup would, with its status in the result
     (found, not_found, invalid, placeholder, excluded, unknown_identifier_type) instead
     of an error. All answers come from one snapshot."""
+    service, index = ctx.service, ctx.index
     if len(body.lookups) > service.settings.batch_max:
         raise ApiError(422, "batch_too_large", f"at most {service.settings.batch_max} lookups per request")
     parts = [lookup_bytes(service, index, item.type, item.value)[0] for item in body.lookups]
