@@ -22,6 +22,7 @@ def test_openapi_fuzzing_finds_nothing(demo, tmp_path):
         r = subprocess.run([str(st), "run", f"{url}/openapi.json", "-H", f"X-API-Key: {key}", "--checks", "all",
                             "--max-time", str(BUDGET_SECONDS), "--max-examples", "25", "--seed", "17",
                             "--warnings", "off", "--report-dir", str(tmp_path)],
-                           capture_output=True, text=True, timeout=BUDGET_SECONDS + 120)
+                           capture_output=True, text=True, timeout=BUDGET_SECONDS + 120,
+                           cwd=tmp_path)  # its cache folder (.schemathesis/) goes there
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
     assert "Tested: 8" in r.stdout
