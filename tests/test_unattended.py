@@ -228,3 +228,21 @@ def test_cost_per_stage_recorded_exported_and_shown(tmp_path):
     assert [name for name in shown if name in by_stage] == [r[0] for r in rows]
     r = idr_cli("runs", "show", "run_nope", "--db", str(db))
     assert r.returncode == 2 and "no such run" in r.stderr
+
+
+def test_internal_error_exits_1_and_idr_debug_from_the_settings_reraises(monkeypatch, capsys):
+    # IDR_DEBUG is read through the process settings (idr/settings.py) like every other one.
+    from idr import cli
+    from idr.errors import InternalError
+
+    def broken(args):
+        raise InternalError("a bug")
+
+    monkeypatch.setitem(cli.COMMANDS, "runs", broken)
+    assert cli.main(["runs"]) == 1 and "internal error" in capsys.readouterr().err
+    monkeypatch.setenv("IDR_DEBUG", "1")
+    from idr.settings import get_settings
+
+    get_settings.cache_clear()
+    with pytest.raises(InternalError):
+        cli.main(["runs"])

@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except InternalError as e:
         print(f"idr: internal error (a bug in idr; please report it): {e}", file=sys.stderr)
-        if os.environ.get("IDR_DEBUG"):
+        if _debug():
             raise
         return 1
     except KeyboardInterrupt:
