@@ -151,3 +151,12 @@ def need(reason: str):
     if os.environ.get("IDR_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} (IDR_REQUIRE_SERVICES=1)")
     pytest.skip(reason)
+
+
+def hold_lock(path: Path, seconds: float) -> subprocess.Popen:
+    """Another process that keeps the database open for writing for `seconds`."""
+    code = (f"import duckdb, sys, time; con = duckdb.connect({str(path)!r}); print('locked', flush=True); "
+            f"time.sleep({seconds})")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc

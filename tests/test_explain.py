@@ -11,7 +11,7 @@ import pytest
 from idr.lookup.explain import explain
 from idr.lookup.show import show
 from idr.runs.runner import run
-from idr_testing import idr_cli, make_db, query
+from idr_testing import hold_lock, idr_cli, make_db, query
 
 
 def test_chains_are_shortest_paths(tmp_path):
@@ -124,3 +124,28 @@ def test_show_by_key_and_by_value(reasons_db):
     out = idr_cli("show", "s:21", "--db", str(reasons_db))
     assert out.returncode == 0 and "cluster s:20: 2 record(s)" in out.stdout, out.stderr
     assert query(reasons_db, "SELECT count(*) FROM idr_out.run_history") == [(1,)]  # reading writes nothing
+
+
+def test_explain_and_show_read_the_snapshot_while_a_run_holds_the_database(reasons_db):
+    # Another process holds the database file for writing, as a run does: lookups read the
+    # published snapshot and the configuration its run recorded. The source is a table
+    # inside the held file, so its raw values are missing, and the output says why.
+    proc = hold_lock(reasons_db, 60)
+    try:
+        e = explain(str(reasons_db), "s:20", "s:21")
+        assert e.linked and [h.value_norm for h in e.hops] == ["+14155552671"] and e.hops[0].rule_id == "phone_rule"
+        assert e.hops[0].raw_from == () and "a run holds the database" in e.note
+        not_linked = explain(str(reasons_db), "s:21", "s:23")
+        assert not not_linked.linked and not_linked.reason == "skipped"
+        [card] = show(str(reasons_db), "s:21").cards
+        assert card.resolved_id == "s:20" and ("PHONE", "+14155552671", 2, False) in card.identifiers
+        by_value = show(str(reasons_db), identifier_type="PHONE", value="(415) 555-2671")
+        assert [c.resolved_id for c in by_value.cards] == ["s:20"]
+        cli = idr_cli("explain", "s:20", "s:21", "--db", str(reasons_db))
+        assert cli.returncode == 0 and "+14155552671" in cli.stdout and "NOTE: a run holds" in cli.stdout, cli.stderr
+        assert idr_cli("show", "s:21", "--db", str(reasons_db)).returncode == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    # Free again: the raw values are back.
+    assert explain(str(reasons_db), "s:20", "s:21").hops[0].raw_to == ("4155552671",)

@@ -14,22 +14,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from idr_testing import idr_cli, make_db, query, simple_config
+from idr_testing import hold_lock, idr_cli, make_db, query, simple_config
 
 from idr import retry
 from idr.pipeline import extract
 from idr.runs.runner import run
 
 FAST = {"IDR_RETRY_INITIAL_SECONDS": "0.05", "IDR_RETRY_MAX_SECONDS": "0.2"}
-
-
-def hold_lock(path: Path, seconds: float) -> subprocess.Popen:
-    """Another process that keeps the database open for writing for `seconds`."""
-    code = (f"import duckdb, sys, time; con = duckdb.connect({str(path)!r}); print('locked', flush=True); "
-            f"time.sleep({seconds})")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "locked"
-    return proc
 
 
 def small_db(path: Path) -> Path:

@@ -53,13 +53,16 @@ class Plan:
     config: Config
     settings: dict = field(default_factory=dict)
     golden: object = None  # config.golden.GoldenPlan, or None when no attribute is configured
+    unread: tuple[str, ...] = ()  # lookups only: sources that cannot be read now (lookup_plan)
 
 
-def relation_sql(table_fqn: str, base: Path | None = None) -> str:
+def relation_sql(table_fqn: str, base: Path | None = None, catalog: str | None = None) -> str:
     """SQL for a source: a quoted table/view name, or a reader over a parquet/CSV path.
 
     A relative path is resolved against `base`, the database file's folder: the same
-    configuration then reads the same files whichever directory idr is started in."""
+    configuration then reads the same files whichever directory idr is started in.
+    catalog: the name the database is attached under, for a reader that is not the
+    database's own connection (lookups, lookup/common.py)."""
     suffix = Path(table_fqn.lower()).suffix
     if suffix in FILE_SUFFIXES or "/" in table_fqn or "*" in table_fqn:
         reader = FILE_SUFFIXES.get(suffix, "read_parquet" if "parquet" in table_fqn.lower() else "read_csv")
@@ -70,6 +73,8 @@ def relation_sql(table_fqn: str, base: Path | None = None) -> str:
     from sqlglot import exp
 
     parts = [p.name for p in exp.to_table(table_fqn, dialect="duckdb").parts]
+    if catalog is not None and len(parts) < 3:
+        parts = [catalog, *(parts if len(parts) == 2 else ["main", *parts])]
     return qualified(*parts)
 
 
@@ -221,7 +226,8 @@ def _check_rules(cfg: Config, problems: list[str]) -> dict[str, Rule]:
     return active
 
 
-def _plan_source(db, s, active: dict[str, Rule], base: Path, problems: list[str]) -> SourcePlan | None:
+def _plan_source(db, s, active: dict[str, Rule], base: Path, problems: list[str],
+                 catalog: str | None = None) -> SourcePlan | None:
     where = f"idr_meta.source_table {s.table_id!r}"
     if not s.table_fqn:  # an orphan mapping (config/meta.py); attributes are reported by config/golden.py
         if s.identifiers:
@@ -229,7 +235,7 @@ def _plan_source(db, s, active: dict[str, Rule], base: Path, problems: list[str]
                             "idr_meta.source_table")
         return None
     try:
-        rel = relation_sql(s.table_fqn, base)
+        rel = relation_sql(s.table_fqn, base, catalog)
         described = db.describe(f"SELECT * FROM {rel}")
         columns = {r[0].lower() for r in described}
     except (duckdb.Error, SqlglotError, InvalidSqlText) as e:  # no such table or file, unreadable, bad name
@@ -313,3 +319,22 @@ def build_plan(db, cfg: Config) -> Plan:
     if problems:
         raise ConfigError(problems)
     return Plan(tuple(sources), active, cfg, settings, golden)
+
+
+def lookup_plan(db, cfg: Config, base: Path, catalog: str | None) -> Plan:
+    """What `idr explain` and `idr show` read results with: the plan of a configuration
+    already validated by the run that published it, with the sources `db` can read now;
+    the table_ids of those it cannot (a table inside a database a run holds) are listed in
+    plan.unread instead of failing. catalog: see relation_sql."""
+    problems: list[str] = []
+    settings = _check_settings(cfg, problems)
+    active = _check_rules(cfg, problems)
+    sources, unread = [], []
+    for s in cfg.sources:
+        if s.is_active and s.table_fqn:
+            p = _plan_source(db, s, active, base, [], catalog)
+            if p is None:
+                unread.append(s.table_id)
+            else:
+                sources.append(p)
+    return Plan(tuple(sources), active, cfg, settings, unread=tuple(unread))

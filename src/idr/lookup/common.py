@@ -1,27 +1,65 @@
 """What `idr explain` and `idr show` share: the published state opened read-only, entity
 lookups, raw values re-read from the sources, and values normalised by the run's own code.
 
-Everything reads the published tables (never a run's scratch state). Identifier values
-reach SQL as bound parameters only; values shown to the user can be masked.
+Everything reads the published snapshot (idr.open_results: never the database file's
+tables, never a run's scratch state), so lookups work while a run holds the database, and
+with the configuration of the run that published it (run_history.config_snapshot in the
+snapshot). Raw values are re-read from the sources: files always; tables inside the
+database only while no run holds it (it is then attached read-only for the lookup).
+Identifier values reach SQL as bound parameters only; values shown to the user can be
+masked.
 """
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
 
 from ..backends import as_backend
 from ..backends.duckdb import open_database
 from ..config.meta import read_config
-from ..config.validate import Plan, build_plan
+from ..config.models import Config
+from ..config.validate import Plan, build_plan, lookup_plan
 from ..errors import InputError
+from ..publish import layout
+from ..publish.reader import open_results
 from ..schema import MEMBERSHIP, out
 from ..sql.quoting import literal
+
+DATABASE = "idr_db"  # the name the database file is attached under, when no run holds it
 
 
 @contextmanager
 def published(db: str):
-    """(connection, plan) on the database, read-only."""
+    """(connection, plan) on the published results, read-only. plan.unread lists the
+    sources whose raw values cannot be read now (see the module doc)."""
+    if layout.read_pointer(Path(db)) is None:  # nothing published as a snapshot yet: the file
+        yield from _legacy(db)
+        return
+    raw = open_results(db)
+    try:
+        con = as_backend(raw)
+        attached = _attach(raw, db)
+        cfg = _published_config(con)
+        if cfg is None:  # published by an idr that did not record its configuration
+            if not attached:
+                raise InputError(f"--db {db}: a run holds the database and the published snapshot does not say "
+                                 "which configuration made it; try again when the run is over")
+            raw.execute(f"USE {DATABASE}")  # its idr_meta, for a moment
+            try:
+                cfg = read_config(con)
+            finally:
+                raw.execute("USE memory")
+        yield con, lookup_plan(con, cfg, Path(db).resolve().parent, DATABASE if attached else None)
+    finally:
+        raw.close()
+
+
+def _legacy(db: str):
     from ..schema import require_initialised
 
     raw = open_database(db, create=False, read_only=True)
@@ -31,6 +69,24 @@ def published(db: str):
         yield con, build_plan(con, read_config(con))
     finally:
         raw.close()
+
+
+def _attach(con, db: str) -> bool:
+    """Attach the database file read-only for its source tables, unless a run holds it."""
+    try:
+        con.execute(f"ATTACH {literal(str(Path(db).resolve()))} AS {DATABASE} (READ_ONLY)")
+        return True
+    except duckdb.IOException:
+        return False
+
+
+def _published_config(con) -> Config | None:
+    """The configuration of the newest run whose results the snapshot holds."""
+    rows = con.rows("SELECT config_snapshot FROM idr_out.run_history WHERE status IN ('SUCCESS', "
+                    "'SUCCESS_WITH_WARNINGS') AND run_mode IN ('FULL', 'INCR') ORDER BY started_at DESC, run_id DESC LIMIT 1")
+    if not rows or not rows[0][0]:
+        return None
+    return Config.model_validate(json.loads(rows[0][0]))
 
 
 @dataclass(frozen=True)

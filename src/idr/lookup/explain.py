@@ -46,6 +46,7 @@ class Explanation:
     hops: list[Hop] = field(default_factory=list)
     reason: str | None = None  # not linked: skipped, placeholder, invalid, excluded, nothing shared
     details: list[dict] = field(default_factory=list)  # not linked: the values behind the reason
+    note: str | None = None  # what could not be read (sources inside a database a run holds)
 
 
 def explain(db: str, key_a: str, key_b: str) -> Explanation:
@@ -53,6 +54,10 @@ def explain(db: str, key_a: str, key_b: str) -> Explanation:
     with published(db) as (con, plan):
         a, b = entity(con, key_a), entity(con, key_b)
         result = Explanation(key_a, key_b, a.resolved_id == b.resolved_id, a.resolved_id, b.resolved_id)
+        if plan.unread:
+            result.note = (f"a run holds the database, so the raw values of source(s) {', '.join(plan.unread)} "
+                           "(tables inside it) cannot be read now; the chain and reasons come from the published "
+                           "normalised values")
         if a.entity_key == b.entity_key:
             return result
         if result.linked:

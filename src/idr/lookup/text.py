@@ -16,6 +16,11 @@ REASONS = {
 
 
 def format_explanation(e: Explanation, masked: bool) -> str:
+    text = _explanation(e, masked)
+    return f"{text}\nNOTE: {e.note}" if e.note else text
+
+
+def _explanation(e: Explanation, masked: bool) -> str:
     if e.key_a == e.key_b:
         return f"{e.key_a} is the same record (cluster {e.resolved_id_a})"
     if e.linked:
