@@ -160,3 +160,59 @@ def hold_lock(path: Path, seconds: float) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "locked"
     return proc
+
+
+def make_legacy(path: Path) -> None:
+    """Turn a database into what the release before snapshots-only wrote: the published
+    state as tables in the file (here: copied from the current snapshot) and no snapshot
+    folder."""
+    import shutil
+
+    from idr.publish import layout
+    from idr.schema import STATE
+
+    con = duckdb.connect(str(path))
+    try:
+        for t in STATE:
+            con.execute(f"CREATE TABLE idr_out.legacy_copy AS SELECT * FROM idr_out.{t}")
+            con.execute(f"DROP VIEW idr_out.{t}")
+            con.execute(f"ALTER TABLE idr_out.legacy_copy RENAME TO {t}")
+    finally:
+        con.close()
+    shutil.rmtree(layout.root(path))
+
+
+def copy_db(src: Path, dst: Path) -> Path:
+    """Copy a database with its published snapshots (the folder next to it): the file
+    alone holds no results since they live in the snapshot."""
+    import shutil
+
+    from idr.publish import layout
+
+    shutil.copy(src, dst)
+    if layout.root(dst).exists():
+        shutil.rmtree(layout.root(dst))
+    if layout.root(src).exists():
+        shutil.copytree(layout.root(src), layout.root(dst))
+    return dst
+
+
+def state_as_tables(con) -> None:
+    """For unit tests that set up a published state with INSERTs: the idr_out state names
+    become plain tables (in a real database they are views over the published snapshot;
+    the code under test reads them by name either way)."""
+    from idr.schema import STATE, table_ddl
+
+    for t in STATE:
+        con.execute(f"DROP VIEW IF EXISTS idr_out.{t}")
+        con.execute(table_ddl("idr_out", t))
+
+
+def state_as_views(con) -> None:
+    """Undo state_as_tables: the state names are the (empty) views a database holds before
+    anything is published, as commands that check the schema expect."""
+    from idr.schema import STATE
+
+    for t in STATE:
+        con.execute(f"DROP TABLE IF EXISTS idr_out.{t}")
+    ensure_schema(con)

@@ -4,10 +4,9 @@ validation, and a bad configuration change held, then rejected or approved."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-from idr_testing import execute, idr_cli, make_db, query, simple_config
+from idr_testing import copy_db, execute, idr_cli, make_db, query, simple_config
 
 from idr.errors import ConfigError, InputError
 from idr.runs import gate
@@ -220,7 +219,7 @@ def test_held_run_approved_publishes_exactly_what_it_computed(tmp_path, mode, go
         execute(held_db, "INSERT INTO people SELECT 'link' || range, 'person' || (2 * range + 1) || '@mail.com', "
                          "'person' || (2 * range + 2) || '@mail.com', TIMESTAMP '2026-02-01' FROM range(200)")
     free_db = tmp_path / "free.duckdb"
-    shutil.copy(held_db, free_db)
+    copy_db(held_db, free_db)
     execute(free_db, "INSERT INTO idr_meta.config (config_key, config_value) VALUES ('gate_mode', 'off'), "
                      "('gate_modes', '')")
     held = run(str(held_db), mode)

@@ -6,7 +6,6 @@ and the same golden profiles (attribute-only changes, winning records updated or
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import duckdb
 import networkx as nx
@@ -16,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from idr.runs.runner import run
-from idr_testing import assert_entity_numbers_consistent, make_db, partition, query
+from idr_testing import copy_db, assert_entity_numbers_consistent, make_db, partition, query
 
 # Runs on every engine under test (conftest.ENGINES).
 pytestmark = pytest.mark.usefixtures("engine")
@@ -140,7 +139,7 @@ def test_incr_equals_full_after_every_step(tmp_path_factory, initial, steps, max
             con = duckdb.connect(str(db))
             _apply(con, step, ops)
             con.close()
-        shutil.copy(incr_db, full_db)
+        copy_db(incr_db, full_db)
         edges_before = set(_state(full_db)["identity_edges_current"])
         incr = run(str(incr_db), "INCR")
         assert incr.mode == "INCR", incr.notes

@@ -214,16 +214,23 @@ def test_rollback_after_bad_configuration_change(two_clusters):
     assert _ids(db)["people:6"] == "people:5"
 
 
-def test_rollback_across_an_upgrade_that_added_a_column(two_clusters):
-    """A newer idr version's `idr init` may add columns to the state tables; the rows a run
-    replaced before that still go back (by column name, the new column left NULL)."""
+def test_rollback_across_an_upgrade_that_added_a_column(two_clusters, monkeypatch):
+    """A newer idr version's `idr init` may add columns to the state tables; the state of a
+    run published before that still comes back (the new column read as NULL), and so do
+    the watermarks it replaced (by column name)."""
+    from idr.cli import main as cli_main
+    from idr.schema import MEMBERSHIP, TABLES
+
     db = two_clusters
     first = query(db, "SELECT run_id FROM idr_out.run_history")[0][0]
     before = sorted(query(db, "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current"))
     _sql(db, "INSERT INTO people VALUES (6, 'a@x.com', ?, FALSE)", params=_later())
     run(str(db), "FULL")
-    _sql(db, "ALTER TABLE idr_out.identity_resolved_membership_current ADD COLUMN added_later VARCHAR",
-         "ALTER TABLE idr_meta.run_state ADD COLUMN added_later VARCHAR")
+    # the newer version: one more declared column, and `idr init`
+    monkeypatch.setitem(TABLES, ("idr_out", MEMBERSHIP), [*TABLES[("idr_out", MEMBERSHIP)], ("added_later", "VARCHAR")])
+    _sql(db, "ALTER TABLE idr_meta.run_state ADD COLUMN added_later VARCHAR")
+    assert cli_main(["init", "--db", str(db)]) == 0
+    assert query(db, "SELECT count(added_later) FROM idr_out.identity_resolved_membership_current") == [(0,)]
     rollback(str(db), first)
     assert sorted(query(db, "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current")) \
         == before

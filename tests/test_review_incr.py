@@ -4,14 +4,13 @@ INCR on one database and FULL on a copy of it and requires the same published st
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import duckdb
 import pyarrow as pa
 import pytest
 
 from idr.runs.runner import rollback, run
-from idr_testing import execute as sql, make_db, partition, query
+from idr_testing import copy_db, execute as sql, make_db, partition, query
 
 # Runs on every engine under test (conftest.ENGINES).
 pytestmark = pytest.mark.usefixtures("engine")
@@ -33,7 +32,7 @@ def state(path) -> dict:
 def incr_vs_full(db, tmp_path, **kw):
     """INCR on db, FULL on a copy made just before; returns (incr result, full db)."""
     full_db = tmp_path / f"full_{len(list(tmp_path.iterdir()))}.duckdb"
-    shutil.copy(db, full_db)
+    copy_db(db, full_db)
     r = run(str(db), "INCR", **kw)
     run(str(full_db), "FULL", **kw)
     return r, full_db
@@ -85,7 +84,7 @@ def test_timestamptz_watermark_across_dst_fall_back(db_path, tmp_path):
     assert idr_cli("--db", str(db_path), "run", "--run-mode", "FULL", env=env).returncode == 0
     sql(db_path, "UPDATE people SET email = 'a@x.com', ts = TIMESTAMPTZ '2026-11-01 06:10:00+00' WHERE id = 2")
     full_db = tmp_path / "full.duckdb"
-    shutil.copy(db_path, full_db)
+    copy_db(db_path, full_db)
     proc = idr_cli("--db", str(db_path), "run", "--run-mode", "INCR", env=env)
     assert proc.returncode == 0, proc.stderr
     assert idr_cli("--db", str(full_db), "run", "--run-mode", "FULL", env=env).returncode == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 
 import duckdb
 import pytest
@@ -18,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from idr.runs.runner import rollback, run
-from idr_testing import assert_entity_numbers_consistent, make_db, query
+from idr_testing import copy_db, assert_entity_numbers_consistent, make_db, query
 
 # Runs on every engine under test (conftest.ENGINES).
 pytestmark = pytest.mark.usefixtures("engine")
@@ -152,7 +151,7 @@ def test_incr_equals_full_widened(tmp_path_factory, initial_a, initial_b, initia
     _apply(con, T0, [("a_insert", r) for r in initial_a] + [("b_insert", r) for r in initial_b]
            + [("c_insert", r) for r in initial_c])
     con.close()
-    shutil.copy(incr_db, full_only)
+    copy_db(incr_db, full_only)
     run(str(incr_db), "FULL", strategy=strategy)
     run(str(full_only), "FULL")
     other = "sql" if strategy == "inprocess" else "inprocess"
@@ -172,7 +171,7 @@ def test_incr_equals_full_widened(tmp_path_factory, initial_a, initial_b, initia
         previous = query(incr_db, "SELECT run_id FROM idr_out.run_history WHERE status LIKE 'SUCCESS%' "
                                   "AND run_mode IN ('FULL', 'INCR') AND rolled_back_by IS NULL "
                                   "ORDER BY started_at DESC LIMIT 1")[0][0]
-        shutil.copy(incr_db, full_db)
+        copy_db(incr_db, full_db)
         incr = run(str(incr_db), "INCR", strategy=strategy)
         assert incr.mode == "INCR", incr.notes
         run(str(full_db), "FULL", strategy=other)

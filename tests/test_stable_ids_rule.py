@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from idr.backends import as_backend
 from idr.pipeline.stable_ids import assign_resolved_ids
 from idr.schema import ensure_schema
+from idr_testing import state_as_tables
 
 # Keys may contain '#' themselves, as new ids add "#n" to keys.
 KEYS = [f"e{i:02d}" for i in range(8)] + ["e01#2", "e01#2#3"]
@@ -61,6 +62,7 @@ def _expected(old: dict[str, str], new: dict[str, int]):
 def _actual(old: dict[str, str], new: dict[str, int]):
     con = duckdb.connect()
     ensure_schema(con)
+    state_as_tables(con)
     sizes: dict[str, int] = {}
     for i, (key, rid) in enumerate(sorted(old.items())):
         con.execute("INSERT INTO idr_out.identity_resolved_membership_current VALUES (?, ?, 't', 'r0', now(), ?)",

@@ -7,7 +7,8 @@ import datetime as dt
 
 import duckdb
 
-from idr_testing import assert_entity_numbers_consistent, idr_cli, make_db, query, simple_config
+from idr.schema import STATE
+from idr_testing import assert_entity_numbers_consistent, idr_cli, make_db, make_legacy, query, simple_config
 
 ROWS = [{"id": 1, "email": "a@x.com", "ts": dt.datetime(2026, 1, 1)},
         {"id": 2, "email": "A@x.com ", "ts": dt.datetime(2026, 1, 1)},
@@ -28,9 +29,10 @@ def _asks_for_init_then_converts(db) -> None:
     proc = idr_cli("run", "--db", str(db))
     assert proc.returncode == 2 and "idr init" in proc.stderr and "Traceback" not in proc.stderr
     assert idr_cli("init", "--db", str(db)).returncode == 0
+    # the derived views, and the published state as views over the snapshot
     assert query(db, "SELECT table_name FROM information_schema.tables WHERE table_type = 'VIEW' "
-                     "AND table_schema = 'idr_out' ORDER BY 1") == [("identity_edges_current",),
-                                                                    ("identity_identifiers_current",)]
+                     "AND table_schema = 'idr_out' ORDER BY 1") == sorted(
+        [("identity_edges_current",), ("identity_identifiers_current",), *((t,) for t in STATE)])
 
 
 def test_stored_edge_table_becomes_the_view(tmp_path):
@@ -50,7 +52,11 @@ def test_identifiers_stored_by_entity_key_move_to_numbered_pairs(tmp_path):
     con = duckdb.connect(str(db))
     identifiers, edges = con.execute(IDENTIFIERS).fetchall(), con.execute(EDGES).fetchall()
     first_run = con.execute("SELECT run_id FROM idr_out.run_history").fetchall()[0][0]
-    # The layout of earlier versions: identifiers keyed by entity_key, no entity numbers.
+    # The layout of earlier versions: state tables in the file, identifiers keyed by
+    # entity_key, no entity numbers.
+    con.close()
+    make_legacy(db)
+    con = duckdb.connect(str(db))
     con.execute("CREATE TEMP TABLE saved AS SELECT * FROM idr_out.identity_identifiers_current")
     con.execute("DROP VIEW idr_out.identity_identifiers_current")
     con.execute("CREATE TABLE idr_out.identity_identifiers_current AS SELECT * FROM saved")

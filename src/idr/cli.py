@@ -249,19 +249,23 @@ def cmd_init(args) -> int:
     from .backends.duckdb import DuckDBBackend
     from .schema import ensure_schema
 
-    from .publish.snapshot import reconcile
+    from .publish.snapshot import forget_unreadable, reconcile
 
     backend = DuckDBBackend.open(args.db)
     try:
         with backend.transaction():  # an upgrade that converts tables happens whole or not at all
+            forget_unreadable(backend)  # views over a deleted snapshot would fail the schema's views
             created = ensure_schema(backend)
         # Then the published snapshot readers open: written (upgrade), repaired or left as is.
         repaired = reconcile(backend)
     finally:
         backend.close()
     print(f"initialised {args.db}: " + (f"created {len(created)} objects" if created else "already up to date"))
-    if repaired:
-        print(repaired)
+    if repaired.message:
+        print(repaired.message)
+    if repaired.lost:
+        print(f"warning: {repaired.lost}; the results read as empty until a FULL run rebuilds them "
+              f"(`idr run --run-mode FULL --db {args.db}`)", file=sys.stderr)
     return 0
 
 

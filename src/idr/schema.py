@@ -8,6 +8,8 @@ value for every column in a positional INSERT, so these tables have exactly thos
 
 from __future__ import annotations
 
+import re
+
 from .sql import edges as edges_sql
 from .sql.dialects import DUCKDB, Dialect
 from .sql.quoting import ident, qualified
@@ -22,6 +24,9 @@ SKIPPED = "identity_skipped_groups_current"
 IDENTIFIERS = "identity_identifiers_current"  # a view over PAIRS; a table in earlier versions
 GOLDEN = "golden_profile_current"  # one column per attribute: rebuilt by a FULL run (pipeline/golden.py)
 PROVENANCE = "golden_profile_provenance_current"
+# The tables a run publishes. They live only in the published snapshot (Parquet files,
+# publish/); inside the database file these names are views over the current snapshot.
+STATE = (MEMBERSHIP, CLUSTERS, PAIRS, SKIPPED, GOLDEN, PROVENANCE)
 
 
 def out(table: str) -> str:
@@ -343,6 +348,17 @@ def views(d: Dialect = DUCKDB) -> dict[tuple[str, str], str]:
 VIEWS = views()
 
 
+def column_types(schema: str, table: str) -> list[tuple[str, str]]:
+    """(column, bare type) of a declared table: the type without constraints or default."""
+    return [(c, re.split(r" (?:NOT NULL|PRIMARY KEY|DEFAULT)\b", t, maxsplit=1)[0]) for c, t in TABLES[(schema, table)]]
+
+
+def empty_state_sql(table: str) -> str:
+    """A state table with no rows (nothing published yet), typed as declared."""
+    cols = ", ".join(f"CAST(NULL AS {t}) AS {ident(c)}" for c, t in column_types("idr_out", table))
+    return f"SELECT {cols} WHERE false"
+
+
 def table_ddl(schema: str, table: str) -> str:
     cols = ",\n  ".join(f"{ident(c)} {t}" for c, t in TABLES[(schema, table)])
     return f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} (\n  {cols}\n)"
@@ -363,7 +379,18 @@ def ensure_schema(db) -> list[str]:
         db.run(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
     existing = db.columns(("idr_meta", "idr_out"))
     existing_tables = {(s, t) for s, t, _ in existing}
+    kinds = db.tables(("idr_meta", "idr_out"))
+    # A database from before snapshots keeps its state as tables until publish/snapshot.py's
+    # reconcile (`idr init`) converts them all at once.
+    legacy = any(kinds.get(("idr_out", t)) == "BASE TABLE" for t in STATE)
     for (schema, table), cols in TABLES.items():
+        if schema == "idr_out" and table in STATE and not legacy:
+            # Published state: a view over the current snapshot (publish/snapshot.py points
+            # it, adding columns a snapshot written by an older idr lacks); empty until then.
+            if (schema, table) not in existing_tables:
+                db.run(f"CREATE VIEW {qualified(schema, table)} AS {empty_state_sql(table)}")
+                created.append(f"{schema}.{table}")
+            continue
         if (schema, table) not in existing_tables:
             db.run(table_ddl(schema, table))
             created.append(f"{schema}.{table}")
@@ -402,13 +429,15 @@ def _number_entities(db) -> None:
 def is_initialised(db) -> bool:
     """Every idr table, column and view is there (a dropped one would fail a run half-way;
     a column added by a newer idr needs `idr init`); a view that older versions stored as
-    a table needs `idr init` to become a view."""
+    a table (the derived views, and the published state before snapshots) needs `idr init`
+    to become a view."""
     from .backends import as_backend
 
     backend = as_backend(db)
     found = backend.tables(("idr_meta", "idr_out"))
     columns = backend.columns(("idr_meta", "idr_out"))
-    return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in VIEWS) \
+    views_ = list(VIEWS) + [("idr_out", t) for t in STATE]
+    return all(key in found for key in TABLES) and all(found.get(key) == "VIEW" for key in views_) \
         and all((s, t, c) in columns for (s, t), cols in TABLES.items() for c, _ in cols)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 import duckdb
 
 from idr.schema import ensure_schema
+from idr_testing import state_as_tables
 
 TS = datetime(2026, 1, 1)
 
@@ -21,6 +22,7 @@ def new_db(path=None):
     con = duckdb.connect(str(path) if path else ":memory:")
     con.execute("SET TimeZone = 'UTC'")
     ensure_schema(con)
+    state_as_tables(con)
     return con
 
 

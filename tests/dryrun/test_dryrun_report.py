@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from dryrun_testing import load_state, new_db
+from idr_testing import state_as_views
 
 from idr.dryrun import DryRunSummary, cleanup, cleanup_expired, format_console, record_dry_run
 from idr.dryrun.html import render
@@ -140,6 +141,7 @@ def dry_db(tmp_path):
     path = tmp_path / "idr.duckdb"
     con = new_db(path)
     html_fixture(con)
+    state_as_views(con)
     con.close()
     return path
 

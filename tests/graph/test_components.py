@@ -340,3 +340,29 @@ def test_bad_edges_are_refused_by_both_strategies(con, strategy, rows, message):
     con.executemany("INSERT INTO bad_edges VALUES (?, ?)", rows)
     with pytest.raises(InternalError, match=message):
         connected_components(con, "bad_edges", 5, strategy=strategy)
+
+
+# --- the two in-process solvers (numpy hook-and-compress for small graphs, scipy above) ---
+
+
+@pytest.mark.parametrize("solver", ["numpy", "scipy"])
+@pytest.mark.parametrize("seed,n,edges_per_node", [(1, 500, 0.3), (2, 2000, 1.0), (3, 3000, 2.5)])
+def test_both_inprocess_solvers_match_networkx(con, monkeypatch, solver, seed, n, edges_per_node):
+    from idr.graph import components
+
+    monkeypatch.setattr(components, "SMALL_GRAPH_EDGES", 10**12 if solver == "numpy" else -1)
+    rng = np.random.default_rng(seed)
+    m = int(n * edges_per_node)
+    check(con, n, rng.integers(0, n, m), rng.integers(0, n, m), "inprocess")
+    src, dst = shuffled_chain(n, rng)  # the worst case for label propagation
+    check(con, n, src, dst, "inprocess")
+
+
+@settings(max_examples=200, deadline=None)
+@given(graph=small_graphs())
+def test_hook_and_compress_matches_networkx(graph):
+    from idr.graph.components import hook_and_compress
+
+    n, src, dst = graph
+    got = hook_and_compress(np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64), n)
+    assert np.array_equal(got, oracle_labels(n, src, dst))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+from idr_testing import copy_db
 
 import pytest
 
@@ -21,5 +21,5 @@ def base_db(tmp_path_factory):
 def db(base_db, tmp_path):
     """A private copy of the base database: (path, run_id of its successful run)."""
     path = tmp_path / "idr.duckdb"
-    shutil.copy(base_db[0], path)
+    copy_db(base_db[0], path)
     return path, base_db[1]

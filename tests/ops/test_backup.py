@@ -19,7 +19,7 @@ import pytest
 from idr.ops.backup import MANIFEST, PREFIX, read_manifest
 from idr.runs.runner import run
 from idr.sql.quoting import literal, qualified
-from idr_testing import cli, execute, make_db, partition, query
+from idr_testing import copy_db, cli, execute, make_db, partition, query
 
 T0 = dt.datetime(2026, 1, 1)
 SCHEMA = pa.schema([("id", pa.int64()), ("email", pa.string()), ("phone", pa.string()), ("ts", pa.timestamp("us"))])
@@ -89,7 +89,8 @@ def test_restore_equals_original_table_by_table_then_incr_equals_full(live_db, t
     folder = _only_backup(tmp_path / "backups")
     assert str(folder) in out
     manifest = read_manifest(folder)
-    assert manifest["tables"]["idr_out.identity_resolved_membership_current"] == 66
+    # the published results: the state tables as the snapshot holds them
+    assert manifest["state"]["tables"]["identity_resolved_membership_current"]["rows"] == 66
     assert any("__before_" in t for t in manifest["tables"]), "rollback states are part of the backup"
     assert "main.people" in manifest["tables"] and "idr_out.identity_edges_current" in manifest["views"]
     for name, entry in manifest["files"].items():
@@ -111,7 +112,7 @@ def test_restore_equals_original_table_by_table_then_incr_equals_full(live_db, t
 
     # The restored database keeps working: INCR on it equals FULL on the same data.
     full = tmp_path / "full.duckdb"
-    full.write_bytes(restored.read_bytes())
+    copy_db(restored, full)
     change = ("INSERT INTO people VALUES (300, 'p2@x.com', '+16502530003', TIMESTAMP '2026-01-03'), "
               "(301, 'lonely@x.com', NULL, TIMESTAMP '2026-01-03')")
     for path in (restored, full):
@@ -129,7 +130,7 @@ def _hold_lock(path: Path, seconds: float) -> subprocess.Popen:
     code = ("import duckdb, sys, time\n"
             f"c = duckdb.connect({str(path)!r})\n"
             "c.execute('BEGIN TRANSACTION')\n"
-            "c.execute(\"UPDATE idr_out.identity_clusters_current SET run_id = 'held_run'\")\n"
+            "c.execute(\"UPDATE idr_out.run_history SET warnings = 'held_run'\")\n"
             "print('locked', flush=True)\n"
             f"time.sleep({seconds})\n"
             "c.execute('COMMIT')\n")
@@ -154,8 +155,8 @@ def test_backup_waits_for_a_run_and_copies_what_it_published(live_db, tmp_path):
     folder = _only_backup(tmp_path / "b")
     copy = duckdb.connect()
     [(n, held)] = copy.execute(
-        "SELECT count(*), count(*) FILTER (run_id = 'held_run') FROM read_parquet(?)",
-        [str(next(folder.glob("idr_out_identity_clusters_current.parquet")))]).fetchall()
+        "SELECT count(*), count(*) FILTER (warnings = 'held_run') FROM read_parquet(?)",
+        [str(next(folder.glob("idr_out_run_history.parquet")))]).fetchall()
     assert n == held > 0  # all of the other process's committed change, none of the state before it
 
 
@@ -237,11 +238,11 @@ def test_restore_refuses_bad_backups_and_existing_databases(live_db, tmp_path):
     damaged.mkdir()
     for f in good.iterdir():
         (damaged / f.name).write_bytes(f.read_bytes())
-    victim = damaged / "idr_out_identity_resolved_membership_current.parquet"
+    victim = damaged / "state_identity_resolved_membership_current.parquet"
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
-    refused(damaged, "idr_out_identity_resolved_membership_current.parquet: checksum mismatch")
+    refused(damaged, "state_identity_resolved_membership_current.parquet: checksum mismatch")
     (damaged / "load.sql").unlink()
     refused(damaged, "load.sql: missing")
 

@@ -20,7 +20,7 @@ from idr.errors import InputError, RunError
 from idr.cli import main as cli
 from idr.publish import layout
 from idr.runs.runner import rollback
-from idr_testing import execute, make_db, simple_config
+from idr_testing import execute, make_db, make_legacy, simple_config
 
 STATE = ["identity_resolved_membership_current", "identity_clusters_current",
          "identity_identifier_pairs_current", "identity_skipped_groups_current"]
@@ -129,9 +129,16 @@ def test_damaged_snapshot_is_reported_and_repaired(db, capsys):
     with pytest.raises(InputError, match="missing"):
         idr.open_results(db)
     assert cli(["results", "path", "--db", str(db)]) == 2
-    assert "idr init" in capsys.readouterr().err
+    assert "FULL" in capsys.readouterr().err
+    # The snapshot is the only copy: init makes the database usable again and says what is lost.
     assert cli(["init", "--db", str(db)]) == 0
-    assert "written" in capsys.readouterr().out
+    assert "missing" in capsys.readouterr().err
+    with pytest.raises(InputError, match="dry-run"):
+        idr.run(db, mode="FULL", dry_run=True)
+    with pytest.raises(InputError, match="cannot be read"):
+        idr.run(db, mode="INCR", auto_full=False)
+    incr = idr.run(db, mode="INCR")  # runs FULL, which rebuilds it
+    assert incr.mode == "FULL" and "cannot be read" in incr.notes[0]
     assert_snapshot_equals_database(db)
     # a damaged pointer: a run repairs it too
     (layout.root(db) / layout.POINTER).write_text("garbage")
@@ -141,14 +148,29 @@ def test_damaged_snapshot_is_reported_and_repaired(db, capsys):
 
 def test_init_converts_a_database_from_before_snapshots(db):
     first = idr.run(db, mode="FULL")
-    shutil.rmtree(layout.root(db))  # what a database written by the previous release looks like
+    want = sorted(idr.open_results(db).execute("SELECT * FROM idr_out.identity_resolved_membership_current")
+                  .fetchall())
+    make_legacy(db)  # what a database written by the previous release looks like
     assert idr.snapshot_version(db) == first.run_id  # read from the file while nothing holds it
     assert cli(["init", "--db", str(db)]) == 0
     assert idr.snapshot_version(db) == first.run_id
     assert json.loads((layout.root(db) / layout.POINTER).read_text())["snapshot"] == first.run_id
+    assert sorted(idr.open_results(db).execute("SELECT * FROM idr_out.identity_resolved_membership_current")
+                  .fetchall()) == want
+    assert execute_kinds(db) == {"VIEW"}  # the state tables became views over the snapshot
     assert_snapshot_equals_database(db)
     assert cli(["init", "--db", str(db)]) == 0  # again: nothing to do
     assert_snapshot_equals_database(db)
+
+
+def execute_kinds(db) -> set[str]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {k for (k,) in con.execute("SELECT table_type FROM information_schema.tables WHERE "
+                                          "table_schema = 'idr_out' AND table_name LIKE '%\\_current' ESCAPE '\\'")
+                .fetchall()}
+    finally:
+        con.close()
 
 
 def test_dry_run_touches_no_snapshot(db):

@@ -43,6 +43,8 @@ import duckdb
 from ..config.models import SETTINGS
 from ..errors import ConfigError, InputError
 from ..pipeline.context import utcnow
+from ..publish import layout
+from ..schema import empty_state_sql
 from ..sql.quoting import literal, qualified
 from .waiting import open_when_free
 
@@ -93,12 +95,14 @@ def backup(db, to, *, wait_seconds: float = DEFAULT_WAIT_SECONDS, keep_days: int
             con.execute(f"EXPORT DATABASE {literal(str(staging))} (FORMAT parquet, COMPRESSION zstd)")
             tables = row_counts(con)
             views = sorted(_views(con))
+            state = _export_state(con, staging)
             con.execute("COMMIT")
             files = {p.name: _file_entry(p) for p in sorted(staging.iterdir())}
             manifest = {
                 "format": FORMAT, "format_version": FORMAT_VERSION, "backup_id": backup_id,
                 "created_at": started.isoformat(), "idr_version": _idr_version(), "duckdb_version": duckdb.__version__,
                 "source_db": str(Path(db).resolve()), "tables": tables, "views": views, "files": files,
+                "state": state,
             }
             _write_json(staging / MANIFEST, manifest)
             staging.rename(final)
@@ -116,6 +120,21 @@ def backup(db, to, *, wait_seconds: float = DEFAULT_WAIT_SECONDS, keep_days: int
         raise
     pruned = prune(root, keep_days, now=finished, keep={final.name})
     return BackupResult(backup_id, final, tables, size, (finished - started).total_seconds(), pruned)
+
+
+def _export_state(con, staging: Path) -> dict:
+    """The published results (views over the current snapshot, publish/) as one Parquet file
+    per state table, and the id of the run that published them."""
+    from ..publish.snapshot import latest_publisher
+    from ..schema import STATE
+
+    tables = {}
+    for t in STATE:
+        name = f"state_{t}.parquet"
+        rows = con.execute(f"COPY (SELECT * FROM {qualified('idr_out', t)}) TO {literal(str(staging / name))} "
+                           "(FORMAT parquet, COMPRESSION zstd)").fetchall()[0][0]
+        tables[t] = {"file": name, "rows": int(rows)}
+    return {"snapshot": latest_publisher(con), "tables": tables}
 
 
 def _make_staging(root: Path, backup_id: str) -> Path:
@@ -269,6 +288,8 @@ def restore(src, db) -> RestoreResult:
                          "(give a new path, or move the existing file away first)")
     if not target.parent.is_dir():
         raise InputError(f"--db {target}: folder {target.parent} does not exist")
+    if layout.root(target).exists():
+        raise InputError(f"--db {target}: its snapshot folder {layout.root(target)} already exists; move it away first")
     manifest = read_manifest(src)
     verify(src, manifest)
     tmp = target.with_name(f".{target.name}.restoring-{secrets.token_hex(3)}")
@@ -279,6 +300,11 @@ def restore(src, db) -> RestoreResult:
             raise InputError(f"--db {target}: cannot create a database there ({_first_line(e)})") from None
         try:
             _load(con, src.resolve(), manifest)
+        finally:
+            con.close()
+        con = duckdb.connect(str(tmp))  # external access back: the snapshot goes next to the target
+        try:
+            _restore_state(con, src.resolve(), manifest, target)
             counts = row_counts(con)
             views = set(_views(con))
         finally:
@@ -294,8 +320,37 @@ def restore(src, db) -> RestoreResult:
     except BaseException:
         for p in (tmp, Path(f"{tmp}.wal")):
             p.unlink(missing_ok=True)
+        shutil.rmtree(layout.root(target), ignore_errors=True)
         raise
     return RestoreResult(target, manifest["backup_id"], counts, (utcnow() - started).total_seconds())
+
+
+def _restore_state(con, folder: Path, manifest: dict, target: Path) -> None:
+    """The published results of the backup as the restored database's current snapshot."""
+    from ..backends.duckdb import transaction
+    from ..publish import snapshot
+
+    state = manifest.get("state")
+    if not state or not state.get("snapshot"):
+        return  # nothing was published: the first run writes the first snapshot
+    pending = snapshot.Pending(target, state["snapshot"])
+    for t, entry in state["tables"].items():
+        if entry["file"] not in manifest["files"]:  # checked by verify(): names only, checksums
+            raise InputError(f"--from {folder}: {MANIFEST} names a state file it does not list ({entry['file']})")
+        select = f"SELECT * FROM read_parquet({literal(str(folder / entry['file']))})"
+        snapshot.write_whole(con, pending, t, select, columns=snapshot.columns_of(con, select))
+    with transaction(con):
+        snapshot.finish(con, pending)
+    snapshot.switch(pending)
+
+
+def _state_view(sql: str) -> str | None:
+    """The state table a CREATE VIEW statement of schema.sql makes, if it is one (a view over
+    the original database's snapshot files, which the restore replaces)."""
+    from ..schema import STATE
+
+    m = re.match(r'\s*CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+"?idr_out"?\."?(\w+)"?', sql, re.I)
+    return m.group(1) if m and m.group(1) in STATE else None
 
 
 def _load(con, folder: Path, manifest: dict) -> None:
@@ -313,7 +368,10 @@ def _load(con, folder: Path, manifest: dict) -> None:
     for st in schema:
         if st.type != duckdb.StatementType.CREATE:
             raise InputError(f"--from {folder}: schema.sql holds a statement that is not CREATE")
-        if re.match(r"\s*CREATE\s+(OR\s+REPLACE\s+)?VIEW\b", st.query, re.I):
+        if _state_view(st.query):  # empty until _restore_state points it at the restored snapshot
+            _execute(con, f"CREATE VIEW {qualified('idr_out', _state_view(st.query))} AS "
+                          f"{empty_state_sql(_state_view(st.query))}", folder)
+        elif re.match(r"\s*CREATE\s+(OR\s+REPLACE\s+)?VIEW\b", st.query, re.I):
             views.append(st.query)
         else:
             _execute(con, st.query, folder)

@@ -57,7 +57,8 @@ def read_pointer(db: Path) -> dict | None:
 def read_manifest(db: Path, snapshot: str) -> dict:
     """The manifest of one snapshot, checked for what readers rely on (exit 2 if not)."""
     path = snapshot_dir(db, snapshot) / MANIFEST
-    repair = f"`idr init --db {db}` or a FULL run repairs it"
+    # The snapshot is the only copy of the published results: only a run can make them again.
+    repair = f"a FULL run (`idr run --run-mode FULL --db {db}`) rebuilds it"
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:

@@ -56,7 +56,9 @@ def approve_run(db: str, run_id: str) -> Decision:
         require_initialised(backend, db)
         mark_interrupted(backend)
         held = _held(backend, run_id)
-        snapshot.reconcile(backend)
+        if snapshot.reconcile(backend).lost:
+            raise InputError(f"{run_id}: the published results it was computed on cannot be read any more; "
+                             f"`idr reject {run_id}` and run FULL")
         last = last_published_run(backend)
         current = last[0] if last else None
         if current != held["baseline"]:

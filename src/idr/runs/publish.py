@@ -1,9 +1,11 @@
 """Stage 8: publish the run's outputs, watermarks and audit rows in the runner's transaction.
 
-Readers see the previous results or the new ones, never a mix; if anything fails here the
-transaction rolls back and the previous results stay exactly as they were. FULL replaces
-each output table whole; INCR rewrites only the rows of its scope that changed. Either
-way the replaced rows are kept for `idr rollback` (runs/rollback.py).
+The outputs go to the run's snapshot (publish/snapshot.py), the only copy of the published
+state: FULL writes each state table as one Parquet file straight from the run's relations;
+INCR writes change files (rows of its scope that changed). Readers see the previous
+results or the new ones, never a mix; if anything fails here the transaction rolls back,
+the database's views still read the previous snapshot and the new files are never used.
+Previous snapshots stay on disk within the rollback window (`idr rollback` switches back).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from ..sql.clusters import lineage_insert_sql
 from ..sql.dialects import Dialect
 from ..sql.quoting import qualified
 from . import rollback
+from .changes import publish_changes
 from .golden_publish import publish_golden
 from .state import write_run_state
 
 # identity_identifiers_current and identity_edges_current are views over these (schema.views).
 
-# FULL: every output from the run's relations (data columns, then run id and timestamp).
+# FULL: every output from the run's relations, in the table's declared column order.
 # (Dropping a temp table inside the publishing transaction would free nothing before the
 # COMMIT, so the run's intermediates are dropped, where they can be, before it.)
 def full_selects(d: Dialect) -> dict[str, str]:
@@ -79,18 +82,20 @@ def publish(ctx: RunContext, finalize) -> snapshot.Pending:
     with ctx.stage("publish") as st:
         st.rows_in = ctx.count("SELECT count(*) FROM idr_entities")
         written = 0
+        pending = snapshot.start(db, ctx.run_id)
+        previous = snapshot.published_manifest(db, exclude=ctx.run_id) if ctx.mode == "INCR" else None
         selects = full_selects(d)
         for table in selects:
             if ctx.mode == "FULL":
-                rollback.replace_whole(db, table, ctx.run_id)
                 select = selects[table]
                 used = {k: v for k, v in params.items() if d.param(k) in select}
-                db.run(f"INSERT INTO {qualified('idr_out', table)} {select}", used)
+                snapshot.write_whole(db, pending, table, select, used)
             else:
                 cols, new_sql, scope_sql = INCR_UPDATES[table]
                 stamps = {"run_id": ctx.run_id, **({"updated_ts": ctx.started_at} if table in STAMPED else {})}
-                written += rollback.replace_rows(db, table, ctx.run_id, cols, new_sql, scope_sql, stamps)
-        written += publish_golden(ctx)
+                written += publish_changes(db, pending, _entry(previous, table), table, cols, new_sql, scope_sql,
+                                           stamps)
+        written += publish_golden(ctx, pending, previous)
         rollback.save_run_state(db, ctx.run_id)
         previous = {t: s.last_watermark for t, s in (ctx.baseline.sources if ctx.mode == "INCR" else {}).items()}
         watermarks = _newest(previous, ctx.watermarks)
@@ -98,12 +103,15 @@ def publish(ctx: RunContext, finalize) -> snapshot.Pending:
         ctx.counts["last_watermark"] = max((w for w in watermarks.values() if w is not None), default=None)
         db.run(skipped_groups_insert_sql(d), {"run_id": ctx.run_id})
         db.run(lineage_insert_sql(d), params)
-        pending = snapshot.write_state(db, ctx.run_id, ctx.mode)  # needs the before-tables prune drops
         rollback.prune(db, ctx.plan.settings["rollback_retention_runs"], ctx.run_id)
         st.rows_out = written if ctx.mode == "INCR" else st.rows_in
     # run_history and stage_metrics commit together with the outputs they describe.
     finalize(db)
     return snapshot.finish(db, pending)  # the runner switches readers to it after the commit
+
+
+def _entry(manifest: dict | None, table: str) -> dict | None:
+    return (manifest or {}).get("tables", {}).get(table)
 
 
 def _newest(previous: dict, read: dict) -> dict:

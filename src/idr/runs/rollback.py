@@ -1,79 +1,34 @@
-"""Keep what each published run replaced, so `idr rollback --to RUN_ID` can put it back.
+"""What `idr rollback --to RUN_ID` needs, kept per published run.
 
-Every state table carries the id of the run that wrote each row. When a run publishes,
-the rows it replaces move to `idr_out.<table>__before_<run_id>`: a FULL run renames the
-whole previous table (no copy), an INCR run copies just the rows it changes. Undoing run
-R is then the same for both: delete the rows R wrote, put back the rows R replaced.
-Undoing runs newest first returns the outputs and watermarks to exactly what they were
-after the target run. Only the last `rollback_retention_runs` published runs are
-reachable; older before-tables are dropped when a run publishes.
+The published state (idr_out.*_current) lives in snapshots (publish/): a rollback switches
+the database's views and the readers' pointer back to the target run's snapshot, kept on
+disk for the last `rollback_retention_runs` published runs. What lives in the database
+file itself is the watermarks (idr_meta.run_state): when a run publishes, its previous
+rows are copied to `idr_out.run_state__before_<run_id>` (a few rows). Undoing runs newest
+first puts the watermarks back as they were after the target run. Older before-tables are
+dropped when a run publishes.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import InputError
 from ..hints import idr_command
-from ..schema import CLUSTERS, GOLDEN, MEMBERSHIP, PAIRS, PROVENANCE, SKIPPED, table_ddl
+from ..publish import layout
 from ..sql.quoting import ident, qualified
 from .state import PUBLISHED
 
-# (schema, table, column holding the id of the run that wrote the row)
+# (schema, table, column holding the id of the run that wrote the row): what rollback
+# restores from before-tables. The published state tables are restored from snapshots.
 STATE_TABLES = (
-    ("idr_out", MEMBERSHIP, "run_id"),
-    ("idr_out", CLUSTERS, "run_id"),
-    ("idr_out", PAIRS, "run_id"),
-    ("idr_out", SKIPPED, "run_id"),
     ("idr_meta", "run_state", "last_run_id"),
-    ("idr_out", GOLDEN, "run_id"),
-    ("idr_out", PROVENANCE, "run_id"),
 )
-# Runs published before golden profiles existed kept no golden before-tables: undoing them
-# leaves the golden tables as those runs found them (they wrote nothing there).
-OPTIONAL = {GOLDEN, PROVENANCE}
 SEPARATOR = "__before_"
 
 
 def before_table(table: str, run_id: str) -> str:
     return qualified("idr_out", f"{table}{SEPARATOR}{run_id}")
-
-
-def replace_whole(db, table: str, run_id: str) -> None:
-    """FULL: keep the previous idr_out table as the before-table and start an empty one."""
-    keep_whole(db, table, run_id)
-    db.run(table_ddl("idr_out", table))
-
-
-def keep_whole(db, table: str, run_id: str) -> None:
-    """FULL: the previous idr_out table becomes the before-table; the caller creates the new one."""
-    db.run(f"ALTER TABLE {qualified('idr_out', table)} RENAME TO {ident(table + SEPARATOR + run_id)}")
-
-
-def replace_rows(db, table: str, run_id: str, data_cols: list[str], new_sql: str, scope_sql: str,
-                 stamps: dict, params: dict | None = None, null_safe: bool = False) -> int:
-    """INCR: make an idr_out table's rows inside the scope equal to new_sql's rows (data
-    columns only); rows that stay identical are not rewritten. New rows get the `stamps`
-    columns' values (run id, timestamp). Returns the number of rows written.
-
-    The big table is scanned once (for the scope's rows); everything else works on the
-    scope's rows, and the DELETE finds its rows by their row position."""
-    d = db.dialect
-    t = qualified("idr_out", table)
-    all_cols = ", ".join(ident(c) for c, _ in db.describe(f"SELECT * FROM {t}"))
-    cols = ", ".join(ident(c) for c in data_cols)
-    eq = "IS NOT DISTINCT FROM" if null_safe else "="  # null_safe: for columns that hold NULLs
-    same = " AND ".join(f"o.{ident(c)} {eq} n.{ident(c)}" for c in data_cols)
-    db.materialise("idr_new_rows", f"SELECT DISTINCT * FROM ({new_sql}) AS n({cols})", params or {})
-    db.materialise("idr_scope_rows", f"SELECT {d.row_position()} AS idr_rowid, * FROM {t} WHERE {scope_sql}")
-    db.materialise("idr_gone", "SELECT o.* FROM idr_scope_rows o" + d.anti_join("idr_new_rows n", on=same))
-    db.create_table(before_table(table, run_id), f"SELECT {all_cols} FROM idr_gone")
-    db.run(f"DELETE FROM {t} WHERE {d.row_position()} IN (SELECT idr_rowid FROM idr_gone)")
-    names = {f"stamp_{i}": v for i, v in enumerate(stamps.values())}
-    added = "SELECT n.* FROM idr_new_rows n" + d.anti_join("idr_scope_rows o", on=same)
-    db.run(f"INSERT INTO {t} ({cols}, {', '.join(ident(c) for c in stamps)}) "
-           f"SELECT a.*, {', '.join(d.param(n) for n in names)} FROM ({added}) AS a", names)
-    written = db.count(f"SELECT count(*) FROM ({added}) AS a")
-    db.drop("idr_new_rows", "idr_scope_rows", "idr_gone")
-    return written
 
 
 def save_run_state(db, run_id: str) -> None:
@@ -130,7 +85,7 @@ def check_target(db, target: str, retention: int, path: str) -> list[str]:
     have = _before_tables(db)
 
     def saved(run_id: str) -> bool:
-        return all(f"{t}{SEPARATOR}{run_id}" in have.get(run_id, []) for _, t, _ in STATE_TABLES if t not in OPTIONAL)
+        return all(f"{t}{SEPARATOR}{run_id}" in have.get(run_id, []) for _, t, _ in STATE_TABLES)
 
     # Runs whose saved state is gone (pruned before earlier rollbacks shortened the chain,
     # or kept by an idr version with another layout) cannot be undone.
@@ -144,29 +99,26 @@ def check_target(db, target: str, retention: int, path: str) -> list[str]:
         raise InputError(f"--to {target}: the state run {gone} replaced is no longer kept (pruned, or saved by an "
                          f"older idr version), so it cannot be undone exactly; runs you can roll back to: "
                          f"{', '.join(reachable)}")
+    if undo:
+        try:
+            layout.read_manifest(Path(path), target)
+        except InputError as e:
+            raise InputError(f"--to {target}: its published snapshot cannot be read, so it cannot be restored "
+                             f"exactly ({e})") from None
     return undo
 
 
 def undo_runs(db, undo: list[str]) -> None:
-    """Undo the given runs, newest first. The caller owns the transaction.
+    """Undo the given runs' watermarks, newest first (the state tables switch with the
+    snapshot). The caller owns the transaction.
 
     Their lineage rows go too: resolved_id_lineage tells how the published ids came to be,
     so a merge that was undone and then redone is one row, not two (run_history keeps the
     undone runs, marked rolled_back_by)."""
-    kept = {name for names in _before_tables(db).values() for name in names}
     for run_id in undo:
         for schema, table, run_col in STATE_TABLES:
             t = qualified(schema, table)
             before = before_table(table, run_id)
-            if f"{table}{SEPARATOR}{run_id}" not in kept:  # OPTIONAL tables only (see check_target)
-                db.run(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
-                continue
-            if table == GOLDEN and db.describe(f"SELECT * FROM {t}") != db.describe(f"SELECT * FROM {before}"):
-                # The golden table's columns follow the configuration; a change made the run
-                # FULL, so its table holds its own rows only: the kept table comes back whole.
-                db.run(f"DROP TABLE {t}")
-                db.run(f"ALTER TABLE {before} RENAME TO {ident(table)}")
-                continue
             db.run(f"DELETE FROM {t} WHERE {ident(run_col)} = ?", [run_id])
             # By name: survives columns added (nullable) since the rows were saved.
             cols = ", ".join(ident(c) for c, _ in db.describe(f"SELECT * FROM {before}"))

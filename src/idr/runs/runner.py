@@ -71,12 +71,12 @@ def new_run_id(now, dry_run: bool = False) -> str:
 
 def _preload_heavy_modules() -> None:
     """Import what later stages need while DuckDB works: DuckDB releases the GIL during a
-    query, so this overlaps ~0.4 s of start-up with the extract stage."""
+    query, so this overlaps start-up with the extract stage. (scipy is left to the
+    components stage: only large graphs need it, graph/components.py.)"""
 
     def load():
         import phonenumbers  # noqa: F401
         import pyarrow  # noqa: F401
-        import scipy.sparse.csgraph  # noqa: F401
 
     threading.Thread(target=load, name="idr-preload", daemon=True).start()
 
@@ -196,13 +196,23 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
     require_initialised(backend, db)
     interrupted = mark_interrupted(backend)
     if not dry_run:  # a dry run touches nothing, its folder included
-        snapshot.reconcile(backend)
+        lost = snapshot.reconcile(backend).lost
+    else:
+        lost = snapshot.unreadable(backend)
+        if lost:
+            raise InputError(f"--dry-run: the published results cannot be read, so there is nothing to compare "
+                             f"with: {lost}")
     plan = build_plan(backend, read_config(backend))
     strategy = (strategy or plan.settings["components_strategy"]).lower()
     if strategy not in ("inprocess", "sql"):
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
     baseline = read_baseline(backend)
     mode, reason = choose_mode(requested, plan, baseline, auto_full, backend.name, db)
+    if mode == "INCR" and lost:
+        if not auto_full:
+            raise InputError(f"--run-mode INCR --no-auto-full: an incremental run needs the published results, "
+                             f"which cannot be read: {lost}. Run `idr run --run-mode FULL`")
+        mode, reason = "FULL", "INCR requested; ran FULL because the published snapshot cannot be read (rebuilt)"
     bypass = watermark_check.check(backend, plan, baseline, mode)
     if mode == "INCR" and bypass.force_full:
         if not auto_full:
