@@ -1,16 +1,29 @@
-"""Where snapshots live and how a manifest turns into queryable views.
+"""Where snapshots live and how a manifest turns into queryable views: the engine-neutral
+contract every engine that publishes (DuckDB today, Spark later) and every reader follows.
 
     <db folder>/<db file name>.idr/
         CURRENT                          {"format": 1, "snapshot": "<id>"}: replaced atomically
         snapshots/<id>/manifest.json     the tables of snapshot <id> and the files holding them
         snapshots/<id>/*.parquet         files first written by snapshot <id>
 
-A manifest lists, per table, its columns, the Parquet files holding its rows and the files
-holding rows removed since (an INCR run writes only its changes: rows it added, and the
-rows it replaced). Files are immutable and may be listed by several manifests (an INCR
-snapshot lists its predecessor's files plus its own), so files are shared, never copied.
-Paths in a manifest are relative to the .idr folder, so the folder can be moved with the
-database.
+A manifest is JSON: {"format": 1, "snapshot": "<id>", "written_at": ISO time,
+"tables": {name: {"columns": [...], "types": [...], "files": [...], "rows": [...],
+"removed": [...], "removed_rows": [...]}}}. A table's rows are the rows of its `files`
+minus every row equal (all columns, NULL equal to NULL) to a row of its `removed` files:
+a FULL run writes one file per table and nothing removed; an INCR run lists its
+predecessor's files plus its own change files (rows it added; rows it replaced, in
+`removed`). `types` are SQL type names (DuckDB's spelling) that every file of the table
+has; `rows`/`removed_rows` count each file's rows. Files are immutable and may be listed by
+several manifests, so files are shared, never copied. Paths in a manifest are relative to
+the .idr folder, so the folder can be moved with the database.
+
+A writer (any engine) writes the files and the manifest of a new snapshot id, commits its
+own state, then replaces CURRENT (write a temporary file in the .idr folder, fsync,
+rename): a reader that read CURRENT before sees the old snapshot whole, one after sees the
+new one whole. publish/snapshot.py is the DuckDB writer (COPY ... TO Parquet); a Spark
+writer would use DataFrame.write.parquet into the same folders and the same manifest and
+pointer steps. The `*_current` views inside the DuckDB database file (snapshot.point_views)
+are DuckDB's own catalogue over this layout, not part of it.
 """
 
 from __future__ import annotations

@@ -228,6 +228,12 @@ def point_views(con, manifest: dict | None) -> None:
         con.execute(f"CREATE OR REPLACE VIEW {qualified('idr_out', table)} AS {sql}")
 
 
+def as_manifest(pending: Pending) -> dict:
+    """The pending snapshot's tables as a manifest readers' functions take (layout.table_sql)."""
+    return {"format": layout.FORMAT, "snapshot": pending.snapshot, "tables": pending.tables,
+            "_root": str(layout.root(pending.db))}
+
+
 def finish(con, pending: Pending, *, tables: dict | None = None) -> Pending:
     """Step 1b, still inside the transaction, after the audit rows are final: the audit
     tables' files, the manifest, and the database's state views re-pointed at the new
@@ -242,7 +248,7 @@ def finish(con, pending: Pending, *, tables: dict | None = None) -> Pending:
     manifest = {"format": layout.FORMAT, "snapshot": pending.snapshot,
                 "written_at": datetime.now(timezone.utc).isoformat(), "tables": pending.tables}
     _write_atomically(folder / layout.MANIFEST, json.dumps(manifest, indent=1))
-    point_views(con, {**manifest, "_root": str(layout.root(pending.db))})
+    point_views(con, as_manifest(pending))
     return pending
 
 

@@ -96,6 +96,9 @@ def publish(ctx: RunContext, finalize) -> snapshot.Pending:
                 written += publish_changes(db, pending, _entry(previous, table), table, cols, new_sql, scope_sql,
                                            stamps)
         written += publish_golden(ctx, pending, previous)
+        # From here on this transaction reads the new state (the audit rows finalize writes,
+        # e.g. cluster metrics, describe it); other connections see it at the commit.
+        snapshot.point_views(db, snapshot.as_manifest(pending))
         rollback.save_run_state(db, ctx.run_id)
         previous = {t: s.last_watermark for t, s in (ctx.baseline.sources if ctx.mode == "INCR" else {}).items()}
         watermarks = _newest(previous, ctx.watermarks)

@@ -24,6 +24,21 @@ def size(n: float | None) -> str:
     return f"{n}"
 
 
+def _published(db: str) -> list[tuple[str, int]]:
+    """Rows of each state table in the current snapshot, from its manifest (no scan)."""
+    from pathlib import Path
+
+    from ..errors import InputError
+    from ..publish import layout
+
+    try:
+        manifest = layout.current_snapshot(Path(db))
+    except InputError:
+        return []
+    tables = (manifest or {}).get("tables", {})
+    return [(t, sum(e["rows"]) - sum(e["removed_rows"])) for t, e in sorted(tables.items()) if t.endswith("_current")]
+
+
 def show_run(db: str, run_id: str) -> str:
     backend = DuckDBBackend.open(db, create=False, read_only=True)
     try:
@@ -38,9 +53,6 @@ def show_run(db: str, run_id: str) -> str:
         # DuckDB's catalogue: this command reads a DuckDB file (the backend idr runs on today).
         used = backend.rows("SELECT used_blocks * block_size, total_blocks * block_size FROM pragma_database_size() "
                             "WHERE database_name = current_database()")
-        published = backend.rows(
-            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'idr_out' "
-            "AND ends_with(table_name, '_current') ORDER BY table_name")
     finally:
         backend.close()
     n = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
@@ -67,6 +79,6 @@ def show_run(db: str, run_id: str) -> str:
     file_bytes = sum(os.path.getsize(p) for p in (db, f"{db}.wal") if os.path.exists(p))
     lines += ["", f"  disk: database file {size(file_bytes)}"
                   + (f", {size(used[0][0])} in use of {size(used[0][1])} allocated" if used else ""),
-              "  published snapshot (estimated rows): "
-              + ", ".join(f"{t.removeprefix('identity_').removesuffix('_current')} {n(e)}" for t, e in published)]
+              "  published snapshot (rows): "
+              + ", ".join(f"{t.removeprefix('identity_').removesuffix('_current')} {n(e)}" for t, e in _published(db))]
     return "\n".join(lines)
