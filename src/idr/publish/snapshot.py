@@ -43,7 +43,9 @@ from . import layout
 PUBLISHED = ('SUCCESS', 'SUCCESS_WITH_WARNINGS')  # run_history statuses of runs that published
 SEPARATOR = "__before_"  # runs/rollback.py's before-tables: not published
 COMPACT_FRACTION = 0.2  # change files above this share of a table's rows: rewrite it whole
-PARQUET = "(FORMAT parquet, COMPRESSION zstd)"
+# zstd level 1: 30% less CPU than the default level 3 writing 1.5M identifier pairs, files
+# 7% larger (measured 2026-12-04: 0.47 s vs 0.67 s CPU, 14.6 vs 13.7 MiB; snappy 0.41 s, 24.8 MiB).
+PARQUET = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
 
 
 @dataclass
