@@ -2,7 +2,7 @@
 
 Both tables go to the run's snapshot like every state table (runs/publish.py): FULL writes
 them whole (the golden table's columns follow the configuration; without golden profiles
-configured nothing is written and they read as empty); INCR makes the rows of
+configured, empty); INCR makes the rows of
 idr_golden_scope equal to idr_golden's, as change files.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..pipeline.context import RunContext
 from ..pipeline.golden import output_columns, provenance_sql
 from ..publish import snapshot
-from ..schema import GOLDEN, PROVENANCE
+from ..schema import GOLDEN, PROVENANCE, empty_state_sql
 from ..sql.quoting import ident
 from .changes import publish_changes
 
@@ -29,7 +29,13 @@ def publish_golden(ctx: RunContext, pending: snapshot.Pending, previous: dict | 
     """Rows written to golden_profile_current. previous: the published snapshot's manifest
     (INCR)."""
     db, d, run_id = ctx.db, ctx.d, ctx.run_id
-    if ctx.plan.golden is None:
+    tables = (previous or {}).get("tables", {})
+    if ctx.plan.golden is None:  # published empty, so readers of the snapshot find both tables
+        for table in (GOLDEN, PROVENANCE):
+            if ctx.mode == "INCR" and table in tables:
+                pending.tables[table] = tables[table]
+            else:
+                snapshot.write_whole(db, pending, table, empty_state_sql(table))
         return 0
     if ctx.mode == "FULL":
         attrs = "".join(f", {ident(c)}" for c in output_columns(ctx))
@@ -41,7 +47,6 @@ def publish_golden(ctx: RunContext, pending: snapshot.Pending, previous: dict | 
         snapshot.write_whole(db, pending, PROVENANCE, f"SELECT p.*, {d.param('run_id')} FROM ({sql}) AS p",
                              {**params, "run_id": run_id})
         return rows
-    tables = (previous or {}).get("tables", {})
     scope = "resolved_id IN (SELECT resolved_id FROM idr_golden_scope)"
     cols = ["resolved_id", *output_columns(ctx)]
     written = publish_changes(db, pending, tables.get(GOLDEN), GOLDEN, cols,
