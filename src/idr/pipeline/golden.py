@@ -89,13 +89,13 @@ def golden(ctx: RunContext) -> None:
         parts = []
         if blocks:
             text = [ctx.d.can_be_blank(golden.types[a]) for a in golden.mapped]
-            db.materialise("idr_granked", ranked_sql("idr_gcand", [(f"a{j}", f"c{j}", t) for j, t in enumerate(text)],
+            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", [(f"a{j}", f"c{j}", t) for j, t in enumerate(text)],
                                                      trust))
             parts.append(_part(ctx, "idr_granked", list(enumerate(blocks))))
         if id_blocks:
             types = sorted({b.type_idx for b in id_blocks if b.type_idx >= 0}) or [-1]
             db.materialise("idr_granked_ids", ranked_sql(
-                f"(SELECT * FROM ({ids}) AS i WHERE type_idx IN ({', '.join(str(int(t)) for t in types)}))",
+                ctx.d, f"(SELECT * FROM ({ids}) AS i WHERE type_idx IN ({', '.join(str(int(t)) for t in types)}))",
                 [("v", "v", True)], trust, partition="gid, type_idx", extra=["type_idx"]))
             parts.append(_part(ctx, "idr_granked_ids", list(enumerate(id_blocks, len(blocks)))))
         db.materialise("idr_golden", named.format(golden_select_sql("idr_gclusters", parts)))

@@ -53,23 +53,23 @@ class Block:
     type_idx: int | None = None  # identifier-derived: the identifier type it reads
 
 
-def valid_sql(col: str, text: bool = True) -> str:
+def valid_sql(d: Dialect, col: str, text: bool = True) -> str:
     """A value that can win: not NULL, not blank."""
-    return f"({col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '')" if text else f"({col} IS NOT NULL)"
+    return f"({col} IS NOT NULL AND trim({d.cast(col, 'VARCHAR')}) <> '')" if text else f"({col} IS NOT NULL)"
 
 
-def kept_sql(col: str, text: bool = True) -> str:
-    return f"CASE WHEN {valid_sql(col, text)} THEN {col} END" if text else col
+def kept_sql(d: Dialect, col: str, text: bool = True) -> str:
+    return f"CASE WHEN {valid_sql(d, col, text)} THEN {col} END" if text else col
 
 
 # --- pass 1: candidates ranked by the tie-break ------------------------------------------
 
-def ranked_sql(candidates: str, values: list[tuple[str, str, bool]], trust_sql: str,
+def ranked_sql(d: Dialect, candidates: str, values: list[tuple[str, str, bool]], trust_sql: str,
                partition: str = "gid", extra: list[str] = ()) -> str:
     """The candidates with blank values made NULL (values: [(column, output name, is text)])
     and tb, the record's place in its cluster (partition) by trust rank, recency (newest
     first), entity_key, then the record's values: unique per record of a cluster."""
-    kept = "".join(f", {kept_sql(c, text)} AS {out}" for c, out, text in values)
+    kept = "".join(f", {kept_sql(d, c, text)} AS {out}" for c, out, text in values)
     order = ", ".join(["trust ASC NULLS LAST", "rec DESC NULLS LAST", "ek ASC NULLS LAST"] +
                       [f"{out} ASC NULLS LAST" for _, out, _ in values])
     return (f"SELECT q.*, row_number() OVER (PARTITION BY {partition} ORDER BY {order}) AS tb "
@@ -101,12 +101,12 @@ def frequencies_sql(blocks: list[tuple[int, Block]], ranked: str) -> tuple[str, 
     return cols, joins
 
 
-def order_terms(block: Block, freq_col: str) -> list[OrderTerm]:
+def order_terms(d: Dialect, block: Block, freq_col: str) -> list[OrderTerm]:
     """The strategy's terms as integers (MIN and MAX: see pick_sql), before tb."""
     cols = block.columns
     terms: list[OrderTerm] = []
     if len(cols) > 1:  # complete blocks first
-        present = " + ".join(f"CAST({c} IS NOT NULL AS INTEGER)" for c in cols)
+        present = " + ".join(d.cast(f"{c} IS NOT NULL", "INTEGER") for c in cols)
         terms.append(OrderTerm(present, 8, descending=True))
     s = block.strategy
     recency = OrderTerm(block.recency_sql, 64, descending=True, signed=True, epoch=True)
@@ -120,7 +120,7 @@ def order_terms(block: Block, freq_col: str) -> list[OrderTerm]:
     elif s == "MOST_FREQUENT":
         terms.append(OrderTerm(freq_col, _COUNT_BITS, descending=True))
     elif s == "LONGEST":
-        length = " + ".join(f"coalesce(length(CAST({c} AS VARCHAR)), 0)" for c in cols)
+        length = " + ".join(f"coalesce(length({d.cast(c, 'VARCHAR')}), 0)" for c in cols)
         terms.append(OrderTerm(length, _COUNT_BITS, descending=True))
     elif s not in ("MIN", "MAX"):
         raise ValueError(f"unknown strategy {s!r}")
@@ -139,13 +139,13 @@ def pick_sql(d: Dialect, block: Block, freq_col: str) -> str:
         first, lowest = block.columns[0], block.strategy == "MIN"
         head = []
         if len(block.columns) > 1:
-            present = " + ".join(f"CAST({c} IS NOT NULL AS INTEGER)" for c in block.columns)
+            present = " + ".join(d.cast(f"{c} IS NOT NULL", "INTEGER") for c in block.columns)
             head = [f"{len(block.columns)} - ({present})" if lowest else present,
                     f"{first} IS NULL" if lowest else f"{first} IS NOT NULL"]
         if lowest:
             return f"{d.arg_min('tb', d.row_of(*head, first, 'tb'))} FILTER (WHERE {where})"
         return f"{d.arg_max('tb', d.row_of(*head, first, '-tb'))} FILTER (WHERE {where})"
-    return f"{d.arg_min('tb', d.ordered_key(order_terms(block, freq_col)))} FILTER (WHERE {where})"
+    return f"{d.arg_min('tb', d.ordered_key(order_terms(d, block, freq_col)))} FILTER (WHERE {where})"
 
 
 def picks_sql(d: Dialect, ranked: str, blocks: list[tuple[int, Block]]) -> str:
