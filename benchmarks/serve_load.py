@@ -119,8 +119,8 @@ def cpu_seconds(pid: int | None) -> float | None:
     try:
         import psutil
 
-        t = psutil.Process(pid).cpu_times()
-        return t.user + t.system
+        parent = psutil.Process(pid)
+        return sum(t.user + t.system for t in (p.cpu_times() for p in [parent, *parent.children(recursive=True)]))
     except Exception:  # noqa: BLE001 - psutil is optional here
         return None
 
@@ -238,6 +238,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ready-timeout", type=float, default=900)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--redis-url", default=None, help="REDIS_URL for the service (default: none)")
+    ap.add_argument("--workers", type=int, default=1, help="idr serve --workers")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     db = args.db.resolve()
@@ -248,12 +249,12 @@ def main(argv=None) -> int:
     lookups = sample_values(db, args.samples, args.seed)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"RATE_LIMIT_LOOKUP": "100000000/minute"}
+    env = {"RATE_LIMIT_LOOKUP": "100000000/minute", "IDR_SERVE_WORKERS": str(args.workers)}
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"serve_load_{port}.log"
     proc = start_server(db, port, log, env)
-    result: dict = {"db": str(db), "connections": args.connections, "lookups_sampled": len(lookups),
+    result: dict = {"db": str(db), "workers": args.workers, "connections": args.connections, "lookups_sampled": len(lookups),
                     "cpus": os.cpu_count(), "redis": bool(args.redis_url), "phases": []}
     try:
         result["ready_seconds"] = round(wait_health(url, proc, args.ready_timeout), 1)
@@ -292,7 +293,9 @@ def main(argv=None) -> int:
         try:
             import psutil
 
-            result["server_rss_mib"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20)
+            parent = psutil.Process(proc.pid)
+            result["server_rss_mib"] = round(sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
+                                             / 2**20)
         except Exception:  # noqa: BLE001 - psutil is optional here
             pass
     finally:

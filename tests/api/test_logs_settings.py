@@ -49,3 +49,14 @@ def test_bad_settings_stop_the_service_with_exit_2(demo):
     for name in ("REDIS_URL", "IDR_SERVE_PORT", "RATE_LIMIT_LOOKUP", "CACHE_TTL_SECONDS"):
         assert name in r.stderr
     assert "hunter2" not in r.stderr and "4 problems" in r.stderr
+
+
+def test_several_workers_serve_the_same_snapshot(demo):
+    from serve_testing import new_key
+
+    import idr
+
+    key = new_key(demo, "read", "workers")
+    with server(demo, {"IDR_SERVE_WORKERS": "2"}) as url:
+        answers = [httpx.get(f"{url}/v1/runs", headers={"X-API-Key": key}).json()["snapshot"] for _ in range(6)]
+    assert set(answers) == {idr.snapshot_version(demo)}

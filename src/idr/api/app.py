@@ -41,6 +41,18 @@ def create_app(db: str | Path, settings: ServeSettings, *, service: Service | No
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """One worker's app under `idr serve --workers N`: uvicorn imports this in every worker
+    process; the command put the database and the log options in the environment."""
+    import os
+
+    from ..settings import get_serve_settings, get_settings
+    from .cli import access_logs
+
+    access_logs(os.environ.get("IDR_SERVE_LOG_FORMAT"), os.environ.get("IDR_SERVE_LOG_FILE"))
+    return create_app(get_settings().db, get_serve_settings())
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

@@ -17,6 +17,9 @@ def add_parsers(sub, db_parent: argparse.ArgumentParser) -> None:
                     "pip install 'idr[serve]'.")
     s.add_argument("--host", default=None, help="address to listen on (default $IDR_SERVE_HOST or 127.0.0.1)")
     s.add_argument("--port", type=positive_int, default=None, help="port (default $IDR_SERVE_PORT or 8080)")
+    s.add_argument("--workers", type=positive_int, default=None,
+                   help="worker processes (default $IDR_SERVE_WORKERS or 1); each loads its own index of the "
+                        "snapshot, so memory grows with them; use Redis to share limits and cache between them")
 
     k = sub.add_parser("apikey", help="create, list and revoke API keys of the lookup service",
                        description="API keys of `idr serve`, stored as salted scrypt hashes in "
@@ -36,22 +39,31 @@ def cmd_serve(args) -> int:
     from ..errors import InputError
     from ..settings import get_serve_settings
 
-    settings = get_serve_settings(host=args.host, port=args.port)
+    settings = get_serve_settings(host=args.host, port=args.port, workers=args.workers)
     try:
         import uvicorn
 
         from .app import create_app
     except ImportError as e:
         raise InputError(f"idr serve needs the serve extra (pip install 'idr[serve]'): {e.name} is missing") from None
-    _access_logs(args)
-    app = create_app(args.db, settings)
     # uvicorn's own access log would print paths and query strings (identifier values): off.
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_config=None,
-                server_header=False, lifespan="on")
+    options = dict(host=settings.host, port=settings.port, access_log=False, log_config=None, server_header=False,
+                   lifespan="on")
+    if settings.workers == 1:
+        access_logs(args.log_format, args.log_file)
+        uvicorn.run(create_app(args.db, settings), **options)
+        return 0
+    # Several processes: uvicorn starts each by importing the factory, which reads these.
+    import os
+    from pathlib import Path
+
+    os.environ.update({"IDR_DB": str(Path(args.db).resolve()), "IDR_SERVE_LOG_FORMAT": args.log_format or "",
+                       "IDR_SERVE_LOG_FILE": args.log_file or ""})
+    uvicorn.run("idr.api.app:app_from_environment", factory=True, workers=settings.workers, **options)
     return 0
 
 
-def _access_logs(args) -> None:
+def access_logs(log_format: str | None, log_file: str | None) -> None:
     """Request lines at INFO unless IDR_LOG_LEVEL says otherwise; JSON unless --log-format
     or IDR_LOG_FORMAT says plain."""
     import logging
@@ -60,8 +72,10 @@ def _access_logs(args) -> None:
     from ..logs import configure
     from ..settings import get_settings
 
-    if args.log_format is None and not os.environ.get("IDR_LOG_FORMAT"):
-        configure(log_format="json", log_file=args.log_file)
+    if not log_format and not os.environ.get("IDR_LOG_FORMAT"):
+        configure(log_format="json", log_file=log_file or None)
+    elif log_format:
+        configure(log_format=log_format, log_file=log_file or None)
     logger = logging.getLogger("idr")
     if get_settings().log_level is None:
         logger.setLevel(logging.INFO)
