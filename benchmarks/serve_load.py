@@ -249,7 +249,8 @@ def main(argv=None) -> int:
     lookups = sample_values(db, args.samples, args.seed)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"RATE_LIMIT_LOOKUP": "100000000/minute", "IDR_SERVE_WORKERS": str(args.workers)}
+    env = {"RATE_LIMIT_LOOKUP": "100000000/minute", "RATE_LIMIT_ADMIN": "100000/minute",
+           "IDR_SERVE_WORKERS": str(args.workers)}
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"serve_load_{port}.log"
@@ -276,7 +277,8 @@ def main(argv=None) -> int:
             def switched() -> bool:
                 if run.poll() is None:
                     return False
-                return get_json(f"{url}/internal/status", key)[1]["snapshot"]["version"] != before
+                code, body = get_json(f"{url}/internal/status", key)
+                return code == 200 and body["snapshot"]["version"] != before
 
             phase = asyncio.run(fixed_rate(port, key, lookups, args.incr_rate, args.incr_timeout, args.connections,
                                            until=switched, server_pid=proc.pid))
@@ -300,7 +302,11 @@ def main(argv=None) -> int:
             pass
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         keys.revoke(keys.store_path(db), key)
     text = json.dumps(result, indent=1)
     if args.out:

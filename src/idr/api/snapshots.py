@@ -76,4 +76,6 @@ class SnapshotHolder:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            # A build in progress is not waited for (the thread is a daemon): shutting down
+            # must not take as long as loading a snapshot.
+            self._thread.join(timeout=1)
