@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 
 def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: str | None = None,
-        progress=None, dry_run: bool = False, auto_full: bool = True, wait: float | None = None):
+        progress=None, dry_run: bool = False, auto_full: bool = True, wait: float | None = None,
+        engine: str | None = None):
     """Run identity resolution on the DuckDB database at `db` and publish the results;
     returns an idr.runs.runner.RunResult (what `idr run` does).
 
@@ -24,12 +25,13 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
     progress: callable receiving each stage's StageRecord as the stage finishes.
     dry_run: compute everything, publish nothing, record the would-be changes.
     wait: seconds to wait for a run in progress on the same database (default: fail at once).
+    engine: "duckdb" or "spark" (default: $IDR_ENGINE, else duckdb); see docs/spark.md.
     Raises idr.errors.ConfigError/InputError/LockedError (nothing written), RunError (the
     run failed and is recorded FAILED) or idr.errors.Interrupted."""
     from .runs.runner import run as _run
 
     return _run(db, mode, max_iters=max_iters, strategy=strategy, progress=progress, dry_run=dry_run,
-                auto_full=auto_full, wait=wait)
+                auto_full=auto_full, wait=wait, engine=engine)
 
 
 def open_results(db, **kwargs):

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "reaching it fails the run")
     run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
                      help="connected components strategy (default: config components_strategy, inprocess)")
+    run.add_argument("--engine", choices=["duckdb", "spark"], type=str.lower, default=None,
+                     help="engine that computes the run: duckdb (embedded) or spark (settings IDR_SPARK_*, "
+                          "docs/spark.md); the state and published results stay with --db (default: $IDR_ENGINE "
+                          "or duckdb)")
     run.add_argument("--wait", type=seconds, default=None, metavar="SECONDS",
                      help="if another run is using the database, wait up to SECONDS for it to finish instead of "
                           "failing after a few quick retries (exit 2 if it is still busy then)")
@@ -342,7 +346,7 @@ def cmd_run(args) -> int:
     dry_run = get_settings().dry_run if args.dry_run is None else args.dry_run
     result = run(args.db, args.run_mode, max_iters=args.max_iters, strategy=args.strategy,
                  progress=None if args.quiet else _print_stage, dry_run=dry_run, auto_full=args.auto_full,
-                 wait=args.wait)
+                 wait=args.wait, engine=args.engine)
     # Warnings reach standard error whatever goes to standard output (--quiet included), so
     # a failed exporter is seen even when the output is piped or the summary is off.
     for warning in result.warnings:

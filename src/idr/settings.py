@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     db: str | None = Field(None, description="database file when --db is not given (IDR_DB)")
     dry_run: bool = Field(False, description="idr run publishes nothing unless told otherwise (IDR_DRY_RUN)")
     debug: bool = Field(False, description="print the traceback of an unexpected error (IDR_DEBUG)")
+    # Engine (docs/spark.md). The state (idr_meta, audit, published snapshots) stays with --db.
+    engine: Literal["duckdb", "spark"] = Field("duckdb", description="engine that computes runs (IDR_ENGINE)")
+    spark_master: str = Field("local[*]", description="Spark master URL: local[N], spark://host:port, yarn")
+    spark_warehouse: Path | None = Field(None, description="spark.sql.warehouse.dir (default: next to --db)")
+    spark_checkpoint_dir: Path | None = Field(
+        None, description="reliable checkpoints of component rounds here (default: local checkpoints)")
+    spark_driver_memory: str | None = Field(None, description="spark.driver.memory, e.g. 4g")
+    spark_connect_timeout_seconds: float = Field(20.0, gt=0, description="how long to wait for a spark:// master")
     # Logs
     # Unset: INFO to a log file, WARNING to standard error.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None
@@ -44,6 +52,11 @@ class Settings(BaseSettings):
     # Exporter secrets
     webhook_secret: SecretStr | None = None
     dd_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("DD_API_KEY", "IDR_DD_API_KEY"))
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_case(cls, v):
+        return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

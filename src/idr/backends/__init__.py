@@ -15,4 +15,28 @@ def as_backend(db) -> Backend:
     return DuckDBBackend(db)
 
 
-__all__ = ["Backend", "as_backend"]
+ENGINES = ("duckdb", "spark")
+
+
+def open_backend(path, engine: str | None = None, *, create: bool = True, read_only: bool = False) -> Backend:
+    """A backend on the database at `path` for `engine` (default: the IDR_ENGINE setting).
+    Spark is imported only here, only when asked for."""
+    from ..errors import InputError
+
+    if engine is None:
+        from ..settings import get_settings
+
+        engine = get_settings().engine
+    engine = engine.lower()
+    if engine == "duckdb":
+        from .duckdb import DuckDBBackend
+
+        return DuckDBBackend.open(path, create=create, read_only=read_only)
+    if engine == "spark":
+        from .spark import SparkBackend
+
+        return SparkBackend.open(path, create=create, read_only=read_only)
+    raise InputError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
+
+
+__all__ = ["Backend", "ENGINES", "as_backend", "open_backend"]

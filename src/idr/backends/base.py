@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -33,6 +33,8 @@ class Backend(ABC):
     #: by INCR on the engine that produced it)
     name: str
     dialect: Dialect
+    #: connected components strategy when the configuration names none (graph/components.py)
+    components_strategy: str = "inprocess"
 
     # -- relations ------------------------------------------------------------------
     @abstractmethod
@@ -114,6 +116,12 @@ class Backend(ABC):
     def release_arrow(self, name: str) -> None:
         """Forget a relation made by from_arrow (no error if there is none)."""
 
+    @abstractmethod
+    def map_values(self, name: str, select: str, fn: Callable[[list], list], params: Params = None) -> None:
+        """Session relation `name`(value, result): `fn` (a picklable function from a list of
+        strings to a list of strings or None) applied to the single column of `select`, in
+        batches where the engine runs Python (DuckDB: this process; Spark: the executors)."""
+
     # -- catalogue ---------------------------------------------------------------------
     @abstractmethod
     def describe(self, select: str) -> list[tuple[str, str]]:
@@ -127,10 +135,31 @@ class Backend(ABC):
     def columns(self, schemas: Sequence[str]) -> set[tuple[str, str, str]]:
         """(schema, table, column) of every table in the given schemas."""
 
+    @abstractmethod
+    def source_file(self, reader: str, path: str) -> str:
+        """A relation (FROM-clause text) reading a source file; reader is "parquet" or
+        "csv" (a header row, every value read as text)."""
+
     def folder(self) -> Path | None:
         """The folder that relative source paths (`data/crm.parquet`) are resolved against:
         the database file's; None for the current directory (no file)."""
         return None
+
+    # -- where the state lives -----------------------------------------------------------
+    def state(self) -> Backend:
+        """The backend holding idr_meta and idr_out, where publishing, audit and dry-run
+        bookkeeping run: this one, unless the engine keeps its state elsewhere (Spark)."""
+        return self
+
+    def hand_over(self) -> Backend:
+        """After the stages: the backend the run publishes through, with every session
+        relation the run still holds readable there (state(); for an engine whose state
+        lives elsewhere, the relations are moved over first)."""
+        return self
+
+    def attach_snapshot(self, manifest: dict | None, derived: dict | None = None) -> None:
+        """Make the published snapshot (publish/layout.py manifest) readable as idr_out.<table>
+        inside this engine, where its tables do not live in the engine itself."""
 
     # -- lifecycle -----------------------------------------------------------------------
     @abstractmethod

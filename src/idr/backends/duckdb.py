@@ -155,6 +155,23 @@ class DuckDBBackend(Backend):
     def release_arrow(self, name):
         self.con.unregister(name)
 
+    def map_values(self, name, select, fn, params=None):
+        import pyarrow as pa
+
+        values = self.to_arrow(select, params).column(0).to_pylist()
+        table = pa.table({"value": pa.array(values, pa.string()), "result": pa.array(fn(values), pa.string())})
+        arrow = f"{name}_arrow"
+        self.from_arrow(arrow, table)
+        try:
+            self.materialise(name, f"SELECT * FROM {arrow}")
+        finally:
+            self.release_arrow(arrow)
+
+    @staticmethod
+    def source_file(reader, path):
+        # CSV values are read as text: type sniffing would turn '1.0' and '1' into the same number.
+        return f"read_csv({literal(path)}, all_varchar = true)" if reader == "csv" else f"read_parquet({literal(path)})"
+
     # -- catalogue ----------------------------------------------------------------------------
     def describe(self, select):
         return [(r[0], r[1]) for r in self.con.execute(f"DESCRIBE {select}").fetchall()]

@@ -23,9 +23,7 @@ from .models import CANONICALIZERS, EXPORTERS, SETTINGS, Config, Rule, parse_exp
 
 WATERMARK_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS",
                    "DATETIME", "TIMESTAMPTZ"}
-FILE_SUFFIXES = {".parquet": "read_parquet", ".csv": "read_csv", ".tsv": "read_csv", ".gz": "read_csv"}
-# CSV values are read as text: type sniffing would turn '1.0' and '1' into the same number.
-READER_OPTIONS = {"read_csv": ", all_varchar = true", "read_parquet": ""}
+FILE_SUFFIXES = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv", ".gz": "csv"}
 
 
 @dataclass(frozen=True)
@@ -56,8 +54,9 @@ class Plan:
     unread: tuple[str, ...] = ()  # lookups only: sources that cannot be read now (lookup_plan)
 
 
-def relation_sql(table_fqn: str, base: Path | None = None, catalog: str | None = None) -> str:
-    """SQL for a source: a quoted table/view name, or a reader over a parquet/CSV path.
+def relation_sql(table_fqn: str, base: Path | None = None, catalog: str | None = None, db=None) -> str:
+    """SQL for a source: a quoted table/view name, or a reader over a parquet/CSV path
+    (the engine's: Backend.source_file; DuckDB's when no backend is given).
 
     A relative path is resolved against `base`, the database file's folder: the same
     configuration then reads the same files whichever directory idr is started in.
@@ -65,11 +64,15 @@ def relation_sql(table_fqn: str, base: Path | None = None, catalog: str | None =
     database's own connection (lookups, lookup/common.py)."""
     suffix = Path(table_fqn.lower()).suffix
     if suffix in FILE_SUFFIXES or "/" in table_fqn or "*" in table_fqn:
-        reader = FILE_SUFFIXES.get(suffix, "read_parquet" if "parquet" in table_fqn.lower() else "read_csv")
+        reader = FILE_SUFFIXES.get(suffix, "parquet" if "parquet" in table_fqn.lower() else "csv")
         path = table_fqn
         if base is not None and "://" not in path and not Path(path).is_absolute():
             path = str(base / path)
-        return f"{reader}({literal(path)}{READER_OPTIONS[reader]})"
+        if db is None:
+            from ..backends.duckdb import DuckDBBackend
+
+            return DuckDBBackend.source_file(reader, path)
+        return db.source_file(reader, path)
     from sqlglot import exp
 
     parts = [p.name for p in exp.to_table(table_fqn, dialect="duckdb").parts]
@@ -136,7 +139,7 @@ def bind_check(db, rel: str, first_col: str, sql: str | None, text: str, where: 
         if len(described) != 2:
             problems.append(f"{where}: {text!r} yields {len(described) - 1} columns; it must yield one value")
             return None
-    except duckdb.Error as e:  # BinderException, CatalogException, ParserException, ...
+    except (duckdb.Error, InvalidSqlText) as e:  # BinderException, CatalogException, ParserException, ...
         reason = str(e).strip().splitlines()[0]
         if "GROUP BY" in reason:
             reason = "it aggregates over rows; the expression is evaluated once per row"
@@ -235,7 +238,7 @@ def _plan_source(db, s, active: dict[str, Rule], base: Path, problems: list[str]
                             "idr_meta.source_table")
         return None
     try:
-        rel = relation_sql(s.table_fqn, base, catalog)
+        rel = relation_sql(s.table_fqn, base, catalog, db)
         described = db.describe(f"SELECT * FROM {rel}")
         columns = {r[0].lower() for r in described}
     except (duckdb.Error, SqlglotError, InvalidSqlText) as e:  # no such table or file, unreadable, bad name

@@ -410,6 +410,15 @@ def normalize_phones(db, in_table: str, out_table: str, region: str) -> PhoneSta
 
     db = as_backend(db)
     out, fast = _ident(out_table), _ident(out_table + "__fast")
+    if not db.dialect.phone_fast_path:
+        # The fast path is DuckDB SQL. Elsewhere every distinct value goes through
+        # phonenumbers where the engine runs Python (Spark: the executors, in Arrow batches).
+        slow = _ident(out_table + "__slow")
+        db.map_values(slow, f"SELECT raw FROM {_ident(in_table)}", functools.partial(phone_slow, region=region))
+        db.materialise(out, f"SELECT value AS raw, result AS norm FROM {slow}")
+        db.drop(slow)
+        total, invalid = db.one(f"SELECT count(*), count(*) - count(norm) FROM {out}")
+        return PhoneStats(total=total, fast=0, slow=total, invalid=invalid)
     rows = f"SELECT raw, raw AS {_V} FROM {_ident(in_table)}"
     # One pass; norm is NULL where undecided and '' where decided invalid until the end.
     db.materialise(fast, f"SELECT raw, {_RESULT} AS norm FROM ({_steps_sql(region, rows)}) AS idr_p")

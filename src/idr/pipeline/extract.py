@@ -74,21 +74,34 @@ def _copy_source(ctx: RunContext, si: int, src) -> str | None:
     keys = q.copy_keys_sql(d, src.table_id, table)
     state = ctx.baseline.sources.get(src.table_id) if ctx.mode == "INCR" else None
     if state is None or src.watermark_sql is None or state.last_watermark is None:
-        db.materialise(table, q.source_rows_sql(d, src, "TRUE", extra))
+        _store_copy(ctx, table, q.source_rows_sql(d, src, "TRUE", extra))
         if ctx.mode != "INCR":
             return None
         return q.published_keys_sql(out(MEMBERSHIP), src.table_id, keys)
     cutoff = {"cutoff": state.last_watermark - timedelta(minutes=src.lookback_minutes)}
-    db.materialise(table, q.source_rows_sql(d, src, q.changed_since_sql(d, src), extra), cutoff)
+    plain = _store_copy(ctx, table, q.source_rows_sql(d, src, q.changed_since_sql(d, src), extra), cutoff)
     # The other rows of those keys (a source whose keys repeat). Looking for them reads
     # the key column alone; reading rows by their keys reads every column of every row, so
     # that is done only when some exist.
     db.materialise(f"idr_xkeys_{si}", q.older_keys_sql(d, src, table), cutoff)
     if db.count(f"SELECT count(*) FROM idr_xkeys_{si}"):
         # A new relation (dense row positions again), not an append to the copy.
-        db.materialise(table, f"SELECT * FROM {table} UNION ALL {q.older_rows_sql(d, src, f'idr_xkeys_{si}', extra)}",
-                       cutoff)
+        _store_copy(ctx, table, f"SELECT * FROM {plain} UNION ALL {q.older_rows_sql(d, src, f'idr_xkeys_{si}', extra)}",
+                    cutoff)
     return keys
+
+
+def _store_copy(ctx: RunContext, table: str, select: str, params=None) -> str:
+    """Store a source copy whose row positions are 0..n-1; returns the relation holding its
+    rows without the position column. On an engine without free row positions the copy
+    is numbered (Backend.number_rows, any order) from a plain copy kept beside it."""
+    if ctx.d.has_row_position:
+        ctx.db.materialise(table, select, params)
+        return table
+    plain = f"{table}_plain"
+    ctx.db.materialise(plain, select, params)  # may read the plain copy it replaces: stored first
+    ctx.db.number_rows(table, f"SELECT * FROM {plain}", ctx.d.row_position())
+    return plain
 
 
 def _source_counts(ctx: RunContext, si: int, src) -> tuple[int, int, int, int]:
@@ -127,7 +140,7 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
             without_key += no_key
             n_entities += distinct
             table = f"idr_src_{si}"
-            temps += [table, f"idr_keys_{si}", f"idr_xkeys_{si}"]
+            temps += [table, f"idr_keys_{si}", f"idr_xkeys_{si}", f"{table}_plain"]
             live = "NOT del" if src.deleted_sql else "TRUE"
             if distinct == keyed:  # each live key has one row: its row number is its eid
                 entity_src = rows_from = table

@@ -32,7 +32,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
-from ..schema import MEMBERSHIP, PAIRS, SKIPPED, VIEWS
+from ..schema import MEMBERSHIP, PAIRS, SKIPPED, VIEWS, views
 from ..sql.quoting import ident, qualified
 
 FORMAT = 1
@@ -121,8 +121,14 @@ def create_views(con, schema: str, manifest: dict, *, temporary: bool = False) -
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
     for name in manifest["tables"]:
         con.execute(f"CREATE OR REPLACE {kind} {qualified(schema, name)} AS {table_sql(manifest, name)}")
-    if not all(t in manifest["tables"] for t in (MEMBERSHIP, PAIRS, SKIPPED)):
-        return  # what the derived views are built on
-    for (view_schema, view), sql in VIEWS.items():
-        if view_schema == schema and view not in manifest["tables"]:
+    for (view_schema, view), sql in derived_views(manifest).items():
+        if view_schema == schema:
             con.execute(f"CREATE OR REPLACE {kind} {qualified(schema, view)} AS {sql}")
+
+
+def derived_views(manifest: dict, d=None) -> dict[tuple[str, str], str]:
+    """idr's views over a snapshot's tables (identifiers, edges) that the snapshot does not
+    hold as tables, rendered for dialect `d` (default DuckDB), in creation order."""
+    if not all(t in manifest["tables"] for t in (MEMBERSHIP, PAIRS, SKIPPED)):
+        return {}  # what the derived views are built on
+    return {key: sql for key, sql in (VIEWS if d is None else views(d)).items() if key[1] not in manifest["tables"]}

@@ -15,6 +15,9 @@ from contextlib import contextmanager
 
 from dataclasses import dataclass, field
 
+from pathlib import Path
+
+from ..backends import open_backend
 from ..backends.base import Backend
 from ..backends.duckdb import DuckDBBackend
 from ..config.models import SETTINGS
@@ -24,7 +27,7 @@ from ..errors import ConfigError, IdrError, InputError, Interrupted, LockedError
 from ..pipeline import clusters, edges, extract, golden, normalize, scope
 from ..logs import RUN_ID
 from ..pipeline.context import RunContext, StageRecord, utcnow
-from ..publish import snapshot
+from ..publish import layout, snapshot
 from ..retry import RETRIES, RetryPolicy, call_with_retries, wait_for
 from ..schema import require_initialised
 from . import gate, golden_publish, publish, watermark_check
@@ -82,7 +85,8 @@ def _preload_heavy_modules() -> None:
 
 
 def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: str | None = None,
-        progress=None, dry_run: bool = False, auto_full: bool = True, wait: float | None = None) -> RunResult:
+        progress=None, dry_run: bool = False, auto_full: bool = True, wait: float | None = None,
+        engine: str | None = None) -> RunResult:
     """Run identity resolution on the DuckDB database at `db` and publish the results.
 
     mode: FULL recomputes everything; INCR only what changed since the last published run
@@ -90,7 +94,9 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
     dry_run: compute everything, publish nothing, record the would-be changes.
     progress: optional callable, called with each StageRecord as its stage finishes.
     wait: seconds to wait for a run in progress on the database (None: a few retries with
-    backoff, then LockedError)."""
+    backoff, then LockedError).
+    engine: "duckdb" or "spark" (default: the IDR_ENGINE setting); the state and the published
+    snapshot stay with `db` either way (docs/spark.md)."""
     mode = mode.upper()
     if mode not in MODES:
         raise InputError(f"--run-mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -101,20 +107,20 @@ def run(db: str, mode: str = "FULL", *, max_iters: int | None = None, strategy: 
     retries_before = sum(RETRIES.values())
     token = RUN_ID.set("-")  # _run sets the run id its log lines carry
     try:
-        with _exclusive(db, wait) as backend:
+        with _exclusive(db, wait, engine) as backend:
             return _run(backend, db, mode, max_iters, strategy, progress, dry_run, auto_full, retries_before)
     finally:
         RUN_ID.reset(token)
 
 
-def _claim(db: str, key: str) -> Backend:
+def _claim(db: str, key: str, engine: str | None = "duckdb") -> Backend:
     """Open the database for this run alone, or LockedError."""
     with _active_lock:
         if key in _active_runs:
             raise LockedError(f"--db {db}: a run is already in progress on this database in this process")
         _active_runs.add(key)
     try:
-        return DuckDBBackend.open(db, create=False)
+        return open_backend(db, engine, create=False)
     except BaseException:
         with _active_lock:
             _active_runs.discard(key)
@@ -122,16 +128,16 @@ def _claim(db: str, key: str) -> Backend:
 
 
 @contextmanager
-def _exclusive(db: str, wait: float | None = None):
+def _exclusive(db: str, wait: float | None = None, engine: str | None = "duckdb"):
     """The database's backend, opened for writing by this run alone. A busy database
     (another run, here or in another process) is a transient error: retried with backoff,
     or, with `wait`, waited for up to that many seconds."""
     key = os.path.realpath(db)
     busy = lambda e: isinstance(e, LockedError)  # noqa: E731
     if wait:
-        backend = wait_for(lambda: _claim(db, key), wait, f"the run in progress on {db}", busy, kind="lock")
+        backend = wait_for(lambda: _claim(db, key, engine), wait, f"the run in progress on {db}", busy, kind="lock")
     else:
-        backend = call_with_retries(lambda: _claim(db, key), RetryPolicy.from_settings(), f"opening {db}", busy,
+        backend = call_with_retries(lambda: _claim(db, key, engine), RetryPolicy.from_settings(), f"opening {db}", busy,
                                     kind="lock")
     try:
         yield backend
@@ -202,8 +208,10 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         if lost:
             raise InputError(f"--dry-run: the published results cannot be read, so there is nothing to compare "
                              f"with: {lost}")
+    _attach_snapshot(backend, db)
     plan = build_plan(backend, read_config(backend))
-    strategy = (strategy or plan.settings["components_strategy"]).lower()
+    configured = "components_strategy" in plan.config.config
+    strategy = (strategy or (plan.settings["components_strategy"] if configured else backend.components_strategy)).lower()
     if strategy not in ("inprocess", "sql"):
         raise InputError(f"--strategy {strategy!r}: expected inprocess or sql")
     baseline = read_baseline(backend)
@@ -222,7 +230,7 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
     from ..dryrun.diff import record_dry_run
     from ..dryrun.retention import cleanup_expired
 
-    cleanup_expired(backend, plan.settings["dry_run_retention_days"])
+    cleanup_expired(backend.state(), plan.settings["dry_run_retention_days"])
     notes = [reason] if reason else []
     _stop_requested.clear()
     backend.tune_for_run(mode, plan.settings["memory_limit"])
@@ -249,28 +257,30 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         clusters.components(ctx)
         clusters.membership(ctx)
         golden.golden(ctx)
+        # The rest (gate, dry-run diff, publishing) runs where the state lives.
+        ctx.db = backend.hand_over()
         ctx.counts["retries"] = sum(RETRIES.values()) - retries_before
         verdict = _judge(ctx, notes)
         if dry_run:
             status = Status.DRY_RUN_COMPLETE
-            with backend.transaction():
-                summary = record_dry_run(backend, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
+            with ctx.db.transaction():
+                summary = record_dry_run(ctx.db, ctx.run_id, mode, scope_is_full=mode == "FULL", counts=ctx.counts,
                                          execution_seconds=(utcnow() - ctx.started_at).total_seconds(),
                                          warnings=ctx.warnings, compared_to=baseline.run_id)
                 if ctx.plan.golden is not None:  # cluster x attribute values that would change
                     changed = ctx.counts["golden_values_changed"] = golden.changed_values(ctx)
-                    backend.run("UPDATE idr_out.dry_run_summary SET golden_values_changed = ? WHERE run_id = ?",
+                    ctx.db.run("UPDATE idr_out.dry_run_summary SET golden_values_changed = ? WHERE run_id = ?",
                                 [changed, ctx.run_id])
                     notes.append(f"golden profiles: {changed:,} value(s) would change "
                                  "(idr_out.dry_run_summary.golden_values_changed)")
-                duration["s"] = finish(backend, ctx, status)
-                gate.record(backend, ctx.run_id, verdict)
+                duration["s"] = finish(ctx.db, ctx, status)
+                gate.record(ctx.db, ctx.run_id, verdict)
             duration["committed"] = True
         elif verdict.hold:
             status = Status.HELD
-            with backend.transaction():
+            with ctx.db.transaction():
                 gate.hold(ctx, verdict, publish.READS[mode] + golden_publish.reads(ctx))
-                duration["s"] = finish(backend, ctx, status)
+                duration["s"] = finish(ctx.db, ctx, status)
             duration["committed"] = True
         else:
             status = Status.SUCCESS_WITH_WARNINGS if ctx.warnings else Status.SUCCESS
@@ -280,11 +290,15 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
                 gate.record(b, ctx.run_id, verdict)
                 watermark_check.store(b, bypass, mode)
 
-            with backend.transaction():  # the runner owns the publishing transaction
+            with ctx.db.transaction():  # the runner owns the publishing transaction
                 pending = publish.publish(ctx, finalize)
             duration["committed"] = True  # only now: the COMMIT itself can fail
             # Readers switch to the new snapshot (publish/snapshot.py: crash points).
             snapshot.after_commit(backend, pending, plan.settings["rollback_retention_runs"])
+            try:
+                _attach_snapshot(backend, db)
+            except Exception as e:  # noqa: BLE001 - published already; the next run attaches it
+                log.warning("the engine could not attach the new snapshot: %s", type(e).__name__)
     except BaseException as e:
         if "committed" in duration:
             # The publish transaction committed: the run succeeded, whatever came after.
@@ -294,7 +308,7 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
                   ctx.current_stage or "setup", type(e).__name__)  # never the message: it may quote a value
         _record_failure(backend, ctx, e)
         if not _is_interrupt(backend, e):  # a failure must reach the alerts; Ctrl-C must not wait for retries
-            _export_metrics(backend, ctx.run_id)
+            _export_metrics(backend.state(), ctx.run_id)
         if _is_interrupt(backend, e) and not isinstance(e, Interrupted):
             signum = _stop_requested[-1] if _stop_requested else None
             raise Interrupted(str(e) or "interrupted", signum=signum) from e
@@ -306,12 +320,23 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e
     # An exporter's failure is a warning of the run but leaves its status as it is: the
     # results are published and the status was recorded and exported already (docs/metrics.md).
-    warnings = ctx.warnings + _export_metrics(backend, ctx.run_id)
+    warnings = ctx.warnings + _export_metrics(backend.state(), ctx.run_id)
     for w in warnings:  # the CLI prints them on standard error; the log keeps them at INFO
         log.info("run warning: %s", w)
     log.info("run finished: %s in %.2f s (retries: %d)", status.value, duration["s"], ctx.counts["retries"])
     return RunResult(ctx.run_id, mode, status.value, duration["s"], dict(ctx.counts), ctx.stages,
                      warnings, interrupted, notes, summary if dry_run else None)
+
+
+def _attach_snapshot(backend: Backend, db: str) -> None:
+    """Name the published snapshot inside an engine that does not hold the state itself
+    (Spark reads it as idr_out.<table>); a damaged or missing snapshot attaches nothing."""
+    try:
+        manifest = layout.current_snapshot(Path(db))
+    except InputError:
+        return
+    if manifest is not None:
+        backend.attach_snapshot(manifest, layout.derived_views(manifest, backend.dialect))
 
 
 def _judge(ctx: RunContext, notes: list[str]):

@@ -54,6 +54,7 @@ class Dialect:
     has_row_position: bool = False  # a free dense 0-based row number of a fresh table
     supports_update_from: bool = False  # UPDATE t SET ... FROM s
     temp_relation_kind: str = "TEMP VIEW"
+    phone_fast_path: bool = False  # normalize/phone.py's SQL decides most phones without phonenumbers
     # Session settings the backend applies so that the builders' text means what it says.
     session_settings: dict = field(default_factory=dict)
 
@@ -172,6 +173,7 @@ class DuckDBDialect(Dialect):
     has_row_position: bool = True
     supports_update_from: bool = True
     temp_relation_kind: str = "TEMP TABLE"
+    phone_fast_path: bool = True
 
     def param(self, name: str) -> str:
         return f"${name}"
@@ -264,6 +266,20 @@ class SparkDialect(Dialect):
         "spark.sql.ansi.doubleQuotedIdentifiers": "true",
         "spark.sql.parser.escapedStringLiterals": "true",
     })
+
+    def first_by(self, fields: list[tuple[str, str]], terms: list[tuple[str, str]], where: str) -> str:
+        # No sort key function: the group's candidates are sorted by a comparator written
+        # term by term (NULLs last in both directions) and the first one is kept. An empty
+        # group gives NULL (try_element_at).
+        payload = ", ".join(f"{e} AS {n}" for n, e in fields)
+        keys = "".join(f", {e} AS t{i}" for i, (e, _) in enumerate(terms))
+        whens = []
+        for i, (_, direction) in enumerate(terms):
+            a, b, first = f"idr_l.t{i}", f"idr_r.t{i}", -1 if direction == "ASC" else 1
+            whens.append(f"WHEN {a} IS NULL AND {b} IS NOT NULL THEN 1 WHEN {a} IS NOT NULL AND {b} IS NULL THEN -1 "
+                         f"WHEN {a} < {b} THEN {first} WHEN {a} > {b} THEN {-first}")
+        items = f"collect_list(struct(struct({payload}) AS p{keys})) FILTER (WHERE {where})"
+        return f"try_element_at(array_sort({items}, (idr_l, idr_r) -> CASE {' '.join(whens)} ELSE 0 END), 1).p"
 
 
 DUCKDB = DuckDBDialect()
