@@ -1,25 +1,47 @@
 """Shared fixtures. Helpers live in idr_testing.py (importable: pytest pythonpath).
 
 `engine` is the engine under test: behaviour tests take it (directly, through db_path or
-with `pytestmark = pytest.mark.usefixtures("engine")`) and run once per engine in ENGINES.
-DuckDB today; Spark joins with its backend (its own issue), behind a marker CI runs."""
+with `pytestmark = pytest.mark.usefixtures("engine")`) and run on DuckDB. Tests marked
+`on_spark` run on Spark (local[2]) too, as the `spark` marker's items: Spark costs seconds
+per run, so the tests that prove its answers are chosen, not all (docs/spark.md). CI runs
+them; `-m "not spark"` leaves them out."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 import idr_testing
 
-ENGINES = {"duckdb": idr_testing.Engine}
+ENGINES = {"duckdb": idr_testing.Engine, "spark": idr_testing.SparkEngine}
 
 
-@pytest.fixture(scope="session", params=sorted(ENGINES))
+@pytest.fixture(scope="session", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def engine(request):
-    """The engine under test; idr_testing's helpers use it while it is active."""
-    previous = idr_testing.ENGINE
+    """The engine under test; idr_testing's helpers (and idr.run, through IDR_ENGINE) use
+    it while it is active."""
+    previous, saved = idr_testing.ENGINE, {k: os.environ.get(k) for k in idr_testing.SparkEngine.ENV}
     idr_testing.ENGINE = ENGINES[request.param]()
+    if request.param == "spark":
+        os.environ.update(idr_testing.SparkEngine.ENV)
     yield idr_testing.ENGINE
     idr_testing.ENGINE = previous
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def pytest_collection_modifyitems(config, items):
+    """Spark items only for tests marked on_spark (or living in tests/spark)."""
+    kept, dropped = [], []
+    for item in items:
+        spark = getattr(item, "callspec", None) is not None and item.callspec.params.get("engine") == "spark"
+        (dropped if spark and item.get_closest_marker("on_spark") is None else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)

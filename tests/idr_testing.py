@@ -54,6 +54,76 @@ class Engine:
             con.close()
 
 
+class SparkEngine(Engine):
+    """Spark in local[2] (one session for the whole test session): runs compute on Spark;
+    the database file keeps idr_meta and idr_out, so tests read results as on DuckDB.
+    Source tables are made in the database file as for DuckDB (tests edit them with SQL)
+    and mirrored into Spark as temp views of the same names after every change."""
+
+    name = "spark"
+    ENV = {"IDR_ENGINE": "spark", "IDR_SPARK_MASTER": "local[2]"}
+
+    def __init__(self):
+        self.spark = spark_test_session()
+
+    def open(self, path: Path):
+        from idr.backends.spark import SparkBackend
+
+        return SparkBackend.open(path)
+
+    def make_db(self, path: Path, tables, config: dict) -> Path:
+        _duckdb_make_db(path, tables, config)
+        self.sync(path)
+        return path
+
+    def execute(self, path: Path, *statements: str, params=None) -> None:
+        super().execute(path, *statements, params=params)
+        self.sync(path)
+
+    def sync(self, path: Path) -> None:
+        """Mirror the database file's own tables (the sources) into Spark."""
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            names = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_type IN ('BASE TABLE', 'VIEW')").fetchall()]
+            for name in names:
+                table = con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+                self.spark.createDataFrame(table).createOrReplaceTempView(name)
+        finally:
+            con.close()
+
+
+_SPARK = []
+
+
+def spark_test_session():
+    """The test session's SparkSession: local[2], tuned for tiny data (2 shuffle
+    partitions, no whole-stage code generation: compiling costs more than the work).
+    Skips (fails with IDR_REQUIRE_SERVICES=1) when PySpark or Java is missing."""
+    if _SPARK:
+        return _SPARK[0]
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from idr.settings import Settings
+
+    settings = Settings(engine="spark", spark_master="local[2]")
+    from idr.backends.spark import spark_problem
+
+    problem = spark_problem(settings)
+    if problem:
+        need(f"Spark tests: {problem}")
+    import tempfile
+
+    from idr.backends.spark import spark_session
+
+    spark = spark_session(settings, Path(tempfile.mkdtemp(prefix="idr-spark-warehouse-")))
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.conf.set("spark.sql.shuffle.partitions", "2")
+    spark.conf.set("spark.sql.codegen.wholeStage", "false")
+    _SPARK.append(spark)
+    return spark
+
+
 ENGINE: Engine = Engine()
 
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from idr.runs.runner import run
-from idr_testing import idr_cli, make_db, query
+from idr_testing import cli, execute, idr_cli, make_db, query
 
 # Runs on every engine under test (conftest.ENGINES).
 pytestmark = pytest.mark.usefixtures("engine")
@@ -46,27 +46,29 @@ def changed_db(db_path):
                   {"rule_id": "p", "identifier_type": "PHONE", "canonicalize": "DIGITS"}]})
     run(str(db_path), "FULL")
     later = T0 + dt.timedelta(hours=1)
-    con = duckdb.connect(str(db_path))
-    con.execute("UPDATE people SET phone = '111', ts = ? WHERE id = 3", [later])   # {1,2} + {3,4}: merge
-    con.execute("UPDATE people SET email = 'z@x.com', ts = ? WHERE id = 6", [later])  # {5,6}: split
-    con.execute("INSERT INTO people VALUES (8, 'a@x.com', NULL, ?, FALSE)", [later])  # new, joins the merge
-    con.execute("UPDATE people SET is_deleted = TRUE, ts = ? WHERE id = 7", [later])  # removed
-    con.close()
+    execute(db_path, "UPDATE people SET phone = '111', ts = ? WHERE id = 3",   # {1,2} + {3,4}: merge
+            "UPDATE people SET email = 'z@x.com', ts = ? WHERE id = 6",  # {5,6}: split
+            "INSERT INTO people VALUES (8, 'a@x.com', NULL, ?, FALSE)",  # new, joins the merge
+            "UPDATE people SET is_deleted = TRUE, ts = ? WHERE id = 7",  # removed
+            params=[later])
     return db_path
 
 
+@pytest.mark.on_spark
 @pytest.mark.parametrize("mode", ["FULL", "INCR"])
-def test_dry_run_changes_nothing_and_predicts_the_real_run(changed_db, mode):
+def test_dry_run_changes_nothing_and_predicts_the_real_run(changed_db, mode, monkeypatch):
     db = changed_db
     before = _snapshot(db)
-    proc = idr_cli("--db", str(db), "run", "--run-mode", mode, env={"IDR_DRY_RUN": "true"})
-    assert proc.returncode == 0, proc.stderr
-    assert "DRY RUN" in proc.stdout and "NO CHANGES COMMITTED" in proc.stdout
+    monkeypatch.setenv("IDR_DRY_RUN", "true")  # the CLI in this process: the engine's session is here
+    code, stdout, stderr = cli("--db", str(db), "run", "--run-mode", mode)
+    monkeypatch.delenv("IDR_DRY_RUN")
+    assert code == 0, stderr
+    assert "DRY RUN" in stdout and "NO CHANGES COMMITTED" in stdout
     assert _snapshot(db) == before
     run_id, status, run_mode = query(db, "SELECT run_id, status, run_mode FROM idr_out.run_history "
                                          "ORDER BY started_at DESC LIMIT 1")[0]
     assert status == "DRY_RUN_COMPLETE" and run_mode == mode and run_id.startswith("dry_run_")
-    assert f"run_id = '{run_id}'" in proc.stdout
+    assert f"run_id = '{run_id}'" in stdout
 
     proposed = dict(query(db, "SELECT entity_key, proposed_resolved_id FROM idr_out.dry_run_results "
                               "WHERE run_id = ? AND change_type <> 'REMOVED'", [run_id]))

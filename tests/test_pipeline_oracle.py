@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from idr import run
 from idr.config.models import DEFAULT_PLACEHOLDERS
 
-from idr_testing import make_db, partition, query, simple_config
+from idr_testing import execute, make_db, partition, query, simple_config
 
 # Runs on every engine under test (conftest.ENGINES).
 pytestmark = pytest.mark.usefixtures("engine")
@@ -75,6 +75,7 @@ def test_partition_matches_oracle_on_random_records(tmp_path_factory, rows, max_
     assert {frozenset(c) for c in nx.connected_components(graph)} == partition(db)
 
 
+@pytest.mark.on_spark
 def test_exclusions_and_placeholders_never_link(tmp_path):
     rows = [{"id": i, "email": e} for i, e in enumerate(
         ["Test@Test.com", "test@test.com ", "a@x.com", "A@X.com", "N/A", "n/a", "bob@example.com",
@@ -93,6 +94,7 @@ def test_exclusions_and_placeholders_never_link(tmp_path):
     assert result.counts["values_placeholder"] == 2  # 'N/A' and 'n/a'
 
 
+@pytest.mark.on_spark
 def test_group_guard_records_skipped_groups(tmp_path):
     rows = [{"id": i, "email": "shared@x.com"} for i in range(5)] + [{"id": 10, "email": "p@x.com"},
                                                                       {"id": 11, "email": "P@x.com"}]
@@ -157,6 +159,7 @@ def test_whitespace_only_values_never_link_even_without_normalisation(tmp_path):
     assert result.counts["values_placeholder"] == 4
 
 
+@pytest.mark.on_spark
 def test_sources_of_every_kind_and_blank_keys(tmp_path):
     """Views, parquet and CSV files, integer/date keys, empty sources, and blank keys (no entity)."""
     import duckdb
@@ -188,9 +191,7 @@ def test_sources_of_every_kind_and_blank_keys(tmp_path):
     make_db(db, {"people": [{"id": 1, "email": "shared@x.com"}, {"id": 2, "email": "other@x.com"}],
                  "blank_keys": [{"k": "", "email": "shared@x.com"}, {"k": " ", "email": "other@x.com"}],
                  "nothing": pa.table({"d": pa.array([], pa.date32()), "email": pa.array([], pa.string())})}, cfg)
-    con = duckdb.connect(str(db))
-    con.execute("CREATE VIEW crm_view AS SELECT * FROM people")
-    con.close()
+    execute(db, "CREATE VIEW crm_view AS SELECT * FROM people")
     result = run(str(db))
     assert result.counts["rows_without_key"] == 2
     assert {c for c in partition(db) if len(c) > 1} == {

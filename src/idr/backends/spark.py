@@ -20,6 +20,7 @@ Engine quirks live here and in sql/dialects.SparkDialect; nothing else imports p
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -37,6 +38,8 @@ from .duckdb import DuckDBBackend
 
 # A qualified name in one of the state store's schemas: idr_out.x, "idr_meta"."y".
 _STATE_NAME = re.compile(r'(?<![\w."])"?idr_(?:out|meta|work)"?\s*\.', re.I)
+_OUT_NAME = re.compile(r'"?idr_out"?\s*\.\s*[`"]?(\w+)', re.I)
+_META_NAME = re.compile(r'(?<![\w.])"?idr_meta"?\s*\.\s*[`"]?(\w+)[`"]?', re.I)
 _NAMED_PARAM = re.compile(r"(?<![:\w$]):([A-Za-z_]\w*)")
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 MIN_JAVA = 17  # Spark 4
@@ -134,6 +137,8 @@ def spark_session(settings, warehouse: Path):
                 active = builder.getOrCreate()
             except Exception as e:  # noqa: BLE001 - the JVM did not start: say so once, exit 2
                 raise InputError(f"--engine spark: Spark did not start ({_first_line(e)})") from None
+        # Spark logs every failed statement's stack; idr reports its own message instead.
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
         for key, value in SPARK.session_settings.items():
             active.conf.set(key, value)
         active.conf.set("spark.sql.session.timeZone", "UTC")  # idr's timestamps are naive UTC
@@ -170,7 +175,8 @@ class SparkBackend(Backend):
         self.con = state.con  # publish/snapshot.py writes the snapshot through the state store
         self.reliable = reliable_checkpoints
         self._frames: dict[str, Any] = {}  # session relations: lower-case name -> DataFrame
-        self._published: list[str] = []
+        self._snapshot: tuple[dict | None, dict] = (None, {})  # the published snapshot (attach_snapshot)
+        self._attached: set[str] = set()
 
     @classmethod
     def open(cls, path, *, create: bool = True, read_only: bool = False) -> SparkBackend:
@@ -209,6 +215,8 @@ class SparkBackend(Backend):
         return "'".join(parts), params
 
     def _df(self, sql: str, params: Params = None):
+        self._attach(sql)
+        sql = _META_NAME.sub(lambda m: self._meta_view(m.group(1)), sql)
         if params is None or (isinstance(params, dict) and not params):
             return self.spark.sql(sql)
         args = dict(params) if isinstance(params, dict) else list(params)
@@ -257,7 +265,7 @@ class SparkBackend(Backend):
 
     def small_relation(self, name, columns, rows):
         # Values travel as data (a DataFrame), never as SQL text.
-        self._store(name, self._cut(self.spark.createDataFrame([tuple(r) for r in rows], self._schema(columns))))
+        self._store(name, self.spark.createDataFrame([tuple(r) for r in rows], self._schema(columns)))
 
     def _schema(self, columns: dict[str, str]) -> str:
         return ", ".join(f"`{_bare(c)}` {self.dialect.types[t]}" for c, t in columns.items())
@@ -385,17 +393,28 @@ class SparkBackend(Backend):
         return self.store
 
     def attach_snapshot(self, manifest: dict | None, derived: dict | None = None) -> None:
-        """Name the published snapshot's tables in Spark's catalog (`idr_out.<table>`, views
-        over its Parquet files), and `derived` {(schema, view): Spark SELECT} over them, so
-        stages and Spark SQL users read them as DuckDB readers do."""
+        """Name the published snapshot's tables in Spark's catalog as `idr_out.<table>`
+        (views over its Parquet files) and `derived` {(schema, view): Spark SELECT} over
+        them, so stages and Spark SQL users read them as DuckDB readers do. A view is made
+        when a statement first names it: each costs Spark a read of its files' footers."""
+        self._snapshot = (manifest, dict(derived or {}))
+        self._attached = set()
+
+    def _meta_view(self, table: str) -> str:
+        """A statement run on Spark that reads an idr_meta table (configuration, source
+        checksums: small) reads a copy taken from the state store now."""
+        name = f"idr_meta__{table.lower()}"
+        self.spark.createDataFrame(_naive_utc(self.store.to_arrow(f'SELECT * FROM idr_meta."{table}"'))) \
+            .createOrReplaceTempView(name)
+        return name
+
+    def _attach(self, sql: str) -> None:
+        manifest, derived = self._snapshot
         if manifest is None:
             return
-        self.spark.sql("CREATE DATABASE IF NOT EXISTS idr_out")
-        base = Path(manifest["_root"])
-        for table, spec in manifest["tables"].items():
-            self.spark.sql(f"CREATE OR REPLACE VIEW idr_out.`{table}` AS {_snapshot_select(base, spec)}")
-        for (schema, view), sql in (derived or {}).items():
-            self.spark.sql(f"CREATE OR REPLACE VIEW `{schema}`.`{view}` AS {sql}")
+        names = {m.lower() for m in _OUT_NAME.findall(sql)} - self._attached
+        if names:
+            self._attached |= create_snapshot_views(self.spark, manifest, derived, names)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def transaction(self):
@@ -416,6 +435,27 @@ class SparkBackend(Backend):
                 self.drop(name)
         finally:
             self.store.close()
+
+
+def create_snapshot_views(spark, manifest: dict, derived: dict, names=None) -> set[str]:
+    """Views idr_out.<table> over a published snapshot's Parquet files (publish/layout.py)
+    and the `derived` views over them ({(schema, view): Spark SELECT}); only `names` (and
+    what they need) when given. Returns the names made."""
+    made: set[str] = set()
+    wanted = set(manifest["tables"]) | {v for _, v in derived} if names is None else set(names)
+    for name in sorted(wanted):
+        if name in manifest["tables"]:
+            select = _snapshot_select(Path(manifest["_root"]), manifest["tables"][name])
+        elif ("idr_out", name) in derived:
+            select = derived[("idr_out", name)]
+            made |= create_snapshot_views(spark, manifest, {}, {m.lower() for m in _OUT_NAME.findall(select)})
+        else:
+            continue
+        if not made:
+            spark.sql("CREATE DATABASE IF NOT EXISTS idr_out")
+        spark.sql(f"CREATE OR REPLACE VIEW idr_out.`{name}` AS {select}")
+        made.add(name)
+    return made
 
 
 def _snapshot_select(base: Path, spec: dict) -> str:

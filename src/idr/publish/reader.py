@@ -75,6 +75,21 @@ def open_snapshot(db: str | os.PathLike, *, threads: int | None = None
     return pointer["snapshot"], con
 
 
+def attach_to_spark(spark, db: str | os.PathLike) -> str | None:
+    """Make the published results readable in a SparkSession under the usual names
+    (`idr_out.identity_resolved_membership_current`, ...: views over the snapshot's Parquet
+    files, fixed on the snapshot current at the call). Returns its id (None: nothing
+    published). The Spark engine does this itself in the session it runs in."""
+    from ..backends.spark import create_snapshot_views
+    from ..sql.dialects import SPARK
+
+    manifest = layout.current_snapshot(Path(db))
+    if manifest is None:
+        return None
+    create_snapshot_views(spark, manifest, layout.derived_views(manifest, SPARK))
+    return manifest["snapshot"]
+
+
 def _open_legacy(db: Path) -> duckdb.DuckDBPyConnection:
     from ..backends.duckdb import open_database
 
