@@ -20,7 +20,7 @@ def test_idr_run_passes_every_parameter_on(monkeypatch):
     monkeypatch.setattr(runner, "run", lambda *args, **kwargs: seen.update(args=args, kwargs=kwargs))
     progress = print
     idr.run("x.duckdb", "INCR", max_iters=7, strategy="sql", progress=progress, dry_run=True, auto_full=False,
-            wait=5.0)
+            wait=5.0, engine="spark")
     assert seen == {"args": ("x.duckdb", "INCR"), "kwargs": {"max_iters": 7, "strategy": "sql", "progress": progress,
                                                             "dry_run": True, "auto_full": False,
-                                                            "wait": 5.0}}
+                                                            "wait": 5.0, "engine": "spark"}}

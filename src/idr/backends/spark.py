@@ -123,7 +123,8 @@ def spark_session(settings, warehouse: Path):
         if active is None:
             builder = SparkSession.builder.appName("idr").master(settings.spark_master) \
                 .config("spark.sql.warehouse.dir", str(warehouse)) \
-                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.session.timeZone", "UTC") \
+                .config("spark.ui.showConsoleProgress", "false")
             if settings.spark_master.startswith("local"):
                 # One machine: no UI port to bind, few shuffle partitions (200 tiny tasks
                 # cost more than the work at test and laptop sizes).
@@ -448,7 +449,8 @@ def create_snapshot_views(spark, manifest: dict, derived: dict, names=None) -> s
             select = _snapshot_select(Path(manifest["_root"]), manifest["tables"][name])
         elif ("idr_out", name) in derived:
             select = derived[("idr_out", name)]
-            made |= create_snapshot_views(spark, manifest, {}, {m.lower() for m in _OUT_NAME.findall(select)})
+            needs = {m.lower() for m in _OUT_NAME.findall(select)} - made - {name}
+            made |= create_snapshot_views(spark, manifest, derived, needs)
         else:
             continue
         if not made:
