@@ -54,8 +54,7 @@ def changed_db(db_path):
     return db_path
 
 
-@pytest.mark.on_spark
-@pytest.mark.parametrize("mode", ["FULL", "INCR"])
+@pytest.mark.parametrize("mode", ["FULL", pytest.param("INCR", marks=pytest.mark.on_spark)])
 def test_dry_run_changes_nothing_and_predicts_the_real_run(changed_db, mode, monkeypatch):
     db = changed_db
     before = _snapshot(db)
