@@ -138,6 +138,7 @@ def spark_session(settings, warehouse: Path):
                 active = builder.getOrCreate()
             except Exception as e:  # noqa: BLE001 - the JVM did not start: say so once, exit 2
                 raise InputError(f"--engine spark: Spark did not start ({_first_line(e)})") from None
+            active.sparkContext.setLogLevel("ERROR")  # idr's own log says what a run does
         # Spark logs every failed statement's stack; idr reports its own message instead.
         logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
         for key, value in SPARK.session_settings.items():
