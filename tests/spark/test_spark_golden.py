@@ -55,15 +55,7 @@ def session(spark_session):
     return spark_session
 
 
-# Golden profile builders (sql/golden.py) write CAST(... AS VARCHAR) themselves instead of
-# through the dialect: Spark has no VARCHAR without a length. Golden profiles on Spark wait
-# for that (strict: these start failing, as a reminder, once the builders are fixed).
-NOT_YET = {"golden.picks", "golden.ranked", "golden.ranked_ids", "golden.values"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    strict=True, reason="golden profile builders spell CAST(... AS VARCHAR), not Dialect.cast")) if n in NOT_YET else n
-    for n in sorted(BUILDERS)])
+@pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_spark_golden_sql_is_valid_spark(session, name):
     sql = _INSERT.sub("", _read("spark")[name], count=1)
     used = {k: v for k, v in PARAMS.items() if re.search(rf":{k}\b", sql)}
