@@ -181,25 +181,43 @@ def test_seed_sql_positional_inserts_work(tmp_path):
     assert query(db, "SELECT count(*) FROM idr_out.identity_clusters_current") == [(30,)]
 
 
-def test_two_runs_in_one_process_are_refused(tmp_path):
+def test_two_runs_in_one_process_are_refused(tmp_path, monkeypatch):
+    """The second run starts while the first holds the database (the first waits in its
+    progress callback until the second has given up), retries briefly, and is refused."""
     import threading
 
     from idr.errors import LockedError
+    from idr.settings import get_settings
 
-    db = _chain_db(tmp_path, n=100_000)
+    monkeypatch.setenv("IDR_RETRY_INITIAL_SECONDS", "0.05")
+    monkeypatch.setenv("IDR_RETRY_MAX_SECONDS", "0.2")
+    get_settings.cache_clear()
+    db = _chain_db(tmp_path, n=1_000)
     errors, results = [], []
+    holding, second_done = threading.Event(), threading.Event()
 
-    def go():
+    def hold(stage):
+        holding.set()
+        second_done.wait(60)
+
+    def first():
+        results.append(run(str(db), progress=hold))
+
+    def second():
+        holding.wait(60)
         try:
             results.append(run(str(db)))
         except LockedError as e:
             errors.append(e)
+        finally:
+            second_done.set()
 
-    threads = [threading.Thread(target=go) for _ in range(2)]
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    get_settings.cache_clear()
     assert len(results) == 1 and len(errors) == 1 and "already in progress" in str(errors[0])
     assert query(db, "SELECT status FROM idr_out.run_history") == [("SUCCESS",)]
 

@@ -10,7 +10,7 @@ import sys
 
 import httpx
 
-from serve_testing import new_key, server
+from serve_testing import new_key, server, wait_ready
 
 
 def test_logs_carry_request_fields_and_never_values_or_keys(demo, tmp_path):
@@ -57,6 +57,17 @@ def test_several_workers_serve_the_same_snapshot(demo):
     import idr
 
     key = new_key(demo, "read", "workers")
+    answers = []
+
+    def snapshot_of_an_answer(url):
+        # Health answers as soon as one worker is ready; the other may still be loading its
+        # index (an error answer, which carries no snapshot): ask again until it answers.
+        r = httpx.get(f"{url}/v1/runs", headers={"X-API-Key": key})
+        if r.status_code == 200:
+            answers.append(r.json()["snapshot"])
+        return r.status_code == 200
+
     with server(demo, {"IDR_SERVE_WORKERS": "2"}) as url:
-        answers = [httpx.get(f"{url}/v1/runs", headers={"X-API-Key": key}).json()["snapshot"] for _ in range(6)]
-    assert set(answers) == {idr.snapshot_version(demo)}
+        for _ in range(6):
+            wait_ready(lambda: snapshot_of_an_answer(url))
+    assert len(answers) == 6 and set(answers) == {idr.snapshot_version(demo)}
