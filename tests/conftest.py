@@ -45,6 +45,20 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def spark_only_where_asked(request, monkeypatch):
+    """The session-scoped `engine` stays on Spark until pytest tears it down, which can be
+    after tests that do not ask for it: those must run on DuckDB, not inherit IDR_ENGINE
+    (their child processes would run on Spark) or idr_testing.ENGINE."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("engine") == "spark":
+        return
+    for key in idr_testing.SparkEngine.ENV:
+        monkeypatch.delenv(key, raising=False)
+    if isinstance(idr_testing.ENGINE, idr_testing.SparkEngine):
+        monkeypatch.setattr(idr_testing, "ENGINE", idr_testing.Engine())
+
+
+@pytest.fixture(autouse=True)
 def fresh_settings():
     """Process settings are read once per process (idr.settings.get_settings); each test
     reads them anew, so an environment a test sets takes effect."""
