@@ -1,4 +1,4 @@
-"""Shared fixtures. Helpers live in idr_testing.py (importable: pytest pythonpath).
+"""Shared fixtures for tests/ and benchmarks/. Helpers live in tests/idr_testing.py (importable: pytest pythonpath).
 
 `engine` is the engine under test: behaviour tests take it (directly, through db_path or
 with `pytestmark = pytest.mark.usefixtures("engine")`) and run on DuckDB. Tests marked
