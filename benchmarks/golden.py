@@ -8,13 +8,15 @@ run a separate `idr run` process.
 The attributes are expressions over the generated columns (the generator has no names or
 addresses): text derived from the email, hashed choices of city and street, the record's
 date and hashed numbers, so the stage reads, orders and publishes values of realistic
-size. Writes benchmarks/results/golden_<label>.json and prints the ratio of wall seconds.
+size. Writes benchmarks/results/golden_<label>.json and prints the ratio of CPU seconds
+(user + system of the `idr run` processes: it holds on a loaded machine) and of wall seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -73,27 +75,37 @@ def idr(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), *args], capture_output=True, text=True, check=True)
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes (the `idr run`s): the
+    comparison that holds while other processes load the machine."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def one_run(src: Path, work: Path, cfg: dict) -> dict:
     shutil.copy(src, work)
     (work.parent / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     idr("init", "--db", str(work))
     idr("config", "load", str(work.parent / "cfg.yaml"), "--db", str(work))
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     idr("run", "--run-mode", "FULL", "--quiet", "--db", str(work))
     wall = time.perf_counter() - t0
+    cpu = _children_cpu() - cpu0
     con = duckdb.connect(str(work), read_only=True)
     try:
         run_id, engine = con.execute("SELECT run_id, duration_seconds FROM idr_out.run_history").fetchall()[0]
-        stages = dict(con.execute("SELECT stage_name, duration_seconds FROM idr_out.stage_metrics WHERE run_id = ?",
-                                  [run_id]).fetchall())
+        rows = con.execute("SELECT stage_name, duration_seconds, cpu_seconds FROM idr_out.stage_metrics "
+                           "WHERE run_id = ?", [run_id]).fetchall()
         golden_rows = con.execute("SELECT count(*) FROM idr_out.golden_profile_current").fetchall()[0][0]
     finally:
         con.close()
     work.unlink()
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
-    return {"wall_seconds": wall, "engine_seconds": engine, "stages": stages, "golden_rows": golden_rows,
-            "loadavg": load}
+    return {"wall_seconds": wall, "cpu_seconds": cpu, "engine_seconds": engine,
+            "stages": {n: w for n, w, _ in rows}, "stage_cpu_seconds": {n: c for n, _, c in rows},
+            "golden_rows": golden_rows, "loadavg": load}
 
 
 def main(argv=None) -> int:
@@ -110,20 +122,24 @@ def main(argv=None) -> int:
         for name, cfg in (("without", base), ("with", golden_config(base, args.plain))):
             r = one_run(args.db, args.work / "run.duckdb", cfg)
             results[name].append(r)
-            print(f"{name:<8} run {i + 1}: wall {r['wall_seconds']:.2f} s, engine {r['engine_seconds']:.2f} s, "
-                  f"golden stage {r['stages'].get('golden', 0):.2f} s, publish {r['stages'].get('publish', 0):.2f} s, "
-                  f"extract {r['stages'].get('extract', 0):.2f} s; load {' '.join(r['loadavg'])}",
-                  flush=True)
+            c = r["stage_cpu_seconds"]
+            print(f"{name:<8} run {i + 1}: CPU {r['cpu_seconds']:.2f} s (extract {c.get('extract') or 0:.2f}, golden "
+                  f"{c.get('golden') or 0:.2f}, publish {c.get('publish') or 0:.2f}), wall {r['wall_seconds']:.2f} s; "
+                  f"load {' '.join(r['loadavg'])}", flush=True)
     best = {k: min(r["wall_seconds"] for r in v) for k, v in results.items()}
-    ratio = best["with"] / best["without"] - 1
+    cpu = {k: min(r["cpu_seconds"] for r in v) for k, v in results.items()}
+    ratio = cpu["with"] / cpu["without"] - 1  # CPU: the number that holds on a loaded machine
+    wall_ratio = best["with"] / best["without"] - 1
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     out = {"db": str(args.db), "attributes": len(RULES), "plain": args.plain, "runs": results, "best_wall": best,
-           "added_share": ratio, "meets_target": ratio <= 0.20, "loadavg_end": load}
+           "best_cpu": cpu, "added_share": ratio, "added_share_wall": wall_ratio, "meets_target": ratio <= 0.20,
+           "loadavg_end": load}
     label = args.db.stem + ("_plain" if args.plain else "")
     (HERE / "results" / f"golden_{label}.json").write_text(json.dumps(out, indent=1, default=str))
-    print(f"best wall: without {best['without']:.2f} s, with {best['with']:.2f} s: +{ratio:.1%} "
-          f"(target <= 20%); load average {' '.join(load)}")
+    print(f"best CPU: without {cpu['without']:.2f} s, with {cpu['with']:.2f} s: +{ratio:.1%} (target <= 20%); "
+          f"best wall: without {best['without']:.2f} s, with {best['with']:.2f} s: +{wall_ratio:.1%}; "
+          f"load average {' '.join(load)}")
     return 0
 
 
