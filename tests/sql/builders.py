@@ -139,8 +139,13 @@ BUILDERS = {
     "golden.picks_ids": lambda d: gsql.picks_sql(d, "idr_granked_ids", GOLDEN_ID_BLOCKS),
     "golden.values": lambda d: gsql.values_sql("idr_granked", f"({gsql.picks_sql(d, 'idr_granked', GOLDEN_BLOCKS)})",
                                                GOLDEN_BLOCKS),
+    "golden.single_values": lambda d: gsql.single_values_sql(d, "idr_gsingle", [("a0", "c0", True), ("a1", "c1", True),
+                                                                               ("a2", "c2", True), ("a3", "c3", True),
+                                                                               ("a4", "c4", False)], GOLDEN_BLOCKS),
     "golden.select": lambda d: gsql.golden_select_sql(
         "idr_gclusters", [("idr_gvalues_attrs", GOLDEN_BLOCKS), ("idr_gvalues_ids", GOLDEN_ID_BLOCKS)]),
+    "golden.select_carry": lambda d: gsql.golden_select_sql(
+        "idr_gclusters", [("idr_gvalues_attrs", GOLDEN_BLOCKS)], carry=("resolved_id",)),
     # publish
     **{f"publish.full.{t}": (lambda t: lambda d: publish.full_selects(d)[t])(t) for t in sorted(publish.full_selects(DUCKDB))},
     **{f"publish.incr.{t}": (lambda t: lambda d: publish.INCR_UPDATES[t][1])(t) for t in sorted(publish.INCR_UPDATES)},

@@ -50,6 +50,7 @@ class RunContext:
     baseline: object = None  # runs.state.Baseline: the published state this run starts from
     watermarks: dict = field(default_factory=dict)  # table_id -> newest watermark read
     dry_run: bool = False
+    golden_unique_rows: bool = False  # extract: idr_golden_rows holds at most one row per entity
 
     @contextmanager
     def stage(self, name: str):

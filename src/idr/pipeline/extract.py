@@ -129,6 +129,7 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
     incremental = ctx.mode == "INCR"
     kind_of = {(k.identifier_type, k.is_hashed): k.kind for k in kinds}
     entities, values, delta_keys, temps, golden_rows = [], [], [], [], []
+    ctx.golden_unique_rows = True  # until a source with golden attributes repeats a key
     offset = without_key = n_entities = 0
     with ctx.stage("extract") as st:
         for si, src in enumerate(ctx.plan.sources):
@@ -161,6 +162,7 @@ def extract(ctx: RunContext, kinds: list[Kind]) -> None:
                        for j, m in enumerate(src.mappings)]
             if (golden_sql := golden.rows_select(ctx, src, eid, rows_from, keyed_rows)) is not None:
                 golden_rows.append(golden_sql)
+                ctx.golden_unique_rows &= distinct == keyed
             if src.watermark_sql:
                 ctx.watermarks[src.table_id] = db.scalar(f"SELECT max(wm) FROM {table}")
             if keys is not None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from ..schema import GOLDEN, MEMBERSHIP, PAIRS, out
 from ..sql.extract import entity_key_sql, key_sql
-from ..sql.golden import Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_sql, values_sql
+from ..sql.golden import (Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_sql, single_values_sql,
+                          values_sql)
 from ..sql.quoting import ident, literal
 from .context import RunContext
 
@@ -71,42 +72,57 @@ def golden(ctx: RunContext) -> None:
         numbers = sorted(golden.sources)
         db.small_relation("idr_gsrc", {"table_id": "VARCHAR", "src": "SMALLINT"},
                           [(t, i) for i, t in enumerate(numbers)])
+        single = None
         if ctx.mode == "FULL":
             # Clusters by their component number: grouping by it is cheaper than by a key.
             cc = ctx.cc_table
-            db.view("idr_gcand", f"SELECT c.component AS gid, g.entity_key AS ek, {_value_columns(golden)} "
-                                 f"FROM idr_golden_rows g JOIN {cc} c ON c.node = g.eid")
-            db.view("idr_gclusters", "SELECT component AS gid FROM idr_proposed_clusters")
+            rows = f"idr_golden_rows g JOIN {cc} c ON c.node = g.eid"
+            cand = f"SELECT c.component AS gid, g.entity_key AS ek, {_value_columns(golden)} FROM {rows}"
+            if ctx.golden_unique_rows:
+                # A cluster of one entity then has one record at most, its own winner: only
+                # the larger clusters are ranked (single_values_sql).
+                sized = f"{cand} JOIN idr_proposed_clusters p ON p.component = c.component WHERE p.cluster_size"
+                db.view("idr_gcand", f"{sized} > 1")
+                db.view("idr_gsingle", f"{sized} = 1")
+                single = "idr_gsingle"
+                per_entity = "idr_golden_rows"
+            else:
+                db.view("idr_gcand", cand)
+                per_entity = ("(SELECT eid, min(entity_key) AS entity_key, min(src) AS src, max(rec) AS rec "
+                              "FROM idr_golden_rows GROUP BY eid)")
+            db.view("idr_gclusters", "SELECT component AS gid, resolved_id FROM idr_proposed_clusters")
             ids = ("SELECT c.component AS gid, r.entity_key AS ek, r.src, r.rec, i.type_idx, i.value_norm AS v "
-                   f"FROM idr_ids i JOIN {cc} c ON c.node = i.eid JOIN (SELECT eid, min(entity_key) AS entity_key, "
-                   "min(src) AS src, max(rec) AS rec FROM idr_golden_rows GROUP BY eid) r ON r.eid = i.eid")
-            named = "SELECT p.resolved_id, g.* FROM ({}) AS g JOIN idr_proposed_clusters p ON p.component = g.gid"
+                   f"FROM idr_ids i JOIN {cc} c ON c.node = i.eid JOIN {per_entity} r ON r.eid = i.eid")
+            named, carry = "{}", ("resolved_id",)
         else:
             ids = _incremental_candidates(ctx)
-            named = "SELECT gid AS resolved_id, g.* FROM ({}) AS g"
+            named, carry = "SELECT gid AS resolved_id, g.* FROM ({}) AS g", ()
         blocks, id_blocks = _blocks(ctx)
         trust = case_sql("src", {i: golden.sources[t].trust_rank for i, t in enumerate(numbers)})
         parts = []
         if blocks:
             text = [ctx.d.can_be_blank(golden.types[a]) for a in golden.mapped]
-            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", [(f"a{j}", f"c{j}", t) for j, t in enumerate(text)],
-                                                     trust))
-            parts.append(_part(ctx, "idr_granked", list(enumerate(blocks))))
+            values = [(f"a{j}", f"c{j}", t) for j, t in enumerate(text)]
+            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", values, trust))
+            parts.append(_part(ctx, "idr_granked", list(enumerate(blocks)),
+                               single and single_values_sql(ctx.d, single, values, list(enumerate(blocks)))))
         if id_blocks:
             types = sorted({b.type_idx for b in id_blocks if b.type_idx >= 0}) or [-1]
             db.materialise("idr_granked_ids", ranked_sql(
                 ctx.d, f"(SELECT * FROM ({ids}) AS i WHERE type_idx IN ({', '.join(str(int(t)) for t in types)}))",
                 [("v", "v", True)], trust, partition="gid, type_idx", extra=["type_idx"]))
             parts.append(_part(ctx, "idr_granked_ids", list(enumerate(id_blocks, len(blocks)))))
-        db.materialise("idr_golden", named.format(golden_select_sql("idr_gclusters", parts)))
+        db.materialise("idr_golden", named.format(golden_select_sql("idr_gclusters", parts, carry)))
         db.drop("idr_granked", "idr_granked_ids", "idr_gvalues_attrs", "idr_gvalues_ids")
         st.rows_in = st.rows_out = ctx.counts["golden_rows"] = ctx.count("SELECT count(*) FROM idr_golden")
 
 
-def _part(ctx: RunContext, ranked: str, blocks: list) -> tuple[str, list]:
-    """The winners' values of one candidate family (attributes, or identifiers)."""
+def _part(ctx: RunContext, ranked: str, blocks: list, single: str | None = None) -> tuple[str, list]:
+    """The winners' values of one candidate family (attributes, or identifiers); single:
+    the same columns for the clusters of one record, which `ranked` leaves out."""
     name = f"idr_gvalues_{'ids' if ranked.endswith('ids') else 'attrs'}"
-    ctx.db.materialise(name, values_sql(ranked, f"({picks_sql(ctx.d, ranked, blocks)})", blocks))
+    select = values_sql(ranked, f"({picks_sql(ctx.d, ranked, blocks)})", blocks)
+    ctx.db.materialise(name, f"{select} UNION ALL {single}" if single else select)
     return name, blocks
 
 

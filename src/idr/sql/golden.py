@@ -26,6 +26,9 @@ come first. The passes, the same for any number of attributes:
    count joined back (a window per attribute sorted every record once more).
 3. `values_sql`: the winners' values and entity keys, one more aggregation over the
    winning records only.
+
+Clusters of one record (half the clusters of the benchmark's 1M records) skip all three:
+`single_values_sql` reads their values as they are (a record is its own winner).
 """
 
 from __future__ import annotations
@@ -169,10 +172,25 @@ def values_sql(ranked: str, picks: str, blocks: list[tuple[int, Block]]) -> str:
             f"WHERE {winners} GROUP BY p.gid")
 
 
-def golden_select_sql(clusters: str, parts: list[tuple[str, list[tuple[int, Block]]]]) -> str:
+def single_values_sql(d: Dialect, candidates: str, values: list[tuple[str, str, bool]],
+                      blocks: list[tuple[int, Block]]) -> str:
+    """values_sql's output for clusters of one record each (candidates: one row per
+    cluster): every block's winner is that record when any value of the block can win, so
+    no ranking is needed. values: as in ranked_sql."""
+    kept = "".join(f", {kept_sql(d, c, text)} AS {out}" for c, out, text in values)
+    cols = []
+    for i, b in blocks:
+        cols += [f"r.{c} AS v{i}_{j}" for j, c in enumerate(b.columns)]
+        cols.append(f"CASE WHEN {' OR '.join(f'r.{c} IS NOT NULL' for c in b.columns)} THEN r.ek END AS k{i}")
+    return f"SELECT r.gid, {', '.join(cols)} FROM (SELECT gid, ek{kept} FROM {candidates}) AS r"
+
+
+def golden_select_sql(clusters: str, parts: list[tuple[str, list[tuple[int, Block]]]],
+                      carry: tuple[str, ...] = ()) -> str:
     """One row per cluster of `clusters` (a relation with gid): every attribute's golden
-    value and, per block i, k<i>. parts: (a values_sql relation, its blocks)."""
-    outs, keys, joins = [], [], ""
+    value and, per block i, k<i>. parts: (a values_sql relation, its blocks); carry:
+    further columns of `clusters` to keep."""
+    outs, keys, joins = [f"c.{c}" for c in carry], [], ""
     for n, (relation, blocks) in enumerate(parts):
         for i, b in blocks:
             outs += [f"r{n}.v{i}_{j} AS {ident(name)}" for j, name in enumerate(b.names)]
