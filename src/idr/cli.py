@@ -15,12 +15,28 @@ from .argtypes import positive_int, seconds
 DEFAULT_DB = "idr.duckdb"
 
 
-def _db_parent() -> argparse.ArgumentParser:
+ENGINE_UNUSED = ("accepted so that scripts can pass one engine to every command: this command only reads or "
+                 "writes the --db file (state, history, published snapshot) and never starts Spark")
+ENGINE_RUN = ("engine that computes the run: duckdb (embedded) or spark (settings IDR_SPARK_*, docs/spark.md); "
+              "the state and published results stay with --db (default: $IDR_ENGINE or duckdb)")
+ENGINE_SOURCES = ("engine that reads the sources while the configuration is checked: spark resolves table_fqn in "
+                  "Spark (tables and views of its catalog, Parquet/CSV paths Spark reads) as `idr run --engine spark` "
+                  "will; the configuration itself is written to the --db file (default: $IDR_ENGINE or duckdb)")
+
+
+def _db_parent(engine_help: str = ENGINE_UNUSED) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--db", default=argparse.SUPPRESS,
                    help=f"DuckDB database file (default: $IDR_DB or ./{DEFAULT_DB})")
+    _engine_option(p, argparse.SUPPRESS, engine_help)
     _log_options(p, argparse.SUPPRESS)
     return p
+
+
+def _engine_option(p: argparse.ArgumentParser, default, text: str) -> None:
+    from .backends import ENGINES
+
+    p.add_argument("--engine", choices=ENGINES, type=str.lower, default=default, help=text)
 
 
 def _log_options(p: argparse.ArgumentParser, default) -> None:
@@ -34,7 +50,7 @@ def _log_options(p: argparse.ArgumentParser, default) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    db = _db_parent()
+    db, db_sources, db_run = _db_parent(), _db_parent(ENGINE_SOURCES), _db_parent(ENGINE_RUN)
     parser = argparse.ArgumentParser(
         prog="idr",
         description="Deterministic identity resolution: link records that share a normalised "
@@ -43,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--db", default=None,
                         help=f"DuckDB database file (default: $IDR_DB or ./{DEFAULT_DB})")
+    _engine_option(parser, None, "duckdb or spark, for the commands that compute with an engine (run, config "
+                                 "load, config check); every other command accepts and ignores it "
+                                 "(default: $IDR_ENGINE or duckdb)")
     _log_options(parser, None)
     parser.add_argument("--version", action="version", version=f"idr {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -52,12 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     cfg = sub.add_parser("config", help="load, check or export the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    load = cfg_sub.add_parser("load", parents=[db], help="validate a YAML file and write it into idr_meta",
+    load = cfg_sub.add_parser("load", parents=[db_sources], help="validate a YAML file and write it into idr_meta",
                               description="Validate FILE against the database (sources, columns, expressions, "
                                           "rules) and replace the configuration in idr_meta with it. "
                                           "Nothing is written if any problem is found.")
     load.add_argument("file", help="YAML configuration file (see docs/configuration.md)")
-    check = cfg_sub.add_parser("check", parents=[db], help="validate a configuration without running or writing",
+    check = cfg_sub.add_parser("check", parents=[db_sources], help="validate a configuration without running or writing",
                                description="Check FILE (a YAML configuration, against the database's sources, as "
                                            "`idr config load` would) or, without FILE, the configuration in "
                                            "idr_meta, exactly as `idr run` checks it before it starts: sources, "
@@ -69,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = cfg_sub.add_parser("export", parents=[db], help="print the configuration in idr_meta as YAML")
     export.add_argument("--out", help="write to this file instead of standard output")
 
-    run = sub.add_parser("run", parents=[db], help="resolve identities and publish the results",
+    run = sub.add_parser("run", parents=[db_run], help="resolve identities and publish the results",
                          description="Run the pipeline (extract, normalise, exclude, group guard, edges, "
                                      "connected components, membership) and publish idr_out.*_current "
                                      "atomically, unless the anomaly gate holds the run (docs/gate.md). Exit 0 on "
@@ -90,10 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
                           "reaching it fails the run")
     run.add_argument("--strategy", choices=["inprocess", "sql"], default=None,
                      help="connected components strategy (default: config components_strategy, inprocess)")
-    run.add_argument("--engine", choices=["duckdb", "spark"], type=str.lower, default=None,
-                     help="engine that computes the run: duckdb (embedded) or spark (settings IDR_SPARK_*, "
-                          "docs/spark.md); the state and published results stay with --db (default: $IDR_ENGINE "
-                          "or duckdb)")
     run.add_argument("--wait", type=seconds, default=None, metavar="SECONDS",
                      help="if another run is using the database, wait up to SECONDS for it to finish instead of "
                           "failing after a few quick retries (exit 2 if it is still busy then)")
@@ -176,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Generate realistic sample sources (CRM, orders, loyalty, web sign-ups "
                                       "with messy emails and phones), configure idr for them, run FULL and "
                                       "print the summary. Replaces the demo database if it exists.")
+    _engine_option(demo, argparse.SUPPRESS, "accepted and ignored: the demo always runs on DuckDB")
     demo.add_argument("--db", default=argparse.SUPPRESS,
                       help=f"database to create (default: $IDR_DB or ./{DEMO_DB}; an existing file is replaced "
                            "only if an earlier `idr demo` made it)")
@@ -283,20 +299,23 @@ def cmd_config(args) -> int:
     if args.config_command == "check":
         from .runs.runner import check_config
 
-        cfg = check_config(args.db, args.file)
+        cfg = check_config(args.db, args.file, engine=args.engine)
         n_map = sum(len(s.identifiers) for s in cfg.sources)
         what = f"{args.file} (checked against {args.db})" if args.file else f"the configuration in {args.db}"
         print(f"{what} is valid: {len(cfg.sources)} sources, {n_map} identifier mappings, {len(cfg.rules)} rules, "
               f"{len(cfg.exclusions)} exclusions, {len(cfg.config)} settings")
         return 0
     if args.config_command == "load":
+        from .backends import open_backend
+
         cfg = load_yaml(args.file)
-        backend = DuckDBBackend.open(args.db, create=False)
+        backend = open_backend(args.db, args.engine, create=False)  # the engine that will read the sources
+        state = backend.state()  # where idr_meta lives (the --db file, whatever the engine)
         try:
-            require_initialised(backend, args.db)
+            require_initialised(state, args.db)
             build_plan(backend, cfg)  # raises ConfigError listing every problem; nothing written
-            with backend.transaction():
-                write_config(backend, cfg)
+            with state.transaction():
+                write_config(state, cfg)
         finally:
             backend.close()
         n_map = sum(len(s.identifiers) for s in cfg.sources)

@@ -374,9 +374,14 @@ class SparkBackend(Backend):
         every value as text, as on DuckDB). The view's name is the path's digest."""
         import hashlib
 
+        from pyspark.errors import PySparkException
+
         name = "idr_file_" + hashlib.md5(f"{reader}:{path}".encode()).hexdigest()[:16]
         read = self.spark.read
-        df = read.parquet(path) if reader == "parquet" else read.option("header", "true").csv(path)
+        try:
+            df = read.parquet(path) if reader == "parquet" else read.option("header", "true").csv(path)
+        except PySparkException as e:  # no such path, not Parquet: a configuration problem, reported with the others
+            raise _sql_error(e) from e
         df.createOrReplaceTempView(name)  # not a relation of the run: sources outlive it
         return name
 

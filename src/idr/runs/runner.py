@@ -19,7 +19,6 @@ from pathlib import Path
 
 from ..backends import open_backend
 from ..backends.base import Backend
-from ..backends.duckdb import DuckDBBackend
 from ..config.models import SETTINGS
 from ..config.meta import read_config
 from ..config.validate import build_plan
@@ -351,19 +350,20 @@ def _judge(ctx: RunContext, notes: list[str]):
     return verdict
 
 
-def check_config(db: str, path: str | None = None):
+def check_config(db: str, path: str | None = None, engine: str | None = None):
     """Validate a configuration as `idr run` does, without running or writing anything.
 
     path: a YAML file, checked against the database's sources as `idr config load` would;
-    None: the configuration in idr_meta. The database is opened read-only. Returns the
-    checked Config; raises ConfigError listing every problem (or InputError)."""
+    None: the configuration in idr_meta. engine: the one that reads the sources (default:
+    the IDR_ENGINE setting). The database is opened read-only. Returns the checked Config;
+    raises ConfigError listing every problem (or InputError)."""
     from ..config.yaml_io import load_yaml
 
     cfg = load_yaml(path) if path is not None else None
-    backend = DuckDBBackend.open(db, create=False, read_only=True)
+    backend = open_backend(db, engine, create=False, read_only=True)
     try:
-        require_initialised(backend, db)
-        cfg = cfg if cfg is not None else read_config(backend)
+        require_initialised(backend.state(), db)
+        cfg = cfg if cfg is not None else read_config(backend.state())
         plan = build_plan(backend, cfg)
         backend.tune_for_run("FULL", plan.settings["memory_limit"])  # the engine judges the memory limit
         return cfg
