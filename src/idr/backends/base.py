@@ -112,6 +112,19 @@ class Backend(ABC):
     def from_arrow(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table as the session relation `name` (replacing one of that name)."""
 
+    def from_columns(self, name: str, columns: dict[str, tuple[str, list]]) -> None:
+        """Session relation `name` from Python lists of equal length: {column: (DuckDB type
+        name, values)}, for small results computed in this process."""
+        import pyarrow as pa
+
+        types = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32()}
+        arrow = f"{name}_arrow"
+        self.from_arrow(arrow, pa.table({c: pa.array(v, types[t]) for c, (t, v) in columns.items()}))
+        try:
+            self.materialise(name, f"SELECT * FROM {arrow}")
+        finally:
+            self.release_arrow(arrow)
+
     @abstractmethod
     def release_arrow(self, name: str) -> None:
         """Forget a relation made by from_arrow (no error if there is none)."""

@@ -156,16 +156,14 @@ class DuckDBBackend(Backend):
         self.con.unregister(name)
 
     def map_values(self, name, select, fn, params=None):
-        import pyarrow as pa
+        values = [r[0] for r in self.rows(select, params)]
+        self.from_columns(name, {"value": ("VARCHAR", values), "result": ("VARCHAR", fn(values))})
 
-        values = self.to_arrow(select, params).column(0).to_pylist()
-        table = pa.table({"value": pa.array(values, pa.string()), "result": pa.array(fn(values), pa.string())})
-        arrow = f"{name}_arrow"
-        self.from_arrow(arrow, table)
-        try:
-            self.materialise(name, f"SELECT * FROM {arrow}")
-        finally:
-            self.release_arrow(arrow)
+    def from_columns(self, name, columns):
+        # Python lists bound as LIST parameters and unnested side by side: no pyarrow, numpy
+        # or pandas to import (pyarrow.array() of a list imports pandas: 0.2 s of a small run).
+        cols = ", ".join(f"unnest(${i + 1}::{t}[]) AS {ident(c)}" for i, (c, (t, _)) in enumerate(columns.items()))
+        self.materialise(name, f"SELECT {cols}", [list(v) for _, v in columns.values()])
 
     @staticmethod
     def source_file(reader, path):

@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import functools
 import re
-import uuid
 from dataclasses import dataclass
 
 import phonenumbers
-import pyarrow as pa
 from phonenumbers import PhoneMetadata, ValidationResult
 from phonenumbers.phonenumberutil import (
     _MAX_LENGTH_FOR_NSN,
@@ -422,20 +420,17 @@ def normalize_phones(db, in_table: str, out_table: str, region: str) -> PhoneSta
     rows = f"SELECT raw, raw AS {_V} FROM {_ident(in_table)}"
     # One pass; norm is NULL where undecided and '' where decided invalid until the end.
     db.materialise(fast, f"SELECT raw, {_RESULT} AS norm FROM ({_steps_sql(region, rows)}) AS idr_p")
-    raws = db.to_arrow(f"SELECT raw FROM {fast} WHERE norm IS NULL").column("raw").to_pylist()
-    if raws:
-        # Values reach phonenumbers through Arrow, never through SQL text.
-        slow = pa.table({"raw": pa.array(raws, pa.string()),
-                         "norm": pa.array(phone_slow(raws, region), pa.string())})
-        view = "__ph_slow_" + uuid.uuid4().hex
-        db.from_arrow(view, slow)
-        try:
-            db.materialise(out, f"SELECT f.raw, nullif(coalesce(f.norm, s.norm), '') AS norm FROM {fast} AS f "
-                                f"LEFT JOIN {_ident(view)} AS s ON s.raw = f.raw AND f.norm IS NULL")
-        finally:
-            db.release_arrow(view)
+    undecided = f"SELECT raw FROM {fast} WHERE norm IS NULL"
+    slow_count = db.count(f"SELECT count(*) FROM ({undecided}) AS u")
+    if slow_count:
+        # Values reach phonenumbers as bound values, never through SQL text.
+        slow = _ident(out_table + "__slow")
+        db.map_values(slow, undecided, functools.partial(phone_slow, region=region))
+        db.materialise(out, f"SELECT f.raw, nullif(coalesce(f.norm, s.result), '') AS norm FROM {fast} AS f "
+                            f"LEFT JOIN {slow} AS s ON s.value = f.raw AND f.norm IS NULL")
+        db.drop(slow)
     else:
         db.materialise(out, f"SELECT raw, nullif(norm, '') AS norm FROM {fast}")
     db.drop(fast)
     total, invalid = db.one(f"SELECT count(*), count(*) - count(norm) FROM {out}")
-    return PhoneStats(total=total, fast=total - len(raws), slow=len(raws), invalid=invalid)
+    return PhoneStats(total=total, fast=total - slow_count, slow=slow_count, invalid=invalid)

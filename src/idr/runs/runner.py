@@ -73,12 +73,11 @@ def new_run_id(now, dry_run: bool = False) -> str:
 
 def _preload_heavy_modules() -> None:
     """Import what later stages need while DuckDB works: DuckDB releases the GIL during a
-    query, so this overlaps start-up with the extract stage. (scipy is left to the
-    components stage: only large graphs need it, graph/components.py.)"""
+    query, so this overlaps start-up with the extract stage. (numpy, pyarrow and scipy are
+    left to the components stage: small graphs need none of them, graph/components.py.)"""
 
     def load():
         import phonenumbers  # noqa: F401
-        import pyarrow  # noqa: F401
 
     threading.Thread(target=load, name="idr-preload", daemon=True).start()
 
