@@ -29,14 +29,15 @@ def build_scope(ctx: RunContext) -> None:
     with ctx.stage("scope") as st:
         st.rows_in = ctx.counts["entities"]
         _number_delta(ctx)
-        # What the delta's entities hold now, and what they held before (a probe of integers).
+        # What the delta's entities hold now; then, in one pass over the published pairs,
+        # what they held before (a probe of integers) and the published holders of every
+        # value they hold now (idr_hits, with the rows above). Values over the limit are
+        # left out (a group of thousands stays skipped, see below).
         db.materialise("idr_new_ids", q.new_ids_sql(STATUS["ok"]))
-        db.materialise("idr_old_ids", q.old_ids_sql(d, pairs))
-        # The published holders of every value they hold now (idr_hits, with the rows
-        # above). Values over the limit are left out (a group of thousands stays skipped,
-        # see below).
         db.materialise("idr_probe_values", q.probe_values_sql(d, skipped))
-        db.materialise("idr_hits", q.hits_sql(pairs))
+        db.materialise("idr_published_pairs", q.published_pairs_sql(d, pairs))
+        db.materialise("idr_old_ids", q.old_ids_sql())
+        db.materialise("idr_hits", q.hits_sql())
         db.materialise("idr_changed_pairs", q.changed_pairs_sql())
         # Changed values, with the size of their group before and after. A group that
         # linked and lost holders had them all in one cluster, that of the delta entity

@@ -13,13 +13,16 @@ from ..sql.quoting import ident, qualified
 
 
 def publish_changes(db, pending: snapshot.Pending, previous: dict | None, table: str, data_cols: list[str],
-                    new_sql: str, scope_sql: str, stamps: dict, params: dict | None = None,
-                    null_safe: bool = False) -> int:
+                    new_sql: str, scope_sql: str | None, stamps: dict, params: dict | None = None,
+                    null_safe: bool = False, scope_rows: str | None = None) -> int:
     """Make the table's rows inside the scope equal to new_sql's rows (data columns only);
     rows that stay identical are kept as they are. New rows get the `stamps` columns'
     values (run id, timestamp), other columns NULL. Returns the number of rows written.
 
-    previous: the table's entry in the published snapshot's manifest (None: write whole)."""
+    previous: the table's entry in the published snapshot's manifest (None: write whole).
+    scope_sql: a condition on the published table's rows; or scope_rows: a SELECT already
+    giving those rows, every column in the table's order (the scope stage read them: no
+    second pass over the published table)."""
     d = db.dialect
     t = qualified("idr_out", table)
     columns = [c for c, _ in db.describe(f"SELECT * FROM {t}")]
@@ -27,7 +30,7 @@ def publish_changes(db, pending: snapshot.Pending, previous: dict | None, table:
     eq = "IS NOT DISTINCT FROM" if null_safe else "="  # null_safe: for columns that hold NULLs
     same = " AND ".join(f"o.{ident(c)} {eq} n.{ident(c)}" for c in data_cols)
     db.materialise("idr_new_rows", f"SELECT DISTINCT * FROM ({new_sql}) AS n({cols})", params or {})
-    db.materialise("idr_scope_rows", f"SELECT * FROM {t} WHERE {scope_sql}")
+    db.materialise("idr_scope_rows", scope_rows or f"SELECT * FROM {t} WHERE {scope_sql}")
     db.materialise("idr_gone", "SELECT o.* FROM idr_scope_rows o" + d.anti_join("idr_new_rows n", on=same))
     db.materialise("idr_added", "SELECT n.* FROM idr_new_rows n" + d.anti_join("idr_scope_rows o", on=same))
     names = {c: f"stamp_{i}" for i, c in enumerate(stamps)}

@@ -36,16 +36,17 @@ def full_selects(d: Dialect) -> dict[str, str]:
     }
 
 
-# INCR: (data columns, the scope's new rows, which published rows the scope covers).
+# INCR: (data columns, the scope's new rows, which published rows the scope covers: a
+# condition, or a SELECT of rows the scope stage already read with every column).
 INCR_UPDATES = {
     MEMBERSHIP: (["entity_key", "resolved_id", "table_id", "entity_id"],
                  "SELECT entity_key, resolved_id, table_id, entity_id FROM idr_proposed_membership",
-                 "entity_id IN (SELECT entity_id FROM idr_scope_old)"),
+                 "SELECT * FROM idr_scope_old"),
     CLUSTERS: (["resolved_id", "cluster_size"], "SELECT resolved_id, cluster_size FROM idr_proposed_clusters",
                "resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)"),
     PAIRS: (["entity_id", "identifier_type", "identifier_value_norm"],
             "SELECT n.entity_id, t.identifier_type, n.value_norm FROM idr_new_ids n JOIN idr_types t USING (type_idx)",
-            "entity_id IN (SELECT entity_id FROM idr_delta_old)"),
+            "SELECT entity_id, identifier_type, identifier_value_norm, run_id FROM idr_published_pairs WHERE own"),
     SKIPPED: (["identifier_type", "identifier_value_norm", "group_size", "max_allowed"],
               "SELECT identifier_type, value_norm, new_size, max_size FROM idr_group_change WHERE new_size > max_size",
               "(identifier_type, identifier_value_norm) IN (SELECT identifier_type, value_norm FROM idr_group_change)"),
@@ -69,7 +70,7 @@ READS = {
              "idr_skipped", "idr_lineage"),
     "INCR": ("idr_entities", "idr_types", "idr_proposed_membership", "idr_proposed_clusters", "idr_skipped",
              "idr_lineage", "idr_scope_old", "idr_scope_clusters", "idr_new_ids", "idr_delta_old",
-             "idr_group_change"),
+             "idr_published_pairs", "idr_group_change"),
 }
 
 
@@ -91,10 +92,11 @@ def publish(ctx: RunContext, finalize) -> snapshot.Pending:
                 used = {k: v for k, v in params.items() if d.param(k) in select}
                 snapshot.write_whole(db, pending, table, select, used)
             else:
-                cols, new_sql, scope_sql = INCR_UPDATES[table]
+                cols, new_sql, scope = INCR_UPDATES[table]
                 stamps = {"run_id": ctx.run_id, **({"updated_ts": ctx.started_at} if table in STAMPED else {})}
-                written += publish_changes(db, pending, _entry(previous, table), table, cols, new_sql, scope_sql,
-                                           stamps)
+                rows = scope.startswith("SELECT ")
+                written += publish_changes(db, pending, _entry(previous, table), table, cols, new_sql,
+                                           None if rows else scope, stamps, scope_rows=scope if rows else None)
         written += publish_golden(ctx, pending, previous)
         # From here on this transaction reads the new state (the audit rows finalize writes,
         # e.g. cluster metrics, describe it); other connections see it at the commit.

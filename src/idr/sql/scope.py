@@ -32,10 +32,23 @@ def new_ids_sql(ok: int) -> str:
             f"FROM idr_status s JOIN idr_entities e USING (eid) WHERE s.status = {int(ok)}")
 
 
-def old_ids_sql(d: Dialect, pairs: str) -> str:
-    return (f"SELECT i.entity_id, {d.cast('t.type_idx', 'SMALLINT')} AS type_idx, i.identifier_value_norm AS value_norm "
+def published_pairs_sql(d: Dialect, pairs: str) -> str:
+    """One pass over the published pairs for what the scope needs from them: the rows of
+    the delta's entities (`own`: what they held before; also the rows publishing replaces)
+    and the holders of every value they hold now (`probed`, see idr_probe_values). The
+    published columns are kept, so publishing needs no second pass."""
+    return ("SELECT i.entity_id, i.identifier_type, i.identifier_value_norm, i.run_id, "
+            f"{d.cast('t.type_idx', 'SMALLINT')} AS type_idx, o.entity_id IS NOT NULL AS own, "
+            "p.value_norm IS NOT NULL AS probed "
             f"FROM {pairs} i JOIN idr_types t USING (identifier_type) "
-            "WHERE i.entity_id IN (SELECT entity_id FROM idr_delta_old)")
+            "LEFT JOIN idr_delta_old o ON o.entity_id = i.entity_id "
+            "LEFT JOIN idr_probe_values p ON p.identifier_type = i.identifier_type "
+            "AND p.value_norm = i.identifier_value_norm "
+            "WHERE o.entity_id IS NOT NULL OR p.value_norm IS NOT NULL")
+
+
+def old_ids_sql() -> str:
+    return "SELECT entity_id, type_idx, identifier_value_norm AS value_norm FROM idr_published_pairs WHERE own"
 
 
 def probe_values_sql(d: Dialect, skipped: str) -> str:
@@ -45,9 +58,8 @@ def probe_values_sql(d: Dialect, skipped: str) -> str:
                                              "AND s.identifier_value_norm = n.value_norm"))
 
 
-def hits_sql(pairs: str) -> str:
-    return (f"SELECT i.entity_id, p.type_idx, p.value_norm FROM {pairs} i JOIN idr_probe_values p "
-            "ON i.identifier_type = p.identifier_type AND i.identifier_value_norm = p.value_norm "
+def hits_sql() -> str:
+    return ("SELECT entity_id, type_idx, identifier_value_norm AS value_norm FROM idr_published_pairs WHERE probed "
             "UNION SELECT entity_id, type_idx, value_norm FROM idr_old_ids")
 
 
@@ -96,7 +108,8 @@ def scope_clusters_sql(membership: str) -> str:
 
 
 def scope_old_sql(membership: str) -> str:
-    return (f"SELECT entity_key, table_id, resolved_id, entity_id FROM {membership} "
+    """Every published column of the scope's rows: publishing replaces exactly these."""
+    return (f"SELECT * FROM {membership} "
             "WHERE resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)")
 
 
