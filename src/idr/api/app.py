@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from ..settings import ServeSettings
 from . import errors
+from .fastpath import PATH as FAST_PATH
+from .fastpath import FastLookup
 from .middleware import RequestContext
 from .routers import entities, health, lookup, runs
 from .service import Service
@@ -22,7 +24,8 @@ Every error has one shape: `{"error": {"code", "message", "request_id"}}`.
 Every response carries `X-Request-ID` (yours when you send a plain one)."""
 
 
-def create_app(db: str | Path, settings: ServeSettings, *, service: Service | None = None) -> FastAPI:
+def create_app(db: str | Path, settings: ServeSettings, *, service: Service | None = None,
+               fast_lookup: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         svc = service or Service.open(db, settings)
@@ -37,6 +40,9 @@ def create_app(db: str | Path, settings: ServeSettings, *, service: Service | No
     errors.install(app)
     for r in (health.router, lookup.router, entities.router, runs.router):
         app.include_router(r)
+    if fast_lookup:  # inside RequestContext: request ids, metrics and logs as for any route
+        route = next(r for r in lookup.router.routes if r.path == FAST_PATH and "GET" in r.methods)
+        app.add_middleware(FastLookup, route=route)
     app.add_middleware(RequestContext)
     return app
 

@@ -14,6 +14,17 @@ from .metrics import LATENCY, REQUESTS
 from .requestid import REQUEST_ID, choose
 
 log = logging.getLogger("idr.api.access")
+_children: dict[tuple, tuple] = {}  # (route, method, status) -> the metrics' children
+
+
+def _observers(template: str, method: str, status: int) -> tuple:
+    """The request counter and latency histogram of one route, method and status, looked
+    up once (prometheus_client's labels() costs a lock and a tuple per call)."""
+    found = _children.get((template, method, status))
+    if found is None:
+        found = _children[(template, method, status)] = (
+            REQUESTS.labels(route=template, method=method, status=str(status)), LATENCY.labels(route=template))
+    return found
 
 
 class RequestContext:
@@ -46,8 +57,9 @@ class RequestContext:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            REQUESTS.labels(route=template, method=scope["method"], status=str(status[0])).inc()
-            LATENCY.labels(route=template).observe(elapsed)
+            requests, latency = _observers(template, scope["method"], status[0])
+            requests.inc()
+            latency.observe(elapsed)
             if log.isEnabledFor(logging.INFO):
                 log.info("%s %s %s", scope["method"], template, status[0],
                          extra={"request_id": request_id, "method": scope["method"], "route": template,

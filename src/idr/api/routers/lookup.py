@@ -129,14 +129,18 @@ async def lookup(ctx: LookupCtx,
     no record holds the value (`not_found`), it cannot link (`value_invalid`,
     `value_placeholder`, `value_excluded`), or the served run has no such type
     (`unknown_identifier_type`)."""
-    service, index = ctx.service, ctx.index
-    if not _known_type(index, type):
+    return lookup_response(ctx.service, ctx.index, type, value)
+
+
+def lookup_response(service: Service, index: SnapshotIndex, identifier_type: str, value: str) -> Response:
+    """GET /v1/lookup's answer (or the ApiError to answer), for the route and its fast path."""
+    if not _known_type(index, identifier_type):
         raise _unknown_type(index)
-    data, status = lookup_bytes(service, index, type, value)
+    data, status = lookup_bytes(service, index, identifier_type, value)
     if status == "not_found":
-        raise ApiError(404, "not_found", f"no record holds this {type} value in snapshot {index.version}")
+        raise ApiError(404, "not_found", f"no record holds this {identifier_type} value in snapshot {index.version}")
     if status in _STATUS_ERRORS:
-        raise ApiError(404, f"value_{status}", _STATUS_ERRORS[status].format(t=type))
+        raise ApiError(404, f"value_{status}", _STATUS_ERRORS[status].format(t=identifier_type))
     return Response(data, media_type="application/json")
 
 
