@@ -75,6 +75,8 @@ RELATIONS = {
     "idr_removed_entities": "entity_key VARCHAR",
     "idr_new_ids": "entity_id BIGINT, type_idx SMALLINT, value_norm VARCHAR",
     "idr_old_ids": "entity_id BIGINT, type_idx SMALLINT, value_norm VARCHAR",
+    "idr_published_pairs": "entity_id BIGINT, identifier_type VARCHAR, identifier_value_norm VARCHAR, run_id VARCHAR, "
+                           "type_idx SMALLINT, own BOOLEAN, probed BOOLEAN",
     "idr_probe_values": "identifier_type VARCHAR, type_idx SMALLINT, value_norm VARCHAR",
     "idr_hits": "entity_id BIGINT, type_idx SMALLINT, value_norm VARCHAR",
     "idr_changed_pairs": "entity_id BIGINT, type_idx SMALLINT, value_norm VARCHAR, change INTEGER",

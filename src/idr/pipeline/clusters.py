@@ -50,14 +50,15 @@ def _cluster_counts(ctx: RunContext) -> None:
     db, d = ctx.db, ctx.d
     threshold = ctx.plan.settings["large_cluster_threshold"]
     t = {"t": threshold}
-    total, largest, singletons, large, resolved = (int(v or 0) for v in db.one(
+    total, largest, singletons, large, resolved, over_1000 = (int(v or 0) for v in db.one(
         q.cluster_stats_sql(d, "idr_proposed_clusters"), t))
     if ctx.mode == "INCR":
         now = db.one(q.cluster_stats_sql(d, out(CLUSTERS)), t)
         old = db.one(q.cluster_stats_sql(d, "(SELECT count(*) AS cluster_size FROM idr_scope_old "
                                             "GROUP BY resolved_id) AS o"), t)
-        total, singletons, large, resolved = (p + int(n or 0) - int(o or 0) for p, n, o in zip(
-            (total, singletons, large, resolved), (now[0], now[2], now[3], now[4]), (old[0], old[2], old[3], old[4])))
+        total, singletons, large, resolved, over_1000 = (p + int(n or 0) - int(o or 0) for p, n, o in zip(
+            (total, singletons, large, resolved, over_1000), (now[0], now[2], now[3], now[4], now[5]),
+            (old[0], old[2], old[3], old[4], old[5])))
         # The largest cluster the run leaves alone: among the K+1 largest published ones
         # (K = clusters in scope) at least one is outside the scope; only those few are
         # checked against the scope's ids.
@@ -68,7 +69,7 @@ def _cluster_counts(ctx: RunContext) -> None:
                              "AND resolved_id NOT IN (SELECT resolved_id FROM idr_scope_clusters)", [floor])
             largest = max(largest, int(kept or 0))
     ctx.counts.update(clusters=total, largest_cluster=largest, singletons=singletons, large_clusters=large,
-                      entities_resolved=resolved)
+                      entities_resolved=resolved, clusters_over_1000=over_1000)
     if large:
         ctx.warnings.append(
             f"{large:,} cluster(s) larger than large_cluster_threshold={threshold:,} (largest: {largest:,})"

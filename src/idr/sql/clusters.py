@@ -18,9 +18,11 @@ def proposed_membership_sql(cc: str, incremental: bool) -> str:
 
 
 def cluster_stats_sql(d: Dialect, source: str) -> str:
-    """(clusters, largest, singletons, larger than the threshold parameter t, entities)."""
+    """(clusters, largest, singletons, larger than the threshold parameter t, entities,
+    larger than 1000: the idr_clusters_over_1000 metric)."""
     return ("SELECT count(*), coalesce(max(cluster_size), 0), count(*) FILTER (WHERE cluster_size = 1), "
-            f"count(*) FILTER (WHERE cluster_size > {d.param('t')}), coalesce(sum(cluster_size), 0) FROM {source}")
+            f"count(*) FILTER (WHERE cluster_size > {d.param('t')}), coalesce(sum(cluster_size), 0), "
+            f"count(*) FILTER (WHERE cluster_size > 1000) FROM {source}")
 
 
 def first_run_clusters_sql() -> str:

@@ -14,7 +14,7 @@ SELECT CASE WHEN (ascii(v) <= 32 OR ascii(v) = 160) OR (ascii(v[-1]) <= 32 OR as
 SELECT component FROM idr_fresh WHERE resolved_id IN (SELECT resolved_id FROM idr_taken) OR resolved_id IN (SELECT resolved_id FROM idr_fresh GROUP BY resolved_id HAVING count(*) > 1) AND attempt > 1
 
 -- clusters.cluster_stats
-SELECT count(*), coalesce(max(cluster_size), 0), count(*) FILTER (WHERE cluster_size = 1), count(*) FILTER (WHERE cluster_size > $t), coalesce(sum(cluster_size), 0) FROM idr_proposed_clusters
+SELECT count(*), coalesce(max(cluster_size), 0), count(*) FILTER (WHERE cluster_size = 1), count(*) FILTER (WHERE cluster_size > $t), coalesce(sum(cluster_size), 0), count(*) FILTER (WHERE cluster_size > 1000) FROM idr_proposed_clusters
 
 -- clusters.clusters
 SELECT c.component, min(e.entity_key) AS min_key, count(*) AS cluster_size FROM idr_entities e JOIN idr_cc c ON c.node = e.eid GROUP BY c.component
@@ -360,7 +360,7 @@ SELECT v.type_idx, v.value_norm, v.change, v.skipped_size, v.max_size, v.identif
 SELECT type_idx, value_norm, new_size AS n FROM idr_group_change WHERE skipped_size IS NOT NULL UNION ALL SELECT t.type_idx, s.identifier_value_norm, s.group_size FROM "idr_out"."identity_skipped_groups_current" s JOIN idr_types t USING (identifier_type) ANTI JOIN idr_group_change g ON g.type_idx = t.type_idx AND g.value_norm = s.identifier_value_norm
 
 -- scope.hits
-SELECT i.entity_id, p.type_idx, p.value_norm FROM "idr_out"."identity_identifier_pairs_current" i JOIN idr_probe_values p ON i.identifier_type = p.identifier_type AND i.identifier_value_norm = p.value_norm UNION SELECT entity_id, type_idx, value_norm FROM idr_old_ids
+SELECT entity_id, type_idx, identifier_value_norm AS value_norm FROM idr_published_pairs WHERE probed UNION SELECT entity_id, type_idx, value_norm FROM idr_old_ids
 
 -- scope.new_ids
 SELECT DISTINCT e.entity_id, s.type_idx, s.value_norm FROM idr_status s JOIN idr_entities e USING (eid) WHERE s.status = 0
@@ -369,10 +369,13 @@ SELECT DISTINCT e.entity_id, s.type_idx, s.value_norm FROM idr_status s JOIN idr
 SELECT e.entity_key, e.table_id, e.eid, coalesce(o.entity_id, n.entity_id) AS entity_id FROM idr_entities e LEFT JOIN idr_delta_old o USING (entity_key) LEFT JOIN (  SELECT entity_key, 1000 + row_number() OVER (ORDER BY entity_key) - 1 AS entity_id   FROM idr_entities ANTI JOIN idr_delta_old USING (entity_key)) n USING (entity_key)
 
 -- scope.old_ids
-SELECT i.entity_id, CAST(t.type_idx AS SMALLINT) AS type_idx, i.identifier_value_norm AS value_norm FROM "idr_out"."identity_identifier_pairs_current" i JOIN idr_types t USING (identifier_type) WHERE i.entity_id IN (SELECT entity_id FROM idr_delta_old)
+SELECT entity_id, type_idx, identifier_value_norm AS value_norm FROM idr_published_pairs WHERE own
 
 -- scope.probe_values
 SELECT DISTINCT t.identifier_type, n.type_idx, n.value_norm FROM idr_new_ids n JOIN idr_types t USING (type_idx) ANTI JOIN "idr_out"."identity_skipped_groups_current" s ON s.identifier_type = t.identifier_type AND s.identifier_value_norm = n.value_norm
+
+-- scope.published_pairs
+SELECT i.entity_id, i.identifier_type, i.identifier_value_norm, i.run_id, CAST(t.type_idx AS SMALLINT) AS type_idx, o.entity_id IS NOT NULL AS own, p.value_norm IS NOT NULL AS probed FROM "idr_out"."identity_identifier_pairs_current" i JOIN idr_types t USING (identifier_type) LEFT JOIN idr_delta_old o ON o.entity_id = i.entity_id LEFT JOIN idr_probe_values p ON p.identifier_type = i.identifier_type AND p.value_norm = i.identifier_value_norm WHERE o.entity_id IS NOT NULL OR p.value_norm IS NOT NULL
 
 -- scope.removed_entities
 SELECT entity_key FROM idr_delta_old ANTI JOIN idr_entities USING (entity_key)
@@ -387,7 +390,7 @@ SELECT entity_key, table_id, eid, entity_id FROM idr_entities WHERE entity_id IN
 SELECT eid, type_idx, value_norm FROM idr_status WHERE status = 0 AND NOT dup UNION ALL SELECT DISTINCT eid, type_idx, value_norm FROM idr_status WHERE status = 0 AND dup UNION ALL SELECT eid, type_idx, value_norm FROM idr_carried_ids
 
 -- scope.scope_old
-SELECT entity_key, table_id, resolved_id, entity_id FROM "idr_out"."identity_resolved_membership_current" WHERE resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)
+SELECT * FROM "idr_out"."identity_resolved_membership_current" WHERE resolved_id IN (SELECT resolved_id FROM idr_scope_clusters)
 
 -- scope.scope_status
 SELECT eid, type_idx, value_norm, dup, status FROM idr_status WHERE eid IN (SELECT eid FROM idr_entities)
