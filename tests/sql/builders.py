@@ -143,6 +143,7 @@ BUILDERS = {
     "golden.single_values": lambda d: gsql.single_values_sql(d, "idr_gsingle", [("a0", "c0", True), ("a1", "c1", True),
                                                                                ("a2", "c2", True), ("a3", "c3", True),
                                                                                ("a4", "c4", False)], GOLDEN_BLOCKS),
+    "golden.single_id_values": lambda d: gsql.single_id_values_sql(d, "idr_gcand_ids", GOLDEN_ID_BLOCKS),
     "golden.select": lambda d: gsql.golden_select_sql(
         "idr_gclusters", [("idr_gvalues_attrs", GOLDEN_BLOCKS), ("idr_gvalues_ids", GOLDEN_ID_BLOCKS)]),
     "golden.select_carry": lambda d: gsql.golden_select_sql(

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from ..schema import GOLDEN, MEMBERSHIP, PAIRS, out
 from ..sql.extract import entity_key_sql, key_sql
-from ..sql.golden import (Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_sql, single_values_sql,
-                          values_sql)
+from ..sql.golden import (Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_sql, single_id_values_sql,
+                          single_values_sql, values_sql)
 from ..sql.quoting import ident, literal
 from .context import RunContext
 
@@ -72,7 +72,7 @@ def golden(ctx: RunContext) -> None:
         numbers = sorted(golden.sources)
         db.small_relation("idr_gsrc", {"table_id": "VARCHAR", "src": "SMALLINT"},
                           [(t, i) for i, t in enumerate(numbers)])
-        single = None
+        single = single_ids = None
         if ctx.mode == "FULL":
             # Clusters by their component number: grouping by it is cheaper than by a key.
             cc = ctx.cc_table
@@ -93,6 +93,10 @@ def golden(ctx: RunContext) -> None:
             db.view("idr_gclusters", "SELECT component AS gid, resolved_id FROM idr_proposed_clusters")
             ids = ("SELECT c.component AS gid, r.entity_key AS ek, r.src, r.rec, i.type_idx, i.value_norm AS v "
                    f"FROM idr_ids i JOIN {cc} c ON c.node = i.eid JOIN {per_entity} r ON r.eid = i.eid")
+            if single and _one_value_per_entity(ctx):
+                # ... and one value of each identifier type the golden profile reads: it wins.
+                sized = f"{ids} JOIN idr_proposed_clusters p ON p.component = c.component WHERE p.cluster_size"
+                ids, single_ids = f"{sized} > 1", f"{sized} = 1"
             named, carry = "{}", ("resolved_id",)
         else:
             ids = _incremental_candidates(ctx)
@@ -108,10 +112,13 @@ def golden(ctx: RunContext) -> None:
                                single and single_values_sql(ctx.d, single, values, list(enumerate(blocks)))))
         if id_blocks:
             types = sorted({b.type_idx for b in id_blocks if b.type_idx >= 0}) or [-1]
+            of_types = f"type_idx IN ({', '.join(str(int(t)) for t in types)})"
             db.materialise("idr_granked_ids", ranked_sql(
-                ctx.d, f"(SELECT * FROM ({ids}) AS i WHERE type_idx IN ({', '.join(str(int(t)) for t in types)}))",
+                ctx.d, f"(SELECT * FROM ({ids}) AS i WHERE {of_types})",
                 [("v", "v", True)], trust, partition="gid, type_idx", extra=["type_idx"]))
-            parts.append(_part(ctx, "idr_granked_ids", list(enumerate(id_blocks, len(blocks)))))
+            numbered = list(enumerate(id_blocks, len(blocks)))
+            parts.append(_part(ctx, "idr_granked_ids", numbered, single_ids and single_id_values_sql(
+                ctx.d, f"(SELECT * FROM ({single_ids}) AS i WHERE {of_types})", numbered)))
         db.materialise("idr_golden", named.format(golden_select_sql("idr_gclusters", parts, carry)))
         db.drop("idr_granked", "idr_granked_ids", "idr_gvalues_attrs", "idr_gvalues_ids")
         st.rows_in = st.rows_out = ctx.counts["golden_rows"] = ctx.count("SELECT count(*) FROM idr_golden")
@@ -124,6 +131,14 @@ def _part(ctx: RunContext, ranked: str, blocks: list, single: str | None = None)
     select = values_sql(ranked, f"({picks_sql(ctx.d, ranked, blocks)})", blocks)
     ctx.db.materialise(name, f"{select} UNION ALL {single}" if single else select)
     return name, blocks
+
+
+def _one_value_per_entity(ctx: RunContext) -> bool:
+    """Whether an entity has one value at most of each identifier type a golden attribute
+    reads: one row per entity (ctx.golden_unique_rows) and no source maps such a type twice."""
+    types = {a.identifier_type for a in ctx.plan.golden.attributes if a.identifier_type}
+    return ctx.golden_unique_rows and all(
+        sum(m.identifier_type == t for m in s.mappings) <= 1 for s in ctx.plan.sources for t in types)
 
 
 def _blocks(ctx: RunContext) -> tuple[list[Block], list[Block]]:

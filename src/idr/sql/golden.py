@@ -185,6 +185,17 @@ def single_values_sql(d: Dialect, candidates: str, values: list[tuple[str, str, 
     return f"SELECT r.gid, {', '.join(cols)} FROM (SELECT gid, ek{kept} FROM {candidates}) AS r"
 
 
+def single_id_values_sql(d: Dialect, candidates: str, blocks: list[tuple[int, Block]]) -> str:
+    """values_sql's output for identifier-derived blocks of clusters where each identifier
+    type has one value at most (candidates: gid, ek, type_idx, v): that value wins."""
+    cols = []
+    for i, b in blocks:
+        cols += [f"max(r.v) FILTER (WHERE r.type_idx = {int(b.type_idx)}) AS v{i}_0",
+                 f"max(r.ek) FILTER (WHERE r.type_idx = {int(b.type_idx)}) AS k{i}"]
+    return (f"SELECT r.gid, {', '.join(cols)} FROM (SELECT gid, ek, type_idx, {kept_sql(d, 'v')} AS v "
+            f"FROM {candidates}) AS r WHERE r.v IS NOT NULL GROUP BY r.gid")
+
+
 def golden_select_sql(clusters: str, parts: list[tuple[str, list[tuple[int, Block]]]],
                       carry: tuple[str, ...] = ()) -> str:
     """One row per cluster of `clusters` (a relation with gid): every attribute's golden
