@@ -22,7 +22,8 @@ run before its commit, so it is FAILED and the previous snapshot stays current.
 
 The audit tables (run_history, stage_metrics, ...) stay native tables of the database and
 are copied whole into every snapshot, so `idr runs` and the seed manual's SELECTs can read
-them from the snapshot while a run holds the database.
+them from the snapshot while a run holds the database; a table whose rows did not change
+since the previous snapshot (same fingerprint) gets a hard link to that snapshot's file.
 """
 
 from __future__ import annotations
@@ -244,14 +245,49 @@ def finish(con, pending: Pending, *, tables: dict | None = None) -> Pending:
     if tables is not None:
         pending.tables = dict(tables)
     folder = layout.snapshot_dir(pending.db, pending.snapshot)
+    before = (published_manifest(con, exclude=pending.snapshot) or {}).get("tables", {})
     for table in audit_tables(con):
-        write_whole(con, pending, table, f"SELECT * FROM {qualified('idr_out', table)}",
-                    columns=columns_of(con, f"SELECT * FROM {qualified('idr_out', table)}"))
+        select = f"SELECT * FROM {qualified('idr_out', table)}"
+        columns = columns_of(con, select)
+        mark = fingerprint(con, table, columns)
+        kept = before.get(table)
+        if kept and kept.get("fingerprint") == mark and kept.get("types") == [t for _, t in columns] \
+                and kept["columns"] == [c for c, _ in columns] and len(kept["files"]) == 1 \
+                and not kept.get("removed") and _link(pending, table, kept):
+            continue
+        write_whole(con, pending, table, select, columns=columns)
+        pending.tables[table]["fingerprint"] = mark
     manifest = {"format": layout.FORMAT, "snapshot": pending.snapshot,
                 "written_at": datetime.now(timezone.utc).isoformat(), "tables": pending.tables}
     _write_atomically(folder / layout.MANIFEST, json.dumps(manifest, indent=1))
     point_views(con, as_manifest(pending))
     return pending
+
+
+def fingerprint(con, table: str, columns: list[tuple[str, str]]) -> list:
+    """(rows, sum of row hashes) of an audit table: equal fingerprints mean the table
+    still holds the rows the earlier snapshot's file holds (a sum, unlike XOR, does not
+    cancel out duplicate rows), so that file is listed again instead of rewritten (the
+    dry-run tables can be large and rarely change)."""
+    cols = ", ".join(ident(c) for c, _ in columns)
+    n, total = _duck(con).execute(f"SELECT count(*), coalesce(sum(CAST(hash({cols}) AS HUGEINT)), 0) "
+                                  f"FROM {qualified('idr_out', table)}").fetchall()[0]
+    return [int(n), str(total)]
+
+
+def _link(pending: Pending, table: str, kept: dict) -> bool:
+    """An unchanged audit table: the earlier snapshot's file, hard-linked into this one's
+    folder (no copy; each snapshot folder stays whole, so collect() can remove old ones).
+    False where the file system cannot link: the caller writes the table instead."""
+    base = layout.root(pending.db)
+    rel = f"snapshots/{pending.snapshot}/{table}.parquet"
+    try:
+        (base / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.link(base / kept["files"][0], base / rel)
+    except OSError:
+        return False
+    pending.tables[table] = {**kept, "files": [rel]}
+    return True
 
 
 def write_rollback(con, run_id: str, target: str) -> Pending:
@@ -428,7 +464,14 @@ def collect(con, retention: int) -> None:
 def disk_used(db: Path) -> int:
     """Bytes used by all kept snapshots (files shared between snapshots counted once)."""
     base = layout.root(db) / "snapshots"
-    return sum(f.stat().st_size for f in base.rglob("*") if f.is_file()) if base.is_dir() else 0
+    if not base.is_dir():
+        return 0
+    sizes = {}  # hard links (unchanged audit tables) are one file
+    for f in base.rglob("*"):
+        if f.is_file():
+            st = f.stat()
+            sizes[(st.st_dev, st.st_ino)] = st.st_size
+    return sum(sizes.values())
 
 
 def after_commit(con, pending: Pending, retention: int) -> None:
