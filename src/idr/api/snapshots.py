@@ -1,7 +1,8 @@
 """Which snapshot is served, and the switch to a new one.
 
 A thread reads the snapshot pointer every IDR_SNAPSHOT_POLL_SECONDS. When it names a new
-snapshot, the thread builds that snapshot's whole index beside the current one, then
+snapshot, a child process builds that snapshot's whole index beside the current one
+(index_process.py: off the serving process's CPU and GIL), the thread maps it and
 replaces the reference in one assignment. A request takes the reference once and answers
 from that index to the end, so it never sees half of a switch; the old index is freed
 when its last request is done. A snapshot that cannot be loaded (damaged, or removed by
@@ -19,6 +20,7 @@ from pathlib import Path
 from ..errors import IdrError
 from ..publish import layout
 from . import index as index_mod
+from .index_process import Builder
 from .metrics import SNAPSHOT_LOAD_FAILURES, SNAPSHOT_LOAD_SECONDS, SNAPSHOT_RECORDS, SNAPSHOT_SWITCHES
 
 log = logging.getLogger("idr.api")
@@ -32,6 +34,7 @@ class SnapshotHolder:
         self.loaded_at: float | None = None
         self.last_error: str | None = None
         self._stop = threading.Event()
+        self._builder = Builder()
         self._thread: threading.Thread | None = None
 
     def pointer(self) -> str | None:
@@ -48,7 +51,7 @@ class SnapshotHolder:
         if wanted is None or (self.current is not None and self.current.version == wanted):
             return False
         try:
-            new = index_mod.build(self.db)
+            new = self._builder.build(self.db)
         except (IdrError, OSError, Exception) as e:  # noqa: BLE001 - keep serving the previous snapshot
             self.last_error = f"{type(e).__name__} loading snapshot {wanted}"
             SNAPSHOT_LOAD_FAILURES.inc()
@@ -75,7 +78,6 @@ class SnapshotHolder:
 
     def stop(self) -> None:
         self._stop.set()
+        self._builder.stop()  # a build in progress is ended, not waited for
         if self._thread is not None:
-            # A build in progress is not waited for (the thread is a daemon): shutting down
-            # must not take as long as loading a snapshot.
-            self._thread.join(timeout=1)
+            self._thread.join(timeout=5)
