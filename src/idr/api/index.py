@@ -197,8 +197,9 @@ class SnapshotIndex:
         found = _find(self.pair_hash, value_norm)
         rows = self.pair_order[found.start:found.stop]
         rows = rows[self.pair_type[rows] == t]
-        if len(rows) == 1:
-            return self.pair_member[rows] if self.pair_value[int(rows[0])].as_py() == value_norm else rows[:0]
+        if len(rows) <= 8:  # the usual few holders: Arrow's take and compare cost more per call
+            value = self.pair_value
+            return self.pair_member[[r for r in rows.tolist() if value[r].as_py() == value_norm]]
         if len(rows) > 1:
             same = pc.equal(self.pair_value.take(pa.array(rows)), value_norm).to_numpy(zero_copy_only=False)
             rows = rows[same]
