@@ -434,7 +434,13 @@ class SparkBackend(Backend):
         return isinstance(error, KeyboardInterrupt) or self.store.is_interrupt(error)
 
     def translate_error(self, error):
-        return self.store.translate_error(error)
+        text = _java_message(error)
+        if text is None:
+            return self.store.translate_error(error)
+        if "Checkpoint block" in text and not self.reliable:
+            text += (" (an executor holding local checkpoints was lost; IDR_SPARK_CHECKPOINT_DIR makes reliable "
+                     "checkpoints that survive it)")
+        return SparkJobFailed(text)
 
     def close(self):
         try:
@@ -507,6 +513,28 @@ def _naive_utc(table):
         if pa.types.is_timestamp(f.type) and f.type.tz is not None:
             table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp(f.type.unit)))
     return table
+
+
+class SparkJobFailed(Exception):
+    """A Spark job failed (a lost executor, a task that failed its retries): the JVM's
+    message, not the Py4J call that carried it."""
+
+
+def _java_message(error: BaseException) -> str | None:
+    """The first line of the Java exception behind a Py4J error, without its class name."""
+    java = getattr(error, "java_exception", None)
+    if java is None:
+        return None
+    try:
+        text = str(java.getMessage() or java.toString())
+    except Exception:  # noqa: BLE001 - the JVM may be gone: say what is known
+        text = str(error)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    first = lines[0] if lines else type(error).__name__
+    cause = next((ln for ln in lines if "Checkpoint block" in ln or "ExecutorLostFailure" in ln), None)
+    if cause and cause not in first:
+        first = f"{first} {cause}"
+    return first[:600]
 
 
 def _sql_error(e: BaseException) -> BaseException:

@@ -315,7 +315,8 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
         translated = backend.translate_error(e)
         if isinstance(translated, IdrError):
             raise translated from e
-        raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(e)}") from e
+        raise RunError(f"run {ctx.run_id} failed in stage {ctx.current_stage or 'setup'}: {_describe(translated)}") \
+            from e
     # An exporter's failure is a warning of the run but leaves its status as it is: the
     # results are published and the status was recorded and exported already (docs/metrics.md).
     warnings = ctx.warnings + _export_metrics(backend.state(), ctx.run_id)
@@ -396,7 +397,11 @@ def _record_failure(backend: Backend, ctx: RunContext, e: BaseException) -> None
     stage = ctx.current_stage or "setup"
     status = Status.INTERRUPTED if _is_interrupt(backend, e) else Status.FAILED
     try:
-        finish(backend, ctx, status, error=_describe(e), error_stage=stage)
+        described = _describe(backend.translate_error(e))  # the engine's own words (Spark: the JVM's, not Py4J's)
+    except Exception:  # noqa: BLE001
+        described = _describe(e)
+    try:
+        finish(backend, ctx, status, error=described, error_stage=stage)
     except Exception:  # the failure itself matters more than its audit row; never mask it
         pass
 
