@@ -144,6 +144,9 @@ BUILDERS = {
                                                                                ("a2", "c2", True), ("a3", "c3", True),
                                                                                ("a4", "c4", False)], GOLDEN_BLOCKS),
     "golden.single_id_values": lambda d: gsql.single_id_values_sql(d, "idr_gcand_ids", GOLDEN_ID_BLOCKS),
+    "golden.provenance_rows": lambda d: "SELECT gid, " + d.rows_of(
+        {"attribute_name": ["'city'", "'nick'"], "entity_key": ["resolved_id", d.cast("NULL", "VARCHAR")]}) +
+        " FROM idr_gclusters",
     "golden.select": lambda d: gsql.golden_select_sql(
         "idr_gclusters", [("idr_gvalues_attrs", GOLDEN_BLOCKS), ("idr_gvalues_ids", GOLDEN_ID_BLOCKS)]),
     "golden.select_carry": lambda d: gsql.golden_select_sql(

@@ -107,6 +107,14 @@ class Dialect:
         """The n smallest values of `expr` in the group, as an array in ascending order."""
         return f"slice(array_sort(collect_list({expr})), 1, {int(n)})"
 
+    def rows_of(self, columns: dict[str, list[str]]) -> str:
+        """Select-list items turning each input row into n rows, one per position of the
+        lists (column name -> its n values, every list as long): an unpivot in one scan."""
+        n = len(next(iter(columns.values())))
+        structs = ", ".join("struct(" + ", ".join(f"{vals[i]} AS {name}" for name, vals in columns.items()) + ")"
+                            for i in range(n))
+        return f"inline(array({structs}))"
+
     # -- rows -------------------------------------------------------------------------------
     def first_per_group(self, columns: list[str], source: str, partition_by: str, order_by: str) -> str:
         """SELECT columns FROM source, keeping the first row of each partition."""
@@ -216,6 +224,9 @@ class DuckDBDialect(Dialect):
 
     def first_sorted(self, expr: str, n: int) -> str:
         return f"list({expr} ORDER BY {expr})[1:{int(n)}]"
+
+    def rows_of(self, columns: dict[str, list[str]]) -> str:
+        return ", ".join(f"unnest([{', '.join(vals)}]) AS {name}" for name, vals in columns.items())
 
     def first_per_group(self, columns: list[str], source: str, partition_by: str, order_by: str) -> str:
         # QUALIFY: no extra column and no outer query (measured the same speed, simpler plan).

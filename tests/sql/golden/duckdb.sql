@@ -243,6 +243,9 @@ SELECT r.gid, arg_min(tb, ((coalesce((CAST('255' AS HUGEINT) - CAST(CAST(c0 IS N
 -- golden.picks_ids
 SELECT r.gid, arg_min(tb, ((coalesce((CAST('1099511627775' AS HUGEINT) - CAST(f7 AS HUGEINT)), CAST('1099511627776' AS HUGEINT)) << 33) + coalesce(CAST(tb AS HUGEINT), CAST('4294967296' AS HUGEINT)))) FILTER (WHERE type_idx = 0 AND (v IS NOT NULL)) AS w7 FROM (SELECT r.*, n7.f7 FROM idr_granked_ids r LEFT JOIN (SELECT gid, type_idx, v, count(*) AS f7 FROM idr_granked_ids WHERE type_idx = 0 AND (v IS NOT NULL) GROUP BY gid, type_idx, v) AS n7 ON n7.gid IS NOT DISTINCT FROM r.gid AND n7.type_idx IS NOT DISTINCT FROM r.type_idx AND n7.v IS NOT DISTINCT FROM r.v) AS r GROUP BY r.gid
 
+-- golden.provenance_rows
+SELECT gid, unnest(['city', 'nick']) AS attribute_name, unnest([resolved_id, CAST(NULL AS VARCHAR)]) AS entity_key FROM idr_gclusters
+
 -- golden.ranked
 SELECT q.*, row_number() OVER (PARTITION BY gid ORDER BY trust ASC NULLS LAST, rec DESC NULLS LAST, ek ASC NULLS LAST, c0 ASC NULLS LAST, c1 ASC NULLS LAST, c2 ASC NULLS LAST, c3 ASC NULLS LAST, c4 ASC NULLS LAST) AS tb FROM (SELECT gid, ek, src, rec, CASE src WHEN 0 THEN 1 END AS trust, CASE WHEN (a0 IS NOT NULL AND trim(CAST(a0 AS VARCHAR)) <> '') THEN a0 END AS c0, CASE WHEN (a1 IS NOT NULL AND trim(CAST(a1 AS VARCHAR)) <> '') THEN a1 END AS c1, CASE WHEN (a2 IS NOT NULL AND trim(CAST(a2 AS VARCHAR)) <> '') THEN a2 END AS c2, CASE WHEN (a3 IS NOT NULL AND trim(CAST(a3 AS VARCHAR)) <> '') THEN a3 END AS c3, a4 AS c4 FROM idr_gcand) AS q
 

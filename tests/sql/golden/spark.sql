@@ -243,6 +243,9 @@ SELECT r.gid, min_by(tb, struct((CAST(c0 IS NOT NULL AS INTEGER) + CAST(c1 IS NO
 -- golden.picks_ids
 SELECT r.gid, min_by(tb, struct((f7) IS NULL, -(f7), (tb) IS NULL, (tb))) FILTER (WHERE type_idx = 0 AND (v IS NOT NULL)) AS w7 FROM (SELECT r.*, n7.f7 FROM idr_granked_ids r LEFT JOIN (SELECT gid, type_idx, v, count(*) AS f7 FROM idr_granked_ids WHERE type_idx = 0 AND (v IS NOT NULL) GROUP BY gid, type_idx, v) AS n7 ON n7.gid IS NOT DISTINCT FROM r.gid AND n7.type_idx IS NOT DISTINCT FROM r.type_idx AND n7.v IS NOT DISTINCT FROM r.v) AS r GROUP BY r.gid
 
+-- golden.provenance_rows
+SELECT gid, inline(array(struct('city' AS attribute_name, resolved_id AS entity_key), struct('nick' AS attribute_name, CAST(NULL AS STRING) AS entity_key))) FROM idr_gclusters
+
 -- golden.ranked
 SELECT q.*, row_number() OVER (PARTITION BY gid ORDER BY trust ASC NULLS LAST, rec DESC NULLS LAST, ek ASC NULLS LAST, c0 ASC NULLS LAST, c1 ASC NULLS LAST, c2 ASC NULLS LAST, c3 ASC NULLS LAST, c4 ASC NULLS LAST) AS tb FROM (SELECT gid, ek, src, rec, CASE src WHEN 0 THEN 1 END AS trust, CASE WHEN (a0 IS NOT NULL AND trim(CAST(a0 AS STRING)) <> '') THEN a0 END AS c0, CASE WHEN (a1 IS NOT NULL AND trim(CAST(a1 AS STRING)) <> '') THEN a1 END AS c1, CASE WHEN (a2 IS NOT NULL AND trim(CAST(a2 AS STRING)) <> '') THEN a2 END AS c2, CASE WHEN (a3 IS NOT NULL AND trim(CAST(a3 AS STRING)) <> '') THEN a3 END AS c3, a4 AS c4 FROM idr_gcand) AS q
 
