@@ -95,3 +95,22 @@ def test_fast_path_rate_limits_and_metrics(demo_source):
         assert codes[2].json()["error"]["request_id"] == codes[2].headers["x-request-id"]
         text = c.get("/metrics").text
         assert 'idr_api_requests_total{method="GET",route="/v1/lookup",status="429"}' in text
+
+
+def test_fast_path_with_redis_answers_in_a_thread_as_the_route(demo_source):
+    from serve_testing import redis_or_skip
+
+    env = {"redis_url": redis_or_skip(), "rate_limit_lookup": "1000/minute", "cache_enabled": False}
+    key = new_key(demo_source, "read", "fast-redis")
+    with ExitStack() as stack:
+        pair = []
+        for fast in (True, False):
+            c = stack.enter_context(TestClient(create_app(demo_source, settings(**env), fast_lookup=fast)))
+            wait_ready(lambda: c.get("/v1/health").status_code == 200)
+            pair.append(c)
+        for t, v in _values(demo_source)[:10] + [("EMAIL", "nobody@nowhere.example"), ("SSN", "1")]:
+            answers = [c.get("/v1/lookup", params={"type": t, "value": v}, headers={"X-API-Key": key})
+                       for c in pair]
+            assert _answer(answers[0]) == _answer(answers[1]), (t, v)
+            if answers[0].status_code != 200:  # the request id reached the thread that answered
+                assert answers[0].json()["error"]["request_id"] == answers[0].headers["x-request-id"]
