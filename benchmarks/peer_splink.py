@@ -30,25 +30,32 @@ from reference import MAX_GROUP_SIZE, canonical_sql  # noqa: E402
 COLUMNS = {"EMAIL": "email", "PHONE": "phone", "LOYALTY_ID": "loyalty_id"}
 
 
-def main(src: str, out: str) -> None:
-    Path(out).unlink(missing_ok=True)
-    con = duckdb.connect(out)
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(f"ATTACH '{Path(src).as_posix()}' AS src (READ_ONLY)")
+def peer_input_sql(schema: str) -> str:
+    """CREATE TEMP TABLE peer_input: one row per record, its normalised identifiers as
+    columns, values of groups over max_group_size dropped (what Splink is given; the Spark
+    variant, peer_splink_spark.py, is given the same rows)."""
     caps = " ".join(f"WHEN '{t}' THEN {n}" for t, n in MAX_GROUP_SIZE.items())
-    keys = " UNION ALL ".join(f"SELECT concat('{s[0]}:', {s[2]}) AS unique_id FROM src.{s[1]}"
+    keys = " UNION ALL ".join(f"SELECT concat('{s[0]}:', {s[2]}) AS unique_id FROM {schema}.{s[1]}"
                               for s in SOURCES)
     pivot = ", ".join(f"max(v) FILTER (WHERE itype = '{t}') AS {c}" for t, c in COLUMNS.items())
-    con.execute(f"""
+    return f"""
 CREATE TEMP TABLE peer_input AS
-WITH ids AS ({canonical_sql('src')}),
+WITH ids AS ({canonical_sql(schema)}),
 kept AS (
   SELECT entity_key, itype, v FROM ids
   QUALIFY count(*) OVER (PARTITION BY itype, v) <= CASE itype {caps} END
 )
 SELECT k.unique_id, {pivot}
 FROM ({keys}) k LEFT JOIN kept ON kept.entity_key = k.unique_id
-GROUP BY k.unique_id""")
+GROUP BY k.unique_id"""
+
+
+def main(src: str, out: str) -> None:
+    Path(out).unlink(missing_ok=True)
+    con = duckdb.connect(out)
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"ATTACH '{Path(src).as_posix()}' AS src (READ_ONLY)")
+    con.execute(peer_input_sql("src"))
     t_input = time.perf_counter()
     db_api = DuckDBAPI(connection=con)
     df = db_api.register("peer_input")

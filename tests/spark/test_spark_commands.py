@@ -55,11 +55,7 @@ def test_config_load_and_check_read_sources_in_spark(tmp_path, spark_engine, spa
     code, _, err = cli("--db", str(db), "config", "check")
     assert code == 0, err
 
-    code, out, err = cli("--db", str(db), "run", "--engine", "spark", "--quiet")
-    assert code == 0, err
-    # a@x.com (people 1, lake 2); b@y.org (lake 3, orders 4); c@z.net (orders 5, web 6); d@w.io (web 7)
-    clusters = query(db, "SELECT cluster_size FROM idr_out.identity_clusters_current ORDER BY 1")
-    assert clusters == [(1,), (2,), (2,), (2,)]
+    # Runs reading Spark views, Parquet and CSV on Spark: test_spark_engine.py and the on_spark tests.
 
 
 @pytest.mark.parametrize("argv", [
