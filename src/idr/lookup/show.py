@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import InputError
-from ..schema import CLUSTERS, GOLDEN, MEMBERSHIP, PAIRS, PROVENANCE, SKIPPED, out
+from ..schema import GOLDEN, MEMBERSHIP, PAIRS, PROVENANCE, SKIPPED, out
 from .common import entity, normalise, published
 
 
@@ -54,15 +54,17 @@ def show(db: str, key: str | None = None, identifier_type: str | None = None, va
 
 
 def _card(con, rid: str, limit: int) -> Card:
-    size = con.rows(f"SELECT cluster_size FROM {out(CLUSTERS)} WHERE resolved_id = ?", [rid])
-    members = con.rows(f"SELECT entity_key, table_id FROM {out(MEMBERSHIP)} WHERE resolved_id = ? "
-                          "ORDER BY entity_key LIMIT ?", [rid, limit])
+    # One pass over the members (the published files are not ordered by resolved_id, so
+    # each lookup by it reads the whole file: at 10M records 0.35 s CPU); the identifiers
+    # are then read by entity_id, which the pairs file's row groups can skip by.
+    everyone = con.rows(f"SELECT entity_key, table_id, entity_id FROM {out(MEMBERSHIP)} WHERE resolved_id = ? "
+                        "ORDER BY entity_key", [rid])
+    members = [(k, t) for k, t, _ in everyone[:limit]]
     identifiers = con.rows(
         f"SELECT p.identifier_type, p.identifier_value_norm, count(*), any_value(s.group_size IS NOT NULL) "
-        f"FROM {out(PAIRS)} p SEMI JOIN (SELECT entity_id FROM {out(MEMBERSHIP)} WHERE resolved_id = ?) m "
-        f"USING (entity_id) LEFT JOIN {out(SKIPPED)} s ON s.identifier_type = p.identifier_type "
-        "AND s.identifier_value_norm = p.identifier_value_norm GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT ?",
-        [rid, limit])
+        f"FROM {out(PAIRS)} p LEFT JOIN {out(SKIPPED)} s ON s.identifier_type = p.identifier_type "
+        "AND s.identifier_value_norm = p.identifier_value_norm WHERE p.entity_id IN (SELECT unnest(?::BIGINT[])) "
+        "GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT ?", [[e for _, _, e in everyone], limit])
     names = [c for c, _ in con.describe(f"SELECT * FROM {out(GOLDEN)}")]
     row = con.rows(f"SELECT * FROM {out(GOLDEN)} WHERE resolved_id = ?", [rid])
     prov = {a: (k, s) for a, k, s in con.rows(
@@ -77,4 +79,4 @@ def _card(con, rid: str, limit: int) -> Card:
         "SELECT run_id, event, resolved_id, related_resolved_id, entities_moved, recorded_at "
         "FROM idr_out.resolved_id_lineage WHERE ? IN (resolved_id, related_resolved_id) "
         "ORDER BY recorded_at, run_id", [rid])
-    return Card(rid, size[0][0] if size else len(members), members, identifiers, golden, lineage, updated_ts, run_id)
+    return Card(rid, len(everyone), members, identifiers, golden, lineage, updated_ts, run_id)
