@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..settings import ServeSettings
 from .cache import LookupCache
+from .index import warm_up
 from .keys import KeyVerifier, store_path
 from .ratelimit import RateLimits
 from .shared import SharedRedis
@@ -41,6 +42,7 @@ class Service:
                    snapshots=SnapshotHolder(db, settings.snapshot_poll_seconds), shared=shared)
 
     def start(self) -> None:
+        warm_up()
         self.snapshots.start()
 
     def close(self) -> None:
