@@ -117,8 +117,8 @@ RELATIONS = {
     "idr_gsingle": "gid BIGINT, ek VARCHAR, src SMALLINT, rec TIMESTAMP, a0 VARCHAR, a1 VARCHAR, a2 VARCHAR, "
                    "a3 VARCHAR, a4 INTEGER",
     "idr_gcand_ids": "gid BIGINT, ek VARCHAR, src SMALLINT, rec TIMESTAMP, type_idx SMALLINT, v VARCHAR",
-    "idr_granked": "gid BIGINT, ek VARCHAR, src SMALLINT, rec TIMESTAMP, trust INTEGER, c0 VARCHAR, c1 VARCHAR, "
-                   "c2 VARCHAR, c3 VARCHAR, c4 INTEGER, tb BIGINT",
+    "idr_granked": "gid BIGINT, ek VARCHAR, src SMALLINT, rec TIMESTAMP, eid BIGINT, trust INTEGER, c0 VARCHAR, "
+                   "c1 VARCHAR, c2 VARCHAR, c3 VARCHAR, c4 INTEGER, tb BIGINT",
     "idr_granked_ids": "gid BIGINT, ek VARCHAR, src SMALLINT, rec TIMESTAMP, type_idx SMALLINT, trust INTEGER, "
                        "v VARCHAR, tb BIGINT",
     "idr_gclusters": "gid BIGINT, resolved_id VARCHAR",

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from ..schema import GOLDEN, MEMBERSHIP, PAIRS, out
 from ..sql.extract import entity_key_sql, key_sql
-from ..sql.golden import (Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_sql, single_id_values_sql,
-                          single_values_sql, values_sql)
+from ..sql.golden import (Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_ids_by_records_sql,
+                          ranked_sql, single_id_values_sql, single_values_sql, values_sql)
 from ..sql.quoting import ident, literal
 from .context import RunContext
 
@@ -73,11 +73,12 @@ def golden(ctx: RunContext) -> None:
         db.small_relation("idr_gsrc", {"table_id": "VARCHAR", "src": "SMALLINT"},
                           [(t, i) for i, t in enumerate(numbers)])
         single = single_ids = None
+        by_records = False
         if ctx.mode == "FULL":
             # Clusters by their component number: grouping by it is cheaper than by a key.
             cc = ctx.cc_table
             rows = f"idr_golden_rows g JOIN {cc} c ON c.node = g.eid"
-            cand = f"SELECT c.component AS gid, g.entity_key AS ek, {_value_columns(golden)} FROM {rows}"
+            cand = f"SELECT c.component AS gid, g.entity_key AS ek, g.eid, {_value_columns(golden)} FROM {rows}"
             if ctx.golden_unique_rows:
                 # A cluster of one entity then has one record at most, its own winner: only
                 # the larger clusters are ranked (single_values_sql).
@@ -97,6 +98,7 @@ def golden(ctx: RunContext) -> None:
                 # ... and one value of each identifier type the golden profile reads: it wins.
                 sized = f"{ids} JOIN idr_proposed_clusters p ON p.component = c.component WHERE p.cluster_size"
                 ids, single_ids = f"{sized} > 1", f"{sized} = 1"
+                by_records = True  # the larger clusters' records are ranked once (ranked_ids_by_records_sql)
             named, carry = "{}", ("resolved_id",)
         else:
             ids = _incremental_candidates(ctx)
@@ -107,15 +109,20 @@ def golden(ctx: RunContext) -> None:
         if blocks:
             text = [ctx.d.can_be_blank(golden.types[a]) for a in golden.mapped]
             values = [(f"a{j}", f"c{j}", t) for j, t in enumerate(text)]
-            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", values, trust))
+            by_records = by_records and bool(id_blocks)
+            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", values, trust,
+                                                     extra=["eid"] if by_records else []))
             parts.append(_part(ctx, "idr_granked", list(enumerate(blocks)),
                                single and single_values_sql(ctx.d, single, values, list(enumerate(blocks)))))
         if id_blocks:
             types = sorted({b.type_idx for b in id_blocks if b.type_idx >= 0}) or [-1]
             of_types = f"type_idx IN ({', '.join(str(int(t)) for t in types)})"
-            db.materialise("idr_granked_ids", ranked_sql(
-                ctx.d, f"(SELECT * FROM ({ids}) AS i WHERE {of_types})",
-                [("v", "v", True)], trust, partition="gid, type_idx", extra=["type_idx"]))
+            if by_records and blocks:
+                db.materialise("idr_granked_ids", ranked_ids_by_records_sql(ctx.d, "idr_ids", "idr_granked", types))
+            else:
+                db.materialise("idr_granked_ids", ranked_sql(
+                    ctx.d, f"(SELECT * FROM ({ids}) AS i WHERE {of_types})",
+                    [("v", "v", True)], trust, partition="gid, type_idx", extra=["type_idx"]))
             numbered = list(enumerate(id_blocks, len(blocks)))
             parts.append(_part(ctx, "idr_granked_ids", numbered, single_ids and single_id_values_sql(
                 ctx.d, f"(SELECT * FROM ({single_ids}) AS i WHERE {of_types})", numbered)))

@@ -80,6 +80,17 @@ def ranked_sql(d: Dialect, candidates: str, values: list[tuple[str, str, bool]],
             f"FROM {candidates}) AS q")
 
 
+def ranked_ids_by_records_sql(d: Dialect, ids: str, ranked: str, types: list[int]) -> str:
+    """ranked_sql's output for identifier candidates taken from `ids` (eid, type_idx,
+    value_norm), each record's tb being its tb among the attribute candidates (`ranked`,
+    made with extra=["eid"]). Exact when every record is one entity holding one value of
+    each type at most: the tie-break's order among a type's records is then (trust rank,
+    recency, entity_key), the same in both, and one window sort is saved."""
+    return (f"SELECT r.gid, r.ek, r.src, r.rec, i.type_idx, r.trust, {kept_sql(d, 'i.value_norm')} AS v, r.tb "
+            f"FROM {ids} i JOIN {ranked} r ON r.eid = i.eid "
+            f"WHERE i.type_idx IN ({', '.join(str(int(t)) for t in types)})")
+
+
 # --- pass 2: one winner per block --------------------------------------------------------
 
 def frequency_name(i: int) -> str:
