@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import idr
 from idr.api.strhash import hash_column, hash_one
@@ -35,6 +35,8 @@ def test_served_config_is_the_run_s(demo_source):
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(text, min_size=10, max_size=60))
+# DuckDB's nfc_normalize cut a non-ASCII value at a NUL: the run made '\x00İ' a placeholder ('').
+@example(values=["\x00İ", "a\x00É\u0301b@x.com", "\x00", "İ\x00"] * 3)
 def test_same_answer_as_the_pipeline(demo_source, values):
     with published(str(demo_source)) as (con, plan):
         for canon in CANONICALISERS:

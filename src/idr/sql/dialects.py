@@ -261,7 +261,12 @@ class DuckDBDialect(Dialect):
         return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
 
     def nfc(self, expr: str) -> str:
-        return f"nfc_normalize({expr})"
+        # nfc_normalize stops at a NUL in a non-ASCII value ('\x00İ' becomes ''), so such
+        # values are normalised piece by piece between NULs (NUL composes with nothing, so
+        # that is the NFC of the whole). Costs ~3% of the EMAIL cleaning (measured at 5M).
+        return (f"CASE WHEN contains({expr}, chr(0)) THEN array_to_string(list_transform("
+                f"string_split({expr}, chr(0)), lambda s: nfc_normalize(s)), chr(0)) "
+                f"ELSE nfc_normalize({expr}) END")
 
 
 @dataclass(frozen=True)
