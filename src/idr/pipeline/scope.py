@@ -84,5 +84,8 @@ def _number_delta(ctx: RunContext) -> None:
     db, d = ctx.db, ctx.d
     db.materialise("idr_delta_old", q.delta_old_sql(out(MEMBERSHIP)))
     db.materialise("idr_removed_entities", q.removed_entities_sql(d))
-    free = ctx.count(f"SELECT coalesce(max(entity_id) + 1, 0) FROM {out(MEMBERSHIP)}")
+    bound = ctx.counts.get("published_max_entity_id")  # from the manifest (runs/runner.py)
+    free = int(bound) + 1 if bound is not None else \
+        ctx.count(f"SELECT coalesce(max(entity_id) + 1, 0) FROM {out(MEMBERSHIP)}")
+    ctx.counts["free_entity_id"] = free
     db.materialise("idr_entities", q.numbered_entities_sql(d, free))

@@ -13,7 +13,8 @@ minus every row equal (all columns, NULL equal to NULL) to a row of its `removed
 a FULL run writes one file per table and nothing removed; an INCR run lists its
 predecessor's files plus its own change files (rows it added; rows it replaced, in
 `removed`). An audit table's entry may carry "fingerprint" ([rows, sum of row hashes]):
-a later snapshot hard-links that file when the table is unchanged. `types` are SQL type
+a later snapshot hard-links that file when the table is unchanged. The membership's entry
+may carry "max_entity_id": no entity_id of the table is larger (runs/publish.py). `types` are SQL type
 names (DuckDB's spelling) that every file of the table has; `rows`/`removed_rows` count
 each file's rows. Files are immutable and may be listed by
 several manifests, so files are shared, never copied. Paths in a manifest are relative to

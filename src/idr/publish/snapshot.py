@@ -152,7 +152,7 @@ def write_changes(con, pending: Pending, table: str, previous: dict | None, remo
         return
     base = layout.root(pending.db)
     rel = f"snapshots/{pending.snapshot}/{table}"
-    entry = {k: list(v) for k, v in previous.items()}
+    entry = {k: list(v) if isinstance(v, list) else v for k, v in previous.items()}
     entry["types"] = [t for _, t in columns]
     for kind, sql, args, files, counts in (("added", added_sql, params, "files", "rows"),
                                            ("removed", removed_sql, None, "removed", "removed_rows")):

@@ -97,6 +97,7 @@ def publish(ctx: RunContext, finalize) -> snapshot.Pending:
                 rows = scope.startswith("SELECT ")
                 written += publish_changes(db, pending, _entry(previous, table), table, cols, new_sql,
                                            None if rows else scope, stamps, scope_rows=scope if rows else None)
+        _bound_entity_ids(db, pending, _entry(previous, MEMBERSHIP), ctx.mode, ctx.counts.get("free_entity_id"))
         written += publish_golden(ctx, pending, previous)
         # From here on this transaction reads the new state (the audit rows finalize writes,
         # e.g. cluster metrics, describe it); other connections see it at the commit.
@@ -113,6 +114,25 @@ def publish(ctx: RunContext, finalize) -> snapshot.Pending:
     # run_history and stage_metrics commit together with the outputs they describe.
     finalize(db)
     return snapshot.finish(db, pending)  # the runner switches readers to it after the commit
+
+
+def _bound_entity_ids(db, pending: snapshot.Pending, previous: dict | None, mode: str,
+                      free: int | None) -> None:
+    """Record in the membership's manifest entry a number no published entity_id exceeds
+    ("max_entity_id"), so the next INCR numbers its new entities from there without a
+    pass over the membership (with removed files such a pass reads every column: 0.9 s
+    CPU at 10M). An upper bound: ids of entities removed since stay counted, which only
+    leaves holes (entity ids are internal numbers; FULL renumbers them). free: the first
+    number the scope stage gave new entities (everything published is below it)."""
+    new = db.scalar("SELECT max(entity_id) FROM idr_proposed_membership")
+    if mode == "INCR":
+        known = (previous or {}).get("max_entity_id")
+        if known is None and free is None:
+            return  # not known: the next INCR reads the membership
+        known = int(known) if known is not None else int(free) - 1
+        new = max(known, int(new if new is not None else -1))
+    if new is not None:
+        pending.tables[MEMBERSHIP]["max_entity_id"] = int(new)
 
 
 def _entry(manifest: dict | None, table: str) -> dict | None:

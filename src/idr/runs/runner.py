@@ -28,7 +28,7 @@ from ..logs import RUN_ID
 from ..pipeline.context import RunContext, StageRecord, utcnow
 from ..publish import layout, snapshot
 from ..retry import RETRIES, RetryPolicy, call_with_retries, wait_for
-from ..schema import require_initialised
+from ..schema import MEMBERSHIP, require_initialised
 from . import gate, golden_publish, publish, watermark_check
 from . import rollback as rb
 from .history import Status, finish, insert_running, mark_interrupted
@@ -238,6 +238,9 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
                      max_iters=max_iters or plan.settings["max_iters"], strategy=strategy, on_stage=progress,
                      baseline=baseline, dry_run=dry_run)
     ctx.warnings += bypass.warnings
+    if mode == "INCR":  # where the scope stage numbers new entities from (runs/publish.py records it)
+        published = snapshot.published_manifest(backend.state()) or {}
+        ctx.counts["published_max_entity_id"] = published.get("tables", {}).get(MEMBERSHIP, {}).get("max_entity_id")
     insert_running(backend, ctx, requested, reason, config_fingerprint(plan, backend.name), config_snapshot(plan))
     RUN_ID.set(ctx.run_id)
     log.info("run started: mode %s (requested %s)%s", mode, requested, " dry run" if dry_run else "")
