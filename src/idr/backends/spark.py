@@ -154,11 +154,25 @@ def _nfc(values):
     return values.str.normalize("NFC")
 
 
+def _lower(values):
+    from ..sql.casemap import lower
+
+    return values.map(lower, na_action="ignore")
+
+
+def _upper(values):
+    from ..sql.casemap import upper
+
+    return values.map(upper, na_action="ignore")
+
+
 def _register_functions(spark) -> None:
-    """Functions the builders call that Spark lacks (SparkDialect.nfc), vectorised (pandas)."""
+    """Functions the builders call that Spark lacks or spells otherwise (SparkDialect.nfc,
+    lower, upper), vectorised (pandas)."""
     from pyspark.sql.functions import pandas_udf
 
-    spark.udf.register("idr_nfc", pandas_udf(_nfc, "string"))
+    for name, fn in (("idr_nfc", _nfc), ("idr_lower", _lower), ("idr_upper", _upper)):
+        spark.udf.register(name, pandas_udf(fn, "string"))
 
 
 def _first_line(e: BaseException) -> str:

@@ -36,7 +36,7 @@ def trim_sql(col: str, d: Dialect = DUCKDB) -> str:
 
 
 def _email(col: str, d: Dialect) -> str:
-    return f"lower({d.nfc(trim_sql(col, d))})"
+    return d.lower(d.nfc(trim_sql(col, d)))
 
 
 def _email_gmail(col: str, d: Dialect) -> str:
@@ -51,15 +51,16 @@ def _email_gmail(col: str, d: Dialect) -> str:
 CLEAN_SQL = {
     "NONE": lambda c, d: c,
     "TRIM": trim_sql,
-    "LOWERCASE": lambda c, d: f"lower({trim_sql(c, d)})",
-    "UPPERCASE": lambda c, d: f"upper({trim_sql(c, d)})",
+    "LOWERCASE": lambda c, d: d.lower(trim_sql(c, d)),
+    "UPPERCASE": lambda c, d: d.upper(trim_sql(c, d)),
     "EMAIL": _email,
     "EMAIL_GMAIL": _email_gmail,
     "DIGITS": lambda c, d: d.regexp_replace_all(c, "'[^0-9]'", "''"),
 }
 
-# One '@', a non-empty local part, a dotted domain, no whitespace.
-_EMAIL_OK = r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+"
+# One '@', a non-empty local part, a dotted domain, no whitespace. Whitespace spelled out:
+# RE2's \s (DuckDB) has no vertical tab, Java's (Spark) has.
+_EMAIL_OK = r"[^@\t\n\f\r ]+@[^@\t\n\f\r .]+(\.[^@\t\n\f\r .]+)+"
 VALID_SQL = {"EMAIL": _EMAIL_OK, "EMAIL_GMAIL": _EMAIL_OK}
 
 
@@ -67,7 +68,7 @@ def clean_sql(canonicalize: str, col: str, *, hashed: bool = False, d: Dialect =
     """Cleaned value of column `col`. Hashed values (is_hashed mappings) must not be re-shaped
     by a canonicaliser: hex digests only lose case and surrounding whitespace."""
     if hashed:
-        return f"lower({trim_sql(col, d)})"
+        return d.lower(trim_sql(col, d))
     return CLEAN_SQL[canonicalize.upper()](col, d)
 
 
@@ -80,4 +81,4 @@ def valid_sql(canonicalize: str, col: str, *, hashed: bool = False, d: Dialect =
 
 def placeholder_key_sql(col: str, d: Dialect = DUCKDB) -> str:
     """The form compared with the placeholder list: trimmed and lower-cased."""
-    return f"lower({trim_sql(col, d)})"
+    return d.lower(trim_sql(col, d))

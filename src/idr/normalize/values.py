@@ -6,10 +6,10 @@ query for each. So:
 
 * values of ASCII and precomposed Latin letters (below U+0370, no combining marks,
   already in NFC) are cleaned here in Python: for them the SQL canonicalisers reduce to
-  plain string operations (NFC changes nothing, RE2's \\s is [\\t\\n\\f\\r ]), and case
-  is mapped character by character with DuckDB's own answer for each character (asked
-  once per character: DuckDB maps case per code point, Python's str.lower does not
-  always, e.g. 'İ'). Tests compare both with the pipeline on random text.
+  plain string operations (NFC changes nothing, whitespace is spelled out in the validity
+  pattern), and case is mapped per code point with DuckDB's own table (sql/casemap.py:
+  Python's str.lower differs, e.g. 'İ'). Tests compare both with the pipeline on random
+  text.
 * any other value goes through the SQL canonicaliser itself, on a small in-memory DuckDB
   connection (about a millisecond).
 * PHONE is phonenumbers' answer (phone_slow), which is the run's contract for phones.
@@ -28,13 +28,13 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from ..config.models import Config
-from .canonical import clean_sql, placeholder_key_sql, valid_sql
+from .canonical import VALID_SQL, clean_sql, placeholder_key_sql, valid_sql
+from ..sql.casemap import lower as _lower, upper as _upper
 from .phone import phone_slow
 
 # What the trim regex removes at either end (it only runs when an end might be one of
 # these, and strips only these, so a plain strip gives the same answer).
 _SPACE = "\t\n\x0b\x0c\r \xa0"
-_EMAIL_OK = re.compile(r"[^@\t\n\f\r ]+@[^@\t\n\f\r .]+(\.[^@\t\n\f\r .]+)+")
 
 
 def _trim(v: str) -> str:
@@ -45,14 +45,6 @@ def _python_can(v: str) -> bool:
     """Whether Python's cleaning is DuckDB's for this value (see the module's doc)."""
     return v.isascii() or (all(ord(c) < 0x370 and not unicodedata.combining(c) for c in v)
                            and unicodedata.is_normalized("NFC", v))
-
-
-def _lower(v: str) -> str:
-    return v.lower() if v.isascii() else "".join(_engine().case(c)[0] for c in v)
-
-
-def _upper(v: str) -> str:
-    return v.upper() if v.isascii() else "".join(_engine().case(c)[1] for c in v)
 
 
 def _email(v: str) -> str:
@@ -77,7 +69,7 @@ PYTHON_CLEAN = {
     "EMAIL_GMAIL": _email_gmail,
     "DIGITS": lambda v: re.sub(r"[^0-9]", "", v),
 }
-PYTHON_VALID = {"EMAIL": _EMAIL_OK, "EMAIL_GMAIL": _EMAIL_OK}
+PYTHON_VALID = {canon: re.compile(pattern) for canon, pattern in VALID_SQL.items()}
 
 
 class _Engine:
@@ -89,16 +81,6 @@ class _Engine:
 
         self._con = duckdb.connect(":memory:")
         self._lock = threading.Lock()
-        self._case: dict[str, tuple[str, str]] = {}
-
-    def case(self, ch: str) -> tuple[str, str]:
-        """(lower, upper) of one character, as DuckDB maps it."""
-        found = self._case.get(ch)
-        if found is None:
-            with self._lock:
-                found = self._con.execute("SELECT lower($c), upper($c)", {"c": ch}).fetchall()[0]
-            self._case[ch] = found
-        return found
 
     def clean(self, canon: str, hashed: bool, value: str) -> tuple[str | None, bool, str]:
         """(cleaned value, passes the validity check, placeholder key), as normalised_sql."""

@@ -63,8 +63,8 @@ def normalised_sql(d: Dialect, kinds: list[Kind], source: str, col: str, key: st
     value = f"CASE WHEN CASE kind {check} ELSE TRUE END THEN clean END" if check else "clean"
     # NONE keeps values as they are, so only its placeholder key needs trimming here.
     untrimmed = [k for k in kinds if k.canonicalize == "NONE" and not k.is_hashed]
-    ph_key = (f"lower(CASE WHEN kind IN ({_in_list(untrimmed)}) THEN {trim_sql('clean', d)} ELSE clean END)"
-              if untrimmed else "lower(clean)")
+    ph_key = (d.lower(f"CASE WHEN kind IN ({_in_list(untrimmed)}) THEN {trim_sql('clean', d)} ELSE clean END")
+              if untrimmed else d.lower("clean"))
     return (f"SELECT {key}, kind, nullif({value}, '') AS value_norm, {ph_key} AS ph_key FROM ("
             f"SELECT {key}, kind, CASE kind {clean} END AS clean FROM {source} WHERE kind IN ({_in_list(kinds)})) AS idr_c")
 

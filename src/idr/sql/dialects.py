@@ -162,6 +162,16 @@ class Dialect:
         """Unicode NFC normalisation. Engines without a built-in get idr's UDF of this name."""
         return f"idr_nfc({expr})"
 
+    def lower(self, expr: str) -> str:
+        """Lower case, one code point at a time as DuckDB maps it (sql/casemap.py):
+        engines differ beyond ASCII (Spark's 'İ' is two code points, 'ΑΣ' ends in 'ς'), so
+        non-ASCII values (more bytes than characters) go through idr's UDF."""
+        return f"CASE WHEN length({expr}) = octet_length({expr}) THEN lower({expr}) ELSE idr_lower({expr}) END"
+
+    def upper(self, expr: str) -> str:
+        """Upper case, as `lower`."""
+        return f"CASE WHEN length({expr}) = octet_length({expr}) THEN upper({expr}) ELSE idr_upper({expr}) END"
+
 
 def _huge(n: int) -> str:
     return f"CAST('{int(n)}' AS HUGEINT)"
@@ -259,6 +269,12 @@ class DuckDBDialect(Dialect):
 
     def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
         return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
+
+    def lower(self, expr: str) -> str:
+        return f"lower({expr})"
+
+    def upper(self, expr: str) -> str:
+        return f"upper({expr})"
 
     def nfc(self, expr: str) -> str:
         # nfc_normalize stops at a NUL in a non-ASCII value ('\x00İ' becomes ''), so such
