@@ -71,3 +71,13 @@ def test_several_workers_serve_the_same_snapshot(demo):
         for _ in range(6):
             wait_ready(lambda: snapshot_of_an_answer(url))
     assert len(answers) == 6 and set(answers) == {idr.snapshot_version(demo)}
+
+
+def test_idr_log_format_plain_is_honoured(demo, tmp_path):
+    """JSON is the service's default; IDR_LOG_FORMAT=plain (like --log-format plain) keeps
+    request lines plain."""
+    log = tmp_path / "serve.log"
+    with server(demo, {"IDR_LOG_LEVEL": "INFO", "IDR_LOG_FORMAT": "plain"}, log=log) as url:
+        assert httpx.get(f"{url}/v1/health").status_code == 200
+    lines = [line for line in log.read_text().splitlines() if "/v1/health" in line]
+    assert lines and not any(line.lstrip().startswith("{") for line in lines), lines[:3]

@@ -67,17 +67,15 @@ def access_logs(log_format: str | None, log_file: str | None) -> None:
     """Request lines at INFO unless IDR_LOG_LEVEL says otherwise; JSON unless --log-format
     or IDR_LOG_FORMAT says plain."""
     import logging
-    import os
 
     from ..logs import configure
     from ..settings import get_settings
 
-    if not log_format and not os.environ.get("IDR_LOG_FORMAT"):
-        configure(log_format="json", log_file=log_file or None)
-    elif log_format:
-        configure(log_format=log_format, log_file=log_file or None)
+    settings = get_settings()
+    if log_format or "log_format" not in settings.model_fields_set:  # else the CLI applied IDR_LOG_FORMAT
+        configure(log_format=log_format or "json", log_file=log_file or None)
     logger = logging.getLogger("idr")
-    if get_settings().log_level is None:
+    if settings.log_level is None:
         logger.setLevel(logging.INFO)
 
 
