@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..settings import ServeSettings
+from ..sql import casemap
 from .cache import LookupCache
 from .index import warm_up
 from .keys import KeyVerifier, store_path
@@ -43,6 +44,7 @@ class Service:
 
     def start(self) -> None:
         warm_up()
+        casemap.load()
         self.snapshots.start()
 
     def close(self) -> None:

@@ -6,7 +6,8 @@ id of the node's component:
 - "inprocess" (default on DuckDB): the edges are fetched as numpy arrays and solved by
   scipy's compiled graph search (small graphs: by numpy alone, hook_and_compress, which
   spares small runs scipy's import; tiny ones by union-find in Python, which spares them
-  numpy and pyarrow too); the labels go back to DuckDB as a registered Arrow table. About 3 s for 10M nodes / 10M edges on the reference machine.
+  numpy and pyarrow too); the labels go back to DuckDB as a registered Arrow table. About
+  3 s for 10M nodes / 10M edges on the reference machine.
 - "sql": large-star / small-star contraction run as SQL (see `star_contraction`), the path
   for engines whose data does not fit one process (Spark, warehouses).
 """

