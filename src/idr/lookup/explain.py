@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..schema import MEMBERSHIP, PAIRS, SKIPPED, out
-from .common import Entity, entity, normalise, published, raw_values
+from .common import Entity, entity, members, normalise, published, raw_values
 
 
 @dataclass(frozen=True)
@@ -67,17 +67,17 @@ def explain(db: str, key_a: str, key_b: str) -> Explanation:
         return result
 
 
-def shortest_chain(con, resolved_id: str, start: int, goal: int) -> list[tuple[int, str, str, int]]:
-    """[(entity_id, type, value, next entity_id)] from start to goal inside one cluster, by
-    breadth-first search over its members' linking values."""
+def shortest_chain(con, ids: list[int], start: int, goal: int) -> list[tuple[int, str, str, int]]:
+    """[(entity_id, type, value, next entity_id)] from start to goal inside one cluster (its
+    members' entity ids), by breadth-first search over their linking values."""
     holds: dict[int, list[tuple[str, str]]] = {}
     holders: dict[tuple[str, str], list[int]] = {}
     for eid, t, v in con.rows(
             f"SELECT p.entity_id, p.identifier_type, p.identifier_value_norm FROM {out(PAIRS)} p "
-            f"SEMI JOIN (SELECT entity_id FROM {out(MEMBERSHIP)} WHERE resolved_id = ?) m USING (entity_id) "
             f"ANTI JOIN {out(SKIPPED)} s ON s.identifier_type = p.identifier_type "
             "AND s.identifier_value_norm = p.identifier_value_norm "
-            "ORDER BY p.identifier_type, p.identifier_value_norm, p.entity_id", [resolved_id]):
+            "WHERE p.entity_id IN (SELECT unnest(?::BIGINT[])) "
+            "ORDER BY p.identifier_type, p.identifier_value_norm, p.entity_id", [ids]):
         holds.setdefault(eid, []).append((t, v))
         holders.setdefault((t, v), []).append(eid)
     came: dict[int, tuple[int, str, str] | None] = {start: None}
@@ -94,7 +94,7 @@ def shortest_chain(con, resolved_id: str, start: int, goal: int) -> list[tuple[i
                     came[other] = (here, *value)
                     queue.append(other)
     if goal not in came:
-        raise RuntimeError(f"no chain inside cluster {resolved_id}: the published tables disagree")
+        raise RuntimeError("no chain inside the cluster: the published tables disagree")
     steps, node = [], goal
     while came[node] is not None:
         prev, t, v = came[node]
@@ -104,12 +104,12 @@ def shortest_chain(con, resolved_id: str, start: int, goal: int) -> list[tuple[i
 
 
 def _chain(con, plan, a: Entity, b: Entity) -> list[Hop]:
-    steps = shortest_chain(con, a.resolved_id, a.entity_id, b.entity_id)
-    ids = sorted({s[0] for s in steps} | {s[3] for s in steps})
-    keys = dict(((eid, (key, table)) for eid, key, table in con.rows(
-        f"SELECT entity_id, entity_key, table_id FROM {out(MEMBERSHIP)} WHERE entity_id IN (SELECT unnest($ids))",
-        {"ids": ids})))
-    raws = raw_values(con, plan, [k for k, _ in keys.values()])
+    # Three reads: the cluster's members (keys included), their identifier pairs by
+    # entity_id, the raw values of the chain's records by key.
+    keys = members(con, a.resolved_id)
+    steps = shortest_chain(con, sorted(keys), a.entity_id, b.entity_id)
+    on_chain = sorted({keys[s[0]][0] for s in steps} | {keys[s[3]][0] for s in steps})
+    raws = raw_values(con, plan, on_chain)
     rules = {t: r.rule_id for t, r in plan.rules.items()}
 
     def raw(key, t):
