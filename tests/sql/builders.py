@@ -136,7 +136,6 @@ BUILDERS = {
                                                              ("a4", "c4", False)], "CASE src WHEN 0 THEN 1 END"),
     "golden.ranked_ids": lambda d: gsql.ranked_sql(d, "idr_gcand_ids", [("v", "v", True)], "CASE src WHEN 0 THEN 1 END",
                                                    partition="gid, type_idx", extra=["type_idx"]),
-    "golden.ranked_ids_by_records": lambda d: gsql.ranked_ids_by_records_sql(d, "idr_ids", "idr_granked", [0, 2]),
     "golden.picks": lambda d: gsql.picks_sql(d, "idr_granked", GOLDEN_BLOCKS),
     "golden.picks_ids": lambda d: gsql.picks_sql(d, "idr_granked_ids", GOLDEN_ID_BLOCKS),
     "golden.values": lambda d: gsql.values_sql("idr_granked", f"({gsql.picks_sql(d, 'idr_granked', GOLDEN_BLOCKS)})",
@@ -144,7 +143,6 @@ BUILDERS = {
     "golden.single_values": lambda d: gsql.single_values_sql(d, "idr_gsingle", [("a0", "c0", True), ("a1", "c1", True),
                                                                                ("a2", "c2", True), ("a3", "c3", True),
                                                                                ("a4", "c4", False)], GOLDEN_BLOCKS),
-    "golden.single_id_values": lambda d: gsql.single_id_values_sql(d, "idr_gcand_ids", GOLDEN_ID_BLOCKS),
     "golden.provenance_rows": lambda d: "SELECT gid, " + d.rows_of(
         {"attribute_name": ["'city'", "'nick'"], "entity_key": ["resolved_id", d.cast("NULL", "VARCHAR")]}) +
         " FROM idr_gclusters",

@@ -16,10 +16,12 @@ replaces (runs/golden_publish.py writes both tables).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..schema import GOLDEN, MEMBERSHIP, PAIRS, out
 from ..sql.extract import entity_key_sql, key_sql
-from ..sql.golden import (Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_ids_by_records_sql,
-                          ranked_sql, single_id_values_sql, single_values_sql, values_sql)
+from ..sql.golden import (Block, case_sql, dense_ranks, golden_select_sql, picks_sql, ranked_sql, single_values_sql,
+                          values_sql)
 from ..sql.quoting import ident, literal
 from .context import RunContext
 
@@ -72,13 +74,27 @@ def golden(ctx: RunContext) -> None:
         numbers = sorted(golden.sources)
         db.small_relation("idr_gsrc", {"table_id": "VARCHAR", "src": "SMALLINT"},
                           [(t, i) for i, t in enumerate(numbers)])
-        single = single_ids = None
-        by_records = False
+        blocks, id_blocks = _blocks(ctx)
+        text = [ctx.d.can_be_blank(golden.types[a]) for a in golden.mapped]
+        single = None
         if ctx.mode == "FULL":
             # Clusters by their component number: grouping by it is cheaper than by a key.
             cc = ctx.cc_table
-            rows = f"idr_golden_rows g JOIN {cc} c ON c.node = g.eid"
-            cand = f"SELECT c.component AS gid, g.entity_key AS ek, g.eid, {_value_columns(golden)} FROM {rows}"
+            rows, columns = f"idr_golden_rows g JOIN {cc} c ON c.node = g.eid", _value_columns(golden)
+            if id_blocks and _one_value_per_entity(ctx):
+                # Every record is one entity holding one value at most of each identifier type
+                # read: that value is one more column of the record, and each identifier-derived
+                # block one more attribute block (the tie-break's order among a type's records,
+                # trust rank, recency, entity_key, is the same: no second ranking).
+                at = {t: len(text) + k for k, t in enumerate(sorted({b.type_idx for b in id_blocks}))}
+                for t, j in at.items():
+                    rows += (f" LEFT JOIN (SELECT eid, value_norm FROM idr_ids WHERE type_idx = {int(t)}) AS i{j} "
+                             f"ON i{j}.eid = g.eid")
+                    columns += f", i{j}.value_norm AS a{j}"
+                blocks += [replace(b, columns=(f"c{at[b.type_idx]}",), type_idx=None) for b in id_blocks]
+                text += [True] * len(at)
+                id_blocks = []
+            cand = f"SELECT c.component AS gid, g.entity_key AS ek, g.eid, {columns} FROM {rows}"
             if ctx.golden_unique_rows:
                 # A cluster of one entity then has one record at most, its own winner: only
                 # the larger clusters are ranked (single_values_sql).
@@ -94,38 +110,24 @@ def golden(ctx: RunContext) -> None:
             db.view("idr_gclusters", "SELECT component AS gid, resolved_id FROM idr_proposed_clusters")
             ids = ("SELECT c.component AS gid, r.entity_key AS ek, r.src, r.rec, i.type_idx, i.value_norm AS v "
                    f"FROM idr_ids i JOIN {cc} c ON c.node = i.eid JOIN {per_entity} r ON r.eid = i.eid")
-            if single and _one_value_per_entity(ctx):
-                # ... and one value of each identifier type the golden profile reads: it wins.
-                sized = f"{ids} JOIN idr_proposed_clusters p ON p.component = c.component WHERE p.cluster_size"
-                ids, single_ids = f"{sized} > 1", f"{sized} = 1"
-                by_records = True  # the larger clusters' records are ranked once (ranked_ids_by_records_sql)
             named, carry = "{}", ("resolved_id",)
         else:
             ids = _incremental_candidates(ctx)
             named, carry = "SELECT gid AS resolved_id, g.* FROM ({}) AS g", ()
-        blocks, id_blocks = _blocks(ctx)
         trust = case_sql("src", {i: golden.sources[t].trust_rank for i, t in enumerate(numbers)})
         parts = []
         if blocks:
-            text = [ctx.d.can_be_blank(golden.types[a]) for a in golden.mapped]
             values = [(f"a{j}", f"c{j}", t) for j, t in enumerate(text)]
-            by_records = by_records and bool(id_blocks)
-            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", values, trust,
-                                                     extra=["eid"] if by_records else []))
+            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", values, trust))
             parts.append(_part(ctx, "idr_granked", list(enumerate(blocks)),
                                single and single_values_sql(ctx.d, single, values, list(enumerate(blocks)))))
         if id_blocks:
             types = sorted({b.type_idx for b in id_blocks if b.type_idx >= 0}) or [-1]
             of_types = f"type_idx IN ({', '.join(str(int(t)) for t in types)})"
-            if by_records and blocks:
-                db.materialise("idr_granked_ids", ranked_ids_by_records_sql(ctx.d, "idr_ids", "idr_granked", types))
-            else:
-                db.materialise("idr_granked_ids", ranked_sql(
-                    ctx.d, f"(SELECT * FROM ({ids}) AS i WHERE {of_types})",
-                    [("v", "v", True)], trust, partition="gid, type_idx", extra=["type_idx"]))
-            numbered = list(enumerate(id_blocks, len(blocks)))
-            parts.append(_part(ctx, "idr_granked_ids", numbered, single_ids and single_id_values_sql(
-                ctx.d, f"(SELECT * FROM ({single_ids}) AS i WHERE {of_types})", numbered)))
+            db.materialise("idr_granked_ids", ranked_sql(
+                ctx.d, f"(SELECT * FROM ({ids}) AS i WHERE {of_types})",
+                [("v", "v", True)], trust, partition="gid, type_idx", extra=["type_idx"]))
+            parts.append(_part(ctx, "idr_granked_ids", list(enumerate(id_blocks, len(blocks)))))
         db.materialise("idr_golden", named.format(golden_select_sql("idr_gclusters", parts, carry)))
         db.drop("idr_granked", "idr_granked_ids", "idr_gvalues_attrs", "idr_gvalues_ids")
         st.rows_in = st.rows_out = ctx.counts["golden_rows"] = ctx.count("SELECT count(*) FROM idr_golden")

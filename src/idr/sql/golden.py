@@ -3,7 +3,8 @@
 Input: a relation of candidates, one row per record of a cluster member, `gid, ek, src,
 rec, a0, a1, ...` (gid: the cluster, ek: the entity_key, src: the source's number in the
 plan, rec: the record's recency, a<j>: the mapped attributes); identifier-derived
-attributes have their own, `gid, ek, src, rec, type_idx, v`. The caller chooses what
+attributes have their own, `gid, ek, src, rec, type_idx, v`, unless each record holds one
+value at most of their type (then that value is one more a<j> of the record). The caller chooses what
 identifies clusters (FULL: the component number, which groups faster than a key; INCR:
 resolved_id). Output: one row per cluster, `gid`, one column per attribute, and `k<i>`,
 the entity_key each block's value came from (provenance).
@@ -78,17 +79,6 @@ def ranked_sql(d: Dialect, candidates: str, values: list[tuple[str, str, bool]],
     return (f"SELECT q.*, row_number() OVER (PARTITION BY {partition} ORDER BY {order}) AS tb "
             f"FROM (SELECT gid, ek, src, rec{''.join(', ' + c for c in extra)}, {trust_sql} AS trust{kept} "
             f"FROM {candidates}) AS q")
-
-
-def ranked_ids_by_records_sql(d: Dialect, ids: str, ranked: str, types: list[int]) -> str:
-    """ranked_sql's output for identifier candidates taken from `ids` (eid, type_idx,
-    value_norm), each record's tb being its tb among the attribute candidates (`ranked`,
-    made with extra=["eid"]). Exact when every record is one entity holding one value of
-    each type at most: the tie-break's order among a type's records is then (trust rank,
-    recency, entity_key), the same in both, and one window sort is saved."""
-    return (f"SELECT r.gid, r.ek, r.src, r.rec, i.type_idx, r.trust, {kept_sql(d, 'i.value_norm')} AS v, r.tb "
-            f"FROM {ids} i JOIN {ranked} r ON r.eid = i.eid "
-            f"WHERE i.type_idx IN ({', '.join(str(int(t)) for t in types)})")
 
 
 # --- pass 2: one winner per block --------------------------------------------------------
@@ -194,17 +184,6 @@ def single_values_sql(d: Dialect, candidates: str, values: list[tuple[str, str, 
         cols += [f"r.{c} AS v{i}_{j}" for j, c in enumerate(b.columns)]
         cols.append(f"CASE WHEN {' OR '.join(f'r.{c} IS NOT NULL' for c in b.columns)} THEN r.ek END AS k{i}")
     return f"SELECT r.gid, {', '.join(cols)} FROM (SELECT gid, ek{kept} FROM {candidates}) AS r"
-
-
-def single_id_values_sql(d: Dialect, candidates: str, blocks: list[tuple[int, Block]]) -> str:
-    """values_sql's output for identifier-derived blocks of clusters where each identifier
-    type has one value at most (candidates: gid, ek, type_idx, v): that value wins."""
-    cols = []
-    for i, b in blocks:
-        cols += [f"max(r.v) FILTER (WHERE r.type_idx = {int(b.type_idx)}) AS v{i}_0",
-                 f"max(r.ek) FILTER (WHERE r.type_idx = {int(b.type_idx)}) AS k{i}"]
-    return (f"SELECT r.gid, {', '.join(cols)} FROM (SELECT gid, ek, type_idx, {kept_sql(d, 'v')} AS v "
-            f"FROM {candidates}) AS r WHERE r.v IS NOT NULL GROUP BY r.gid")
 
 
 def golden_select_sql(clusters: str, parts: list[tuple[str, list[tuple[int, Block]]]],

@@ -252,17 +252,11 @@ SELECT q.*, row_number() OVER (PARTITION BY gid ORDER BY trust ASC NULLS LAST, r
 -- golden.ranked_ids
 SELECT q.*, row_number() OVER (PARTITION BY gid, type_idx ORDER BY trust ASC NULLS LAST, rec DESC NULLS LAST, ek ASC NULLS LAST, v ASC NULLS LAST) AS tb FROM (SELECT gid, ek, src, rec, type_idx, CASE src WHEN 0 THEN 1 END AS trust, CASE WHEN (v IS NOT NULL AND trim(CAST(v AS VARCHAR)) <> '') THEN v END AS v FROM idr_gcand_ids) AS q
 
--- golden.ranked_ids_by_records
-SELECT r.gid, r.ek, r.src, r.rec, i.type_idx, r.trust, CASE WHEN (i.value_norm IS NOT NULL AND trim(CAST(i.value_norm AS VARCHAR)) <> '') THEN i.value_norm END AS v, r.tb FROM idr_ids i JOIN idr_granked r ON r.eid = i.eid WHERE i.type_idx IN (0, 2)
-
 -- golden.select
 SELECT c.gid, r0.v0_0 AS "city", r0.v0_1 AS "postcode", r0.v1_0 AS "first_name", r0.v2_0 AS "color", r0.v3_0 AS "nick", r0.v4_0 AS "age", r0.v5_0 AS "visits", r0.v6_0 AS "tier", r1.v7_0 AS "best_email", r0.k0 AS k0, r0.k1 AS k1, r0.k2 AS k2, r0.k3 AS k3, r0.k4 AS k4, r0.k5 AS k5, r0.k6 AS k6, r1.k7 AS k7 FROM idr_gclusters c LEFT JOIN idr_gvalues_attrs r0 ON r0.gid = c.gid LEFT JOIN idr_gvalues_ids r1 ON r1.gid = c.gid
 
 -- golden.select_carry
 SELECT c.gid, c.resolved_id, r0.v0_0 AS "city", r0.v0_1 AS "postcode", r0.v1_0 AS "first_name", r0.v2_0 AS "color", r0.v3_0 AS "nick", r0.v4_0 AS "age", r0.v5_0 AS "visits", r0.v6_0 AS "tier", r0.k0 AS k0, r0.k1 AS k1, r0.k2 AS k2, r0.k3 AS k3, r0.k4 AS k4, r0.k5 AS k5, r0.k6 AS k6 FROM idr_gclusters c LEFT JOIN idr_gvalues_attrs r0 ON r0.gid = c.gid
-
--- golden.single_id_values
-SELECT r.gid, max(r.v) FILTER (WHERE r.type_idx = 0) AS v7_0, max(r.ek) FILTER (WHERE r.type_idx = 0) AS k7 FROM (SELECT gid, ek, type_idx, CASE WHEN (v IS NOT NULL AND trim(CAST(v AS VARCHAR)) <> '') THEN v END AS v FROM idr_gcand_ids) AS r WHERE r.v IS NOT NULL GROUP BY r.gid
 
 -- golden.single_values
 SELECT r.gid, r.c0 AS v0_0, r.c1 AS v0_1, CASE WHEN r.c0 IS NOT NULL OR r.c1 IS NOT NULL THEN r.ek END AS k0, r.c2 AS v1_0, CASE WHEN r.c2 IS NOT NULL THEN r.ek END AS k1, r.c2 AS v2_0, CASE WHEN r.c2 IS NOT NULL THEN r.ek END AS k2, r.c2 AS v3_0, CASE WHEN r.c2 IS NOT NULL THEN r.ek END AS k3, r.c4 AS v4_0, CASE WHEN r.c4 IS NOT NULL THEN r.ek END AS k4, r.c4 AS v5_0, CASE WHEN r.c4 IS NOT NULL THEN r.ek END AS k5, r.c2 AS v6_0, CASE WHEN r.c2 IS NOT NULL THEN r.ek END AS k6 FROM (SELECT gid, ek, CASE WHEN (a0 IS NOT NULL AND trim(CAST(a0 AS VARCHAR)) <> '') THEN a0 END AS c0, CASE WHEN (a1 IS NOT NULL AND trim(CAST(a1 AS VARCHAR)) <> '') THEN a1 END AS c1, CASE WHEN (a2 IS NOT NULL AND trim(CAST(a2 AS VARCHAR)) <> '') THEN a2 END AS c2, CASE WHEN (a3 IS NOT NULL AND trim(CAST(a3 AS VARCHAR)) <> '') THEN a3 END AS c3, a4 AS c4 FROM idr_gsingle) AS r
