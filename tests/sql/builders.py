@@ -134,6 +134,8 @@ BUILDERS = {
     "golden.ranked": lambda d: gsql.ranked_sql(d, "idr_gcand", [("a0", "c0", True), ("a1", "c1", True),
                                                              ("a2", "c2", True), ("a3", "c3", True),
                                                              ("a4", "c4", False)], "CASE src WHEN 0 THEN 1 END"),
+    "golden.ranked_unique_keys": lambda d: gsql.ranked_sql(d, "idr_gcand", [("a0", "c0", True), ("a4", "c4", False)],
+                                                           "CASE src WHEN 0 THEN 1 END", unique_keys=True),
     "golden.ranked_ids": lambda d: gsql.ranked_sql(d, "idr_gcand_ids", [("v", "v", True)], "CASE src WHEN 0 THEN 1 END",
                                                    partition="gid, type_idx", extra=["type_idx"]),
     "golden.picks": lambda d: gsql.picks_sql(d, "idr_granked", GOLDEN_BLOCKS),

@@ -118,7 +118,8 @@ def golden(ctx: RunContext) -> None:
         parts = []
         if blocks:
             values = [(f"a{j}", f"c{j}", t) for j, t in enumerate(text)]
-            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", values, trust))
+            db.materialise("idr_granked", ranked_sql(ctx.d, "idr_gcand", values, trust,
+                                                     unique_keys=ctx.mode == "FULL" and ctx.golden_unique_rows))
             parts.append(_part(ctx, "idr_granked", list(enumerate(blocks)),
                                single and single_values_sql(ctx.d, single, values, list(enumerate(blocks)))))
         if id_blocks:

@@ -252,6 +252,9 @@ SELECT q.*, row_number() OVER (PARTITION BY gid ORDER BY trust ASC NULLS LAST, r
 -- golden.ranked_ids
 SELECT q.*, row_number() OVER (PARTITION BY gid, type_idx ORDER BY trust ASC NULLS LAST, rec DESC NULLS LAST, ek ASC NULLS LAST, v ASC NULLS LAST) AS tb FROM (SELECT gid, ek, src, rec, type_idx, CASE src WHEN 0 THEN 1 END AS trust, CASE WHEN (v IS NOT NULL AND trim(CAST(v AS STRING)) <> '') THEN v END AS v FROM idr_gcand_ids) AS q
 
+-- golden.ranked_unique_keys
+SELECT q.*, row_number() OVER (PARTITION BY gid ORDER BY trust ASC NULLS LAST, rec DESC NULLS LAST, ek ASC NULLS LAST) AS tb FROM (SELECT gid, ek, src, rec, CASE src WHEN 0 THEN 1 END AS trust, CASE WHEN (a0 IS NOT NULL AND trim(CAST(a0 AS STRING)) <> '') THEN a0 END AS c0, a4 AS c4 FROM idr_gcand) AS q
+
 -- golden.select
 SELECT c.gid, r0.v0_0 AS "city", r0.v0_1 AS "postcode", r0.v1_0 AS "first_name", r0.v2_0 AS "color", r0.v3_0 AS "nick", r0.v4_0 AS "age", r0.v5_0 AS "visits", r0.v6_0 AS "tier", r1.v7_0 AS "best_email", r0.k0 AS k0, r0.k1 AS k1, r0.k2 AS k2, r0.k3 AS k3, r0.k4 AS k4, r0.k5 AS k5, r0.k6 AS k6, r1.k7 AS k7 FROM idr_gclusters c LEFT JOIN idr_gvalues_attrs r0 ON r0.gid = c.gid LEFT JOIN idr_gvalues_ids r1 ON r1.gid = c.gid
 
