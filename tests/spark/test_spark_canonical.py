@@ -1,7 +1,9 @@
 """Every canonicaliser cleans, validates and keys placeholders the same on Spark as on
 DuckDB, on values where the engines' own functions differ: case beyond ASCII (Java maps 'İ'
 to two code points and a final 'Σ' to 'ς'), a NUL before non-ASCII text (DuckDB's
-nfc_normalize stopped there), a vertical tab (in Java's \\s, not in RE2's), combining marks."""
+nfc_normalize stopped there), a vertical tab (in Java's \\s, not in RE2's), combining marks
+(composed by ICU on Spark), code points beyond the BMP, NFC exclusions (U+0958 stays
+decomposed)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ pytestmark = pytest.mark.spark
 
 VALUES = ["İ", "ΑΣ", "ΟΔΥΣΣΕΥΣ@X.GR", "ß", "ẞ", "ǅ", "\x00İ", "İ\x00a@b.co", "a\x0bb@x.com", " Jane@X.COM ",
           "É\u0301", "e\u0301@x.com", "\u212b@x.io", "ﬁ@x.io", "ŉ", "ǰ", "\xa0a@b.co\xa0", "plain@example.com",
-          "J.Doe+tag@GoogleMail.com", "(415) 555-0100", "", " ", "N/A"]
+          "J.Doe+tag@GoogleMail.com", "(415) 555-0100", "", " ", "N/A", "A\u030a@x.se", "\u1100\u1161@x.kr",
+          "e\u0323\u0302@x.vn", "\U0001d400@x.io", "\U00010400@x.io", "\u0958@x.in", "\u2126@x.io"]
 
 
 def _query(d, canon: str) -> str:

@@ -2,9 +2,9 @@
 
 Engines disagree beyond ASCII: Java (Spark) maps 'İ' to two code points and a final 'Σ' to
 'ς', Python's str.lower() does the first too; DuckDB maps each code point on its own. idr's
-normalised values are DuckDB's, so other engines (SparkDialect.lower, through a UDF) and the
-lookup service (normalize/values.py) map non-ASCII text with DuckDB's own table, read once
-per process (about 3,000 code points change case; ~0.3 s).
+normalised values are DuckDB's, so other engines (Spark: a translate() over the table) and
+the lookup service (normalize/values.py) map non-ASCII text with DuckDB's own table, read
+once per process (about 3,000 code points change case; ~0.3 s).
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ def _tables() -> tuple[dict[int, str], dict[int, str]]:
     finally:
         con.close()
     return ({i: lo for i, lo, _ in rows if lo != chr(i)}, {i: up for i, _, up in rows if up != chr(i)})
+
+
+def tables() -> tuple[dict[int, str], dict[int, str]]:
+    """(lower, upper): code point -> its one-code-point image, for the code points that
+    change (engines with a per-character translate use them whole: SparkDialect)."""
+    return _tables()
 
 
 def lower(value: str) -> str:
