@@ -22,6 +22,9 @@ ENGINE_RUN = ("engine that computes the run: duckdb (embedded) or spark (setting
 ENGINE_SOURCES = ("engine that reads the sources while the configuration is checked: spark resolves table_fqn in "
                   "Spark (tables and views of its catalog, Parquet/CSV paths Spark reads) as `idr run --engine spark` "
                   "will; the configuration itself is written to the --db file (default: $IDR_ENGINE or duckdb)")
+ENGINE_CATALOG = ("with spark and IDR_SPARK_CATALOG=hive, the published snapshot is then registered in Spark's "
+                  "persistent catalog (idr_out.<table> for every Spark session on that metastore); otherwise "
+                  "this command only reads or writes the --db file (default: $IDR_ENGINE or duckdb)")
 
 
 def _db_parent(engine_help: str = ENGINE_UNUSED) -> argparse.ArgumentParser:
@@ -51,6 +54,9 @@ def _log_options(p: argparse.ArgumentParser, default) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     db, db_sources, db_run = _db_parent(), _db_parent(ENGINE_SOURCES), _db_parent(ENGINE_RUN)
+    db_catalog = _db_parent(ENGINE_CATALOG)
+    db_spark = _db_parent("accepted so that scripts can pass one engine to every command: this command always "
+                          "starts Spark, as the IDR_SPARK_* settings describe")
     parser = argparse.ArgumentParser(
         prog="idr",
         description="Deterministic identity resolution: link records that share a normalised "
@@ -116,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print only the run id and status on standard output, and no per-stage progress; "
                           "warnings (e.g. an exporter that failed) still go to standard error")
 
-    rb = sub.add_parser("rollback", parents=[db], help="return the published results to an earlier run",
+    rb = sub.add_parser("rollback", parents=[db_catalog], help="return the published results to an earlier run",
                         description="Restore idr_out.*_current and the watermarks in idr_meta.run_state to exactly "
                                     "what they were after run RUN_ID, one of the last rollback_retention_runs "
                                     "(default 3) published runs. The rollback is recorded in run_history; the runs "
@@ -153,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "(rollback_retention_runs).")
     path.add_argument("--table", metavar="NAME", help="list this table's files (lines 'removed: ...' to subtract)")
     path.add_argument("--json", action="store_true", help="print the manifest with absolute paths")
+    res_sub.add_parser(
+        "register", parents=[db_spark], help="name the current snapshot's tables in Spark's catalog",
+        description="Register the current published snapshot in the catalog of the Spark session the IDR_SPARK_* "
+                    "settings describe (IDR_SPARK_CATALOG=hive: persistent, read by every Spark session on the "
+                    "same metastore and warehouse): idr_out.<table> views, idr_meta.<table> read-only copies and "
+                    "idr_out.current_snapshot, switched in one statement (docs/spark.md). Spark runs and "
+                    "`idr rollback --engine spark` do this themselves; use it after a DuckDB run.")
     approve = sub.add_parser("approve", parents=[db], help="publish a run the anomaly gate held",
                              description="Publish the result of a HELD run exactly as it was computed. Refused "
                                          "(exit 2) if another run published results since it was computed, or if "
@@ -408,7 +421,7 @@ def cmd_rollback(args) -> int:
     from .runs.runner import rollback
 
     _stop_on_signals()
-    r = rollback(args.db, args.to)
+    r = rollback(args.db, args.to, engine=args.engine)
     if r.undone:
         print(f"{r.run_id}: restored the results of {r.target}; undid {len(r.undone)} run(s): {', '.join(r.undone)}")
     else:
@@ -467,6 +480,11 @@ def cmd_results(args) -> int:
         from .errors import InputError
 
         raise InputError(f"--db {db}: no published snapshot yet (run `idr init --db {db}` or a run)")
+    if args.results_command == "register":
+        from .publish.spark_catalog import register_database
+
+        print(f"registered snapshot {register_database(db)} in Spark's catalog: idr_out.*, idr_meta.*")
+        return 0
     base = Path(manifest.pop("_root"))
     if args.json:
         for t in manifest["tables"].values():

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     engine: Literal["duckdb", "spark"] = Field("duckdb", description="engine that computes runs (IDR_ENGINE)")
     spark_master: str = Field("local[*]", description="Spark master URL: local[N], spark://host:port, yarn")
     spark_warehouse: Path | None = Field(None, description="spark.sql.warehouse.dir (default: next to --db)")
+    spark_catalog: Literal["in-memory", "hive"] = Field(
+        "in-memory", description="hive: Spark's persistent catalog (a Derby metastore), where idr registers its tables")
+    spark_metastore: Path | None = Field(
+        None, description="folder of the Derby metastore with IDR_SPARK_CATALOG=hive (default: beside the warehouse)")
     spark_checkpoint_dir: Path | None = Field(
         None, description="reliable checkpoints of component rounds here (default: local checkpoints)")
     spark_driver_memory: str | None = Field(None, description="spark.driver.memory, e.g. 4g")
@@ -53,7 +57,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     dd_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("DD_API_KEY", "IDR_DD_API_KEY"))
 
-    @field_validator("engine", mode="before")
+    @field_validator("engine", "spark_catalog", mode="before")
     @classmethod
     def _engine_case(cls, v):
         return v.strip().lower() if isinstance(v, str) else v

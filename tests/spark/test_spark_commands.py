@@ -75,7 +75,8 @@ def test_commands_that_only_use_the_database_accept_engine_spark(tmp_path, argv,
 
 
 def test_help_says_where_the_engine_is_used():
-    for argv, text in [(["init"], "never starts Spark"), (["rollback"], "never starts Spark"),
+    for argv, text in [(["init"], "never starts Spark"), (["rollback"], "registered in Spark's persistent catalog"),
+                       (["results", "register"], "always starts Spark"),
                        (["runs"], "never starts Spark"), (["metrics", "show"], "never starts Spark"),
                        (["config", "export"], "never starts Spark"), (["config", "load"], "reads the sources"),
                        (["run"], "engine that computes the run")]:

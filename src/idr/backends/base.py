@@ -174,6 +174,12 @@ class Backend(ABC):
         """Make the published snapshot (publish/layout.py manifest) readable as idr_out.<table>
         inside this engine, where its tables do not live in the engine itself."""
 
+    def shared_catalog(self):
+        """The engine session whose catalog other processes read (Spark with a Hive
+        metastore), where publishing registers the snapshot (publish/spark_catalog.py);
+        None when the engine has none."""
+        return None
+
     # -- lifecycle -----------------------------------------------------------------------
     @abstractmethod
     def transaction(self) -> AbstractContextManager:

@@ -84,7 +84,26 @@ def spark_problem(settings, db: Path | None = None) -> str | None:
         problem = _writable(Path(settings.spark_checkpoint_dir))
         if problem:
             return f"IDR_SPARK_CHECKPOINT_DIR={settings.spark_checkpoint_dir}: {problem}"
+    if settings.spark_catalog == "hive" and db is not None:
+        warehouse, metastore = catalog_paths(settings, db)
+        for name, path in (("IDR_SPARK_WAREHOUSE", warehouse), ("IDR_SPARK_METASTORE", metastore)):
+            problem = None if "://" in str(path) else _creatable(path)
+            if problem:
+                return f"IDR_SPARK_CATALOG=hive: the {name.removeprefix('IDR_SPARK_').lower()} folder {path} " \
+                       f"({name}) {problem}"
     return None
+
+
+def catalog_paths(settings, db) -> tuple[Path, Path]:
+    """(warehouse, metastore) folders: the settings', else beside the database
+    (<db>.spark-warehouse, <db>.spark-metastore; a metastore beside a set warehouse W: W-metastore)."""
+    db = Path(db).resolve()
+    warehouse = Path(settings.spark_warehouse or db.parent / f"{db.name}.spark-warehouse")
+    return warehouse, Path(settings.spark_metastore or _beside(warehouse))
+
+
+def _beside(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name.removesuffix("-warehouse") + "-metastore")
 
 
 def _java_binary() -> str:
@@ -111,11 +130,42 @@ def _writable(folder: Path) -> str | None:
     return None
 
 
+def _creatable(folder: Path) -> str | None:
+    """Why `folder` cannot be made or written, found without writing anything."""
+    probe = folder.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"cannot be made: {probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"cannot be written: {probe} is read-only"
+    return None
+
+
 _session_lock = threading.Lock()
 
 
-def spark_session(settings, warehouse: Path):
-    """The process's SparkSession (created once; tests and notebooks may have made it)."""
+def persistent(spark) -> bool:
+    """Whether the session's catalog outlives it (Hive: other processes see its tables)."""
+    return spark.conf.get("spark.sql.catalogImplementation", "in-memory") == "hive"
+
+
+def open_session(db):
+    """The SparkSession the IDR_SPARK_* settings describe, for the database at `db`
+    (InputError, exit 2, when it cannot start)."""
+    from ..settings import get_settings
+
+    settings = get_settings()
+    problem = spark_problem(settings, db)
+    if problem:
+        raise InputError(problem)
+    return spark_session(settings, *catalog_paths(settings, db))
+
+
+def spark_session(settings, warehouse: Path, metastore: Path | None = None):
+    """The process's SparkSession (created once; tests and notebooks may have made it).
+    With IDR_SPARK_CATALOG=hive, Spark's Hive catalog on an embedded Derby metastore in
+    `metastore` (the Hive 2.3 and Derby jars ship with pyspark: nothing is downloaded)."""
     from pyspark.sql import SparkSession
 
     with _session_lock:
@@ -134,11 +184,24 @@ def spark_session(settings, warehouse: Path):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             if settings.spark_driver_memory:
                 builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
+            if settings.spark_catalog == "hive":
+                metastore = Path(metastore or _beside(warehouse))
+                # Derby's log goes beside its database, not into the working folder.
+                builder = builder.enableHiveSupport() \
+                    .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                            f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true") \
+                    .config("spark.hadoop.datanucleus.schema.autoCreateAll", "true") \
+                    .config("spark.hadoop.hive.metastore.schema.verification", "false") \
+                    .config("spark.driver.extraJavaOptions",
+                            f"-Dderby.system.home={metastore} -Dderby.stream.error.file={metastore / 'derby.log'}")
             try:
                 active = builder.getOrCreate()
             except Exception as e:  # noqa: BLE001 - the JVM did not start: say so once, exit 2
                 raise InputError(f"--engine spark: Spark did not start ({_first_line(e)})") from None
             active.sparkContext.setLogLevel("ERROR")  # idr's own log says what a run does
+        elif settings.spark_catalog == "hive" and not persistent(active):
+            raise InputError("IDR_SPARK_CATALOG=hive: this process's SparkSession was made without Hive support "
+                             "(make it with SparkSession.builder.enableHiveSupport())")
         # Spark logs every failed statement's stack; idr reports its own message instead.
         logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
         for key, value in SPARK.session_settings.items():
@@ -197,13 +260,12 @@ class SparkBackend(Backend):
         from ..settings import get_settings
 
         settings = get_settings()
-        problem = spark_problem(settings)
+        problem = spark_problem(settings, path)
         if problem:
             raise InputError(problem)
         state = DuckDBBackend.open(path, create=create, read_only=read_only)
         try:
-            warehouse = settings.spark_warehouse or Path(path).resolve().parent / f"{Path(path).name}.spark-warehouse"
-            spark = spark_session(settings, Path(warehouse))
+            spark = spark_session(settings, *catalog_paths(settings, path))
         except BaseException:
             state.close()
             raise
@@ -418,6 +480,9 @@ class SparkBackend(Backend):
         when a statement first names it: each costs Spark a read of its files' footers."""
         self._snapshot = (manifest, dict(derived or {}))
         self._attached = set()
+
+    def shared_catalog(self):
+        return self.spark if persistent(self.spark) else None
 
     def _meta_view(self, table: str) -> str:
         """A statement run on Spark that reads an idr_meta table (configuration, source

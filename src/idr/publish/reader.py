@@ -79,9 +79,16 @@ def attach_to_spark(spark, db: str | os.PathLike) -> str | None:
     """Make the published results readable in a SparkSession under the usual names
     (`idr_out.identity_resolved_membership_current`, ...: views over the snapshot's Parquet
     files, fixed on the snapshot current at the call). Returns its id (None: nothing
-    published). The Spark engine does this itself in the session it runs in."""
-    from ..backends.spark import create_snapshot_views
+    published). The Spark engine does this itself in the session it runs in. In a session
+    with a persistent (Hive) catalog the snapshot is registered there instead, for every
+    session on that metastore (publish/spark_catalog.py)."""
+    from ..backends.spark import create_snapshot_views, persistent
     from ..sql.dialects import SPARK
+
+    if persistent(spark):
+        from .spark_catalog import register_database
+
+        return register_database(db, spark)
 
     manifest = layout.current_snapshot(Path(db))
     if manifest is None:

@@ -26,7 +26,7 @@ from ..errors import ConfigError, IdrError, InputError, Interrupted, LockedError
 from ..pipeline import clusters, edges, extract, golden, normalize, scope
 from ..logs import RUN_ID
 from ..pipeline.context import RunContext, StageRecord, utcnow
-from ..publish import layout, snapshot
+from ..publish import layout, snapshot, spark_catalog
 from ..retry import RETRIES, RetryPolicy, call_with_retries, wait_for
 from ..schema import MEMBERSHIP, require_initialised
 from . import gate, golden_publish, publish, watermark_check
@@ -166,10 +166,21 @@ class RollbackResult:
     undone: list[str]
 
 
-def rollback(db: str, target: str) -> RollbackResult:
+def rollback(db: str, target: str, engine: str | None = None) -> RollbackResult:
     """Return the published outputs and watermarks to exactly what they were after run
     `target` (one of the last rollback_retention_runs published runs). Recorded in
-    run_history as a ROLLBACK run; the undone runs get rolled_back_by set."""
+    run_history as a ROLLBACK run; the undone runs get rolled_back_by set. With engine
+    spark and IDR_SPARK_CATALOG=hive, Spark's catalog is switched to the restored snapshot."""
+    from ..settings import get_settings
+
+    settings = get_settings()
+    register = (engine or settings.engine) == "spark" and settings.spark_catalog == "hive"
+    if register:  # before anything is written: a Spark that cannot start stops the rollback (exit 2)
+        from ..backends.spark import spark_problem
+
+        problem = spark_problem(settings, db)
+        if problem:
+            raise InputError(problem)
     with _exclusive(db) as backend:
         require_initialised(backend, db)
         mark_interrupted(backend)
@@ -192,6 +203,12 @@ def rollback(db: str, target: str) -> RollbackResult:
                  f"undid {len(undo)} run(s): {', '.join(undo)}" if undo else "nothing to undo", os.getpid()])
             pending = snapshot.finish(backend, snapshot.write_rollback(backend, run_id, target))
         snapshot.after_commit(backend, pending, retention)
+        if register:
+            try:
+                spark_catalog.register_database(db, state=backend)
+            except Exception as e:  # noqa: BLE001 - the rollback has committed; the catalog lags behind
+                log.warning("rollback done, but Spark's catalog still names the previous snapshot (%s); "
+                            "`idr results register --engine spark` retries", _describe(e))
         return RollbackResult(run_id, target, undo)
 
 
@@ -297,7 +314,7 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
             # Readers switch to the new snapshot (publish/snapshot.py: crash points).
             snapshot.after_commit(backend, pending, plan.settings["rollback_retention_runs"])
             try:
-                _attach_snapshot(backend, db)
+                _attach_snapshot(backend, db, published=True)
             except Exception as e:  # noqa: BLE001 - published already; the next run attaches it
                 log.warning("the engine could not attach the new snapshot: %s", type(e).__name__)
     except BaseException as e:
@@ -330,14 +347,21 @@ def _run(backend: Backend, db, requested, max_iters, strategy, progress, dry_run
                      warnings, interrupted, notes, summary if dry_run else None)
 
 
-def _attach_snapshot(backend: Backend, db: str) -> None:
+def _attach_snapshot(backend: Backend, db: str, published: bool = False) -> None:
     """Name the published snapshot inside an engine that does not hold the state itself
-    (Spark reads it as idr_out.<table>); a damaged or missing snapshot attaches nothing."""
+    (Spark reads it as idr_out.<table>): in its shared catalog when it has one, for every
+    process (publish/spark_catalog.py), with a copy of idr_meta once the run `published`;
+    a damaged or missing snapshot attaches nothing."""
     try:
         manifest = layout.current_snapshot(Path(db))
     except InputError:
         return
-    if manifest is not None:
+    if manifest is None:
+        return
+    session = backend.shared_catalog()
+    if session is not None:  # other processes read it: register it there (its views serve the stages too)
+        spark_catalog.register(session, db, manifest, backend.state() if published else None)
+    else:
         backend.attach_snapshot(manifest, layout.derived_views(manifest, backend.dialect))
 
 
