@@ -252,8 +252,10 @@ def _drop_unused(spark, db: Path, base: Path, keep_meta: set) -> None:
         for part in table.glob(f"{SNAP}=*"):
             value = part.name.split("=", 1)[1]
             gone = value not in keep_meta if meta else not (layout.snapshot_dir(db, value) / layout.MANIFEST).is_file()
-            if gone:
-                spark.sql(f"ALTER TABLE {STORE}.`{table.name}` DROP IF EXISTS PARTITION ({SNAP} = {_literal(value)})")
+            if gone:  # every part by its full spec (a partial one matches nothing under IF EXISTS)
+                spark.sql(f"ALTER TABLE {STORE}.`{table.name}` DROP IF EXISTS " + ", ".join(
+                    f"PARTITION ({SNAP} = {_literal(value)}, {PART} = {_literal(kind.name.split('=', 1)[1])})"
+                    for kind in part.iterdir()))
                 shutil.rmtree(part, ignore_errors=True)
 
 
