@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import networkx as nx
+import idr.publish.reader
 import pytest
 
 from idr.lookup.explain import explain
@@ -149,3 +150,79 @@ def test_explain_and_show_read_the_snapshot_while_a_run_holds_the_database(reaso
         proc.wait()
     # Free again: the raw values are back.
     assert explain(str(reasons_db), "s:20", "s:21").hops[0].raw_to == ("4155552671",)
+
+
+def _answers(db, pairs, keys):
+    return ([explain(str(db), a, b) for a, b in pairs], [show(str(db), k) for k in keys],
+            show(str(db), identifier_type="EMAIL", value="U@X.com"))
+
+
+LOOKUPS = ([("s:20", "s:24"), ("s:21", "s:23"), ("s:1", "s:2"), ("s:10", "s:11"), ("s:20", "s:21")],
+           ["s:21", "s:24", "s:1"])
+
+
+def test_lookup_index_same_answers_built_once_and_reused(reasons_db, monkeypatch, capsys):
+    from idr.lookup import index
+    from idr.publish import layout
+
+    plain = _answers(reasons_db, *LOOKUPS)  # a small snapshot: no index, whole files read
+    folder = layout.snapshot_dir(reasons_db, layout.read_pointer(reasons_db)["snapshot"])
+    assert not any(f.name.startswith("lookup.") for f in folder.iterdir())
+    assert "lookup index" not in capsys.readouterr().err
+    monkeypatch.setattr(index, "MIN_ROWS", 0)
+    assert _answers(reasons_db, *LOOKUPS) == plain
+    assert capsys.readouterr().err.count("building the lookup index") == 1
+    built = {name: (folder / name).stat().st_mtime_ns for name, _ in index.FILES.values()}
+    assert not [f for f in folder.iterdir() if f.name.endswith(".tmp")]
+    assert _answers(reasons_db, *LOOKUPS) == plain  # reused: not rebuilt
+    assert "lookup index" not in capsys.readouterr().err
+    assert {name: (folder / name).stat().st_mtime_ns for name in built} == built
+    snapshot, con = idr.publish.reader.open_snapshot(reasons_db)
+    try:
+        assert index.use(con, reasons_db, snapshot, build=False)
+        sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'identity_resolved_membership_current'")
+        assert "lookup.membership.parquet" in sql.fetchone()[0]
+        # sorted, in row groups the statistics skip by
+        assert con.execute("SELECT count(*) FROM (SELECT resolved_id, lag(resolved_id) OVER () p FROM "
+                           "idr_out.identity_resolved_membership_current) WHERE p > resolved_id").fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_lookup_index_unwritable_falls_back(reasons_db, monkeypatch, capsys):
+    from idr.lookup import index
+    from idr.publish import layout
+
+    plain = _answers(reasons_db, *LOOKUPS)
+    monkeypatch.setattr(index, "MIN_ROWS", 0)
+    folder = layout.snapshot_dir(reasons_db, layout.read_pointer(reasons_db)["snapshot"])
+    before = sorted(folder.iterdir())
+
+    def refuse(*args):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(index.os, "replace", refuse)  # the build fails at its rename
+    assert _answers(reasons_db, *LOOKUPS) == plain
+    assert sorted(folder.iterdir()) == before  # nothing left behind, not even temporary files
+    monkeypatch.setattr(index.os, "access", lambda *a: False)  # a folder this user cannot write
+    assert _answers(reasons_db, *LOOKUPS) == plain and sorted(folder.iterdir()) == before
+    capsys.readouterr()
+
+
+def test_pruning_a_snapshot_removes_its_index(tmp_path, monkeypatch):
+    from idr.lookup import index
+    from idr.publish import layout
+    from idr_testing import execute
+
+    monkeypatch.setattr(index, "MIN_ROWS", 0)
+    cfg = {"sources": [{"table_id": "s", "table_fqn": "people", "entity_key_expr": "id",
+                        "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"}]}],
+           "rules": [{"rule_id": "email_rule", "identifier_type": "EMAIL", "canonicalize": "EMAIL"}]}
+    db = make_db(tmp_path / "idr.duckdb", {"people": [{"id": i, "email": f"e{i % 3}@x.com"} for i in range(9)]}, cfg)
+    execute(db, "INSERT INTO idr_meta.config VALUES ('rollback_retention_runs', '1', NULL, now())")
+    first = run(str(db), "FULL").run_id
+    assert explain(str(db), "s:0", "s:3").linked
+    assert (layout.snapshot_dir(db, first) / "lookup.pairs.parquet").is_file()
+    for _ in range(2):
+        run(str(db), "FULL")
+    assert not layout.snapshot_dir(db, first).exists()

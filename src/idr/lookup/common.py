@@ -1,8 +1,9 @@
 """What `idr explain` and `idr show` share: the published state opened read-only, entity
 lookups, raw values re-read from the sources, and values normalised by the run's own code.
 
-Everything reads the published snapshot (idr.open_results: never the database file's
-tables, never a run's scratch state), so lookups work while a run holds the database, and
+Everything reads the published snapshot (as idr.open_results does: never the database
+file's tables, never a run's scratch state), through its lookup index when it has one
+(index.py), so lookups work while a run holds the database, and
 with the configuration of the run that published it (run_history.config_snapshot in the
 snapshot). Raw values are re-read from the sources: files always; tables inside the
 database only while no run holds it (it is then attached read-only for the lookup).
@@ -26,9 +27,10 @@ from ..config.models import Config
 from ..config.validate import Plan, build_plan, lookup_plan
 from ..errors import InputError
 from ..publish import layout
-from ..publish.reader import open_results
+from ..publish.reader import open_snapshot
 from ..schema import MEMBERSHIP, out
 from ..sql.quoting import literal
+from . import index
 
 DATABASE = "idr_db"  # the name the database file is attached under, when no run holds it
 
@@ -40,8 +42,9 @@ def published(db: str):
     if layout.read_pointer(Path(db)) is None:  # nothing published as a snapshot yet: the file
         yield from _legacy(db)
         return
-    raw = open_results(db)
+    snapshot, raw = open_snapshot(db)
     try:
+        index.use(raw, db, snapshot)
         con = as_backend(raw)
         attached = _attach(raw, db)
         cfg = _published_config(con)
@@ -66,6 +69,7 @@ def _legacy(db: str):
     try:
         con = as_backend(raw)
         require_initialised(con, db)
+        raw.execute(f"CREATE TEMP VIEW {index.BY_KEY} AS SELECT * FROM {out(MEMBERSHIP)}")
         yield con, build_plan(con, read_config(con))
     finally:
         raw.close()
@@ -98,8 +102,8 @@ class Entity:
 
 
 def entity(con, key: str) -> Entity:
-    row = con.rows(f"SELECT entity_key, entity_id, resolved_id, table_id FROM {out(MEMBERSHIP)} "
-                      "WHERE entity_key = ?", [key])
+    row = con.rows(f"SELECT entity_key, entity_id, resolved_id, table_id FROM {index.BY_KEY} WHERE entity_key = ?",
+                   [key])
     if not row:
         raise InputError(f"{key!r}: no such entity_key in idr_out.{MEMBERSHIP} (keys look like table_id:key, "
                          "e.g. crm:C000042)")
