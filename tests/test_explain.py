@@ -226,3 +226,36 @@ def test_pruning_a_snapshot_removes_its_index(tmp_path, monkeypatch):
     for _ in range(2):
         run(str(db), "FULL")
     assert not layout.snapshot_dir(db, first).exists()
+
+
+def test_results_index_builds_once_and_concurrent_builders_agree(reasons_db, monkeypatch, capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from idr.lookup import index
+    from idr.publish import layout
+
+    plain = _answers(reasons_db, *LOOKUPS)
+    folder = layout.snapshot_dir(reasons_db, layout.read_pointer(reasons_db)["snapshot"])
+    monkeypatch.setattr(index, "MIN_ROWS", 0)
+
+    def build(_):
+        snapshot, con = idr.publish.reader.open_snapshot(reasons_db)
+        try:
+            return index.use(con, reasons_db, snapshot)
+        finally:
+            con.close()
+
+    with ThreadPoolExecutor(4) as pool:  # builders racing: each renames a whole, equal file
+        assert all(pool.map(build, range(4)))
+    assert not [f for f in folder.iterdir() if f.name.endswith(".tmp")]
+    assert _answers(reasons_db, *LOOKUPS) == plain
+    for name, _ in index.FILES.values():
+        (folder / name).unlink()
+    first = idr_cli("results", "index", "--db", str(reasons_db))  # any size, by hand
+    assert first.returncode == 0 and first.stdout.strip() == str(folder), first.stderr
+    assert "building the lookup index" in first.stderr
+    again = idr_cli("results", "index", "--db", str(reasons_db))
+    assert again.returncode == 0 and "building" not in again.stderr
+    assert all((folder / name).is_file() for name, _ in index.FILES.values())
+    assert _answers(reasons_db, *LOOKUPS) == plain
+    capsys.readouterr()

@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     path.add_argument("--table", metavar="NAME", help="list this table's files (lines 'removed: ...' to subtract)")
     path.add_argument("--json", action="store_true", help="print the manifest with absolute paths")
     res_sub.add_parser(
+        "index", parents=[db], help="write the current snapshot's lookup index now",
+        description="Write the lookup index of the current published snapshot into its folder: the membership "
+                    "sorted by resolved_id and the identifier pairs sorted by entity_id, which `idr explain` and "
+                    "`idr show` read instead of whole files. The first lookup on a snapshot of 1M+ records "
+                    "builds it; run this after `idr run` so no lookup waits for it. Prints the folder.")
+    res_sub.add_parser(
         "register", parents=[db_spark], help="name the current snapshot's tables in Spark's catalog",
         description="Register the current published snapshot in the catalog of the Spark session the IDR_SPARK_* "
                     "settings describe (IDR_SPARK_CATALOG=hive: persistent, read by every Spark session on the "
@@ -480,6 +486,11 @@ def cmd_results(args) -> int:
         from .errors import InputError
 
         raise InputError(f"--db {db}: no published snapshot yet (run `idr init --db {db}` or a run)")
+    if args.results_command == "index":
+        from .lookup.index import build_current
+
+        print(build_current(db))
+        return 0
     if args.results_command == "register":
         from .publish.spark_catalog import register_database
 

@@ -17,7 +17,8 @@ rename a complete, equal file. A snapshot is immutable, so a copy never goes sta
 rollback switches to another snapshot and its own index. Pruning a snapshot removes its
 folder's files, the copies included (publish/snapshot.collect). When the folder is not
 writable, or a build fails, lookups read the snapshot's files as they are: same answers,
-slower. Snapshots under MIN_ROWS records get no index (whole files are read fast enough).
+slower. Lookups build no index for snapshots under MIN_ROWS records (whole files are read
+fast enough); `idr results index` builds it for any snapshot, e.g. right after a run.
 Entity-key lookups keep reading the published membership (BY_KEY): the run writes it in
 source-key order, which row groups already skip by.
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..errors import InputError
 from ..publish import layout
 from ..schema import MEMBERSHIP, PAIRS, out
 from ..sql.quoting import ident, literal
@@ -42,24 +44,44 @@ MIN_ROWS = 1_000_000  # membership rows below which lookups read the snapshot's 
 BY_KEY = "idr_membership_by_key"  # the membership as published, for lookups by entity_key
 
 
-def use(con, db: str | os.PathLike, snapshot: str, *, build: bool = True) -> bool:
+def use(con, db: str | os.PathLike, snapshot: str, *, build: bool = True, min_rows: int | None = None) -> bool:
     """Point idr_out's membership and pairs of a connection on `snapshot` (reader.open_snapshot)
-    at the index, building it first when missing (and `build`). False: the index is not used."""
+    at the index, building it first when missing (if `build`, and the membership has at least
+    `min_rows` rows, default MIN_ROWS). False: the index is not used."""
     manifest = layout.read_manifest(Path(db), snapshot)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {BY_KEY} AS {layout.table_sql(manifest, MEMBERSHIP)}")
     folder = layout.snapshot_dir(Path(db), snapshot)
     paths = {t: folder / name for t, (name, _) in FILES.items()}
     if not all(p.is_file() for p in paths.values()):
-        if not build or not _worth_it(manifest) or not _build(con, folder, snapshot, paths):
+        if not build or not _worth_it(manifest, MIN_ROWS if min_rows is None else min_rows) \
+                or not _build(con, folder, snapshot, paths):
             return False
     for table, path in paths.items():
         con.execute(f"CREATE OR REPLACE VIEW {out(table)} AS SELECT * FROM read_parquet({literal(str(path))})")
     return True
 
 
-def _worth_it(manifest: dict) -> bool:
+def build_current(db: str | os.PathLike) -> str:
+    """Write the lookup index of the current snapshot now, whatever its size (`idr results
+    index`, e.g. right after a run); its folder. Exit 2 when it cannot be written."""
+    from ..publish.reader import open_snapshot
+
+    opened = open_snapshot(db)
+    if opened is None:
+        raise InputError(f"--db {db}: no published snapshot yet (run `idr init --db {db}` or a run)")
+    snapshot, con = opened
+    try:
+        if not use(con, db, snapshot, min_rows=0):
+            raise InputError(f"{layout.snapshot_dir(Path(db), snapshot)}: cannot write the lookup index there "
+                             "(not writable?); lookups read the snapshot's files as they are")
+    finally:
+        con.close()
+    return str(layout.snapshot_dir(Path(db), snapshot))
+
+
+def _worth_it(manifest: dict, min_rows: int) -> bool:
     tables = manifest["tables"]
-    return all(t in tables for t in FILES) and sum(tables[MEMBERSHIP].get("rows", [])) >= MIN_ROWS
+    return all(t in tables for t in FILES) and sum(tables[MEMBERSHIP].get("rows", [])) >= min_rows
 
 
 def _build(con, folder: Path, snapshot: str, paths: dict[str, Path]) -> bool:
@@ -83,4 +105,4 @@ def _build(con, folder: Path, snapshot: str, paths: dict[str, Path]) -> bool:
     return True
 
 
-__all__ = ["use", "BY_KEY", "FILES", "MIN_ROWS"]
+__all__ = ["use", "build_current", "BY_KEY", "FILES", "MIN_ROWS"]

@@ -5,6 +5,7 @@ contract every engine that publishes (DuckDB today, Spark later) and every reade
         CURRENT                          {"format": 1, "snapshot": "<id>"}: replaced atomically
         snapshots/<id>/manifest.json     the tables of snapshot <id> and the files holding them
         snapshots/<id>/*.parquet         files first written by snapshot <id>
+        snapshots/<id>/lookup.*.parquet  its lookup index, if built (lookup/index.py): no manifest lists it
 
 A manifest is JSON: {"format": 1, "snapshot": "<id>", "written_at": ISO time,
 "tables": {name: {"columns": [...], "types": [...], "files": [...], "rows": [...],
