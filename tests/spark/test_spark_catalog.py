@@ -76,15 +76,16 @@ def test_registered_snapshots_switch_as_a_set(tmp_path, spark_session, monkeypat
 
     # Snapshots leave the rollback window: their partitions and link folders go at the next registration.
     con = duckdb.connect(str(db))
-    con.execute("INSERT OR REPLACE INTO idr_meta.config (config_key, config_value) VALUES ('rollback_retention_runs', '1')")
+    con.execute("INSERT OR REPLACE INTO idr_meta.config (config_key, config_value) "
+                "VALUES ('rollback_retention_runs', '1')")
     con.close()
     last = idr.run(str(db), "FULL", engine="duckdb")
     spark_catalog.register_database(db, spark_session)
     parts = {r[0].split("/")[0] for r in spark_session.sql(
         "SHOW PARTITIONS idr_snapshots.identity_resolved_membership_current").collect()}
     assert parts == {f"idr_snapshot={last.run_id}"}
-    assert _rows(spark_session, "SELECT config_value FROM idr_meta.config WHERE config_key = 'rollback_retention_runs'") \
-        == [("1",)]
+    kept = "SELECT config_value FROM idr_meta.config WHERE config_key = 'rollback_retention_runs'"
+    assert _rows(spark_session, kept) == [("1",)]  # the configuration copy was refreshed too
 
 
 SPARK_PROCESS = """
