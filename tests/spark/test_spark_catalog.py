@@ -8,6 +8,7 @@ and a rollback registered."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -86,6 +87,14 @@ def test_registered_snapshots_switch_as_a_set(tmp_path, spark_session, monkeypat
     assert parts == {f"idr_snapshot={last.run_id}"}
     kept = "SELECT config_value FROM idr_meta.config WHERE config_key = 'rollback_retention_runs'"
     assert _rows(spark_session, kept) == [("1",)]  # the configuration copy was refreshed too
+
+    # The database moves with its .idr folder: the tables follow it (else they would read nothing).
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for path in (db, tmp_path / "x.duckdb.idr"):
+        shutil.move(path, moved / path.name)
+    spark_catalog.register_database(moved / "x.duckdb", spark_session)
+    assert _rows(spark_session) == _published(moved / "x.duckdb") != []
 
 
 SPARK_PROCESS = """

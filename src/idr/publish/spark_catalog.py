@@ -159,7 +159,9 @@ def _table(spark, base: Path, name: str, value: str, parts: dict[str, list[Path]
         os.replace(tmp, target)
     full = f"{STORE}.`{name}`"
     partitions = " ".join(f"PARTITION ({SNAP} = {_literal(value)}, {PART} = {_literal(kind)})" for kind in parts)
-    shape = json.dumps([columns, types])  # the table's columns as idr wrote them (DuckDB's types)
+    # The table's columns as idr wrote them (DuckDB's types), and its folder (the database
+    # and its .idr folder may have moved: a table elsewhere would read nothing).
+    shape = json.dumps([columns, types, str(location)])
     props = _properties(spark, full)
     if props is not None and props.get("idr.columns") == shape:
         spark.sql(f"ALTER TABLE {full} ADD IF NOT EXISTS {partitions}")
@@ -170,9 +172,10 @@ def _table(spark, base: Path, name: str, value: str, parts: dict[str, list[Path]
     fields = _file_types(spark, files[0])
     schema = {c: fields[c] for c in columns if c in fields}
     have = _columns(spark, full) if props is not None else None
-    if have is None or any(c in have and have[c] != t for c, t in schema.items()):
+    moved = have is not None and json.loads(props.get("idr.columns") or "[]")[2:] != [str(location)]
+    if have is None or moved or any(c in have and have[c] != t for c, t in schema.items()):
         if have is not None:
-            spark.sql(f"DROP TABLE {full}")  # a type changed: the files stay, the partitions are recovered
+            spark.sql(f"DROP TABLE {full}")  # a type changed or it moved: files stay, partitions are recovered
         ddl = ", ".join(f"`{c}` {t}" for c, t in schema.items())
         spark.sql(f"CREATE TABLE {full} ({ddl}, {SNAP} STRING, {PART} STRING) USING parquet "
                   f"PARTITIONED BY ({SNAP}, {PART}) LOCATION '{_path(location)}' "
