@@ -259,3 +259,42 @@ def test_results_index_builds_once_and_concurrent_builders_agree(reasons_db, mon
     assert all((folder / name).is_file() for name, _ in index.FILES.values())
     assert _answers(reasons_db, *LOOKUPS) == plain
     capsys.readouterr()
+
+
+def test_lookup_index_of_an_incr_snapshot(tmp_path, monkeypatch, capsys):
+    # An INCR snapshot's tables are its predecessor's files minus removed rows plus its own:
+    # the index holds exactly those rows.
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from idr.lookup import index
+    from idr.publish import layout, snapshot
+    from idr_testing import execute
+
+    t0 = dt.datetime(2026, 1, 1)
+    schema = pa.schema([("id", pa.int64()), ("email", pa.string()), ("ts", pa.timestamp("us")),
+                        ("is_deleted", pa.bool_())])
+    rows = pa.Table.from_pylist([{"id": i, "email": e, "ts": t0, "is_deleted": False} for i, e in
+                                 [(1, "a@x.com"), (2, "a@x.com"), (3, "b@x.com"), (4, "b@x.com"), (5, "c@x.com")]],
+                                schema=schema)
+    cfg = {"sources": [{"table_id": "p", "table_fqn": "people", "entity_key_expr": "id", "watermark_column": "ts",
+                        "deleted_expr": "is_deleted",
+                        "identifiers": [{"identifier_type": "EMAIL", "identifier_value_expr": "email"}]}],
+           "rules": [{"rule_id": "email", "identifier_type": "EMAIL", "canonicalize": "EMAIL"}]}
+    db = make_db(tmp_path / "idr.duckdb", {"people": rows}, cfg)
+    run(str(db), "FULL")
+    later = t0 + dt.timedelta(hours=1)
+    execute(db, "INSERT INTO people VALUES (6, 'a@x.com', ?, FALSE), (6, 'b@x.com', ?, FALSE)", params=[later] * 2)
+    execute(db, "UPDATE people SET email = 'c@x.com', ts = ? WHERE id = 4", params=[later])
+    monkeypatch.setattr(snapshot, "COMPACT_FRACTION", 100)  # change files, not a rewrite
+    assert run(str(db), "INCR").mode == "INCR"
+    manifest = layout.current_snapshot(db)
+    assert manifest["tables"]["identity_resolved_membership_current"]["removed"]  # rows replaced
+    pairs, keys = [("p:1", "p:3"), ("p:4", "p:5"), ("p:2", "p:5")], ["p:3", "p:4", "p:6"]
+    plain = ([explain(str(db), a, b) for a, b in pairs], [show(str(db), k) for k in keys])
+    assert plain[0][0].linked and plain[0][1].linked and not plain[0][2].linked
+    monkeypatch.setattr(index, "MIN_ROWS", 0)
+    assert ([explain(str(db), a, b) for a, b in pairs], [show(str(db), k) for k in keys]) == plain
+    assert (layout.snapshot_dir(db, manifest["snapshot"]) / "lookup.membership.parquet").is_file()
+    capsys.readouterr()
