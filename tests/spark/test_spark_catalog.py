@@ -17,7 +17,8 @@ import duckdb
 import pytest
 
 import idr
-from idr.publish import spark_catalog
+from idr.errors import RunError
+from idr.publish import layout, spark_catalog
 from idr_testing import _duckdb_make_db, cli, query
 
 MEMBERS = "SELECT entity_key, resolved_id FROM idr_out.identity_resolved_membership_current"
@@ -87,6 +88,16 @@ def test_registered_snapshots_switch_as_a_set(tmp_path, spark_session, monkeypat
     assert parts == {f"idr_snapshot={last.run_id}"}
     kept = "SELECT config_value FROM idr_meta.config WHERE config_key = 'rollback_retention_runs'"
     assert _rows(spark_session, kept) == [("1",)]  # the configuration copy was refreshed too
+
+    # A run on a Hive catalog first checks that the membership view holds the snapshot's rows.
+    manifest = layout.current_snapshot(db)
+    spark_catalog.verify(spark_session, manifest)
+    spark_session.sql("ALTER TABLE idr_snapshots.identity_resolved_membership_current DROP PARTITION "
+                      f"(idr_snapshot = '{last.run_id}', idr_part = 'rows')")
+    with pytest.raises(RunError, match="reads 0 rows of idr_out.identity_resolved_membership_current"):
+        spark_catalog.verify(spark_session, manifest)
+    spark_session.sql("ALTER TABLE idr_snapshots.identity_resolved_membership_current ADD PARTITION "
+                      f"(idr_snapshot = '{last.run_id}', idr_part = 'rows')")
 
     # The database moves with its .idr folder: the tables follow it (else they would read nothing).
     moved = tmp_path / "moved"

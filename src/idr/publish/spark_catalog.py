@@ -82,6 +82,29 @@ def register(spark, db, manifest: dict, state=None) -> str:
     return snapshot
 
 
+def verify(spark, manifest: dict) -> None:
+    """Before a run reads the published membership through the catalog: its view must
+    hold the snapshot's rows (the manifest counts them). A view that read nothing would
+    make an INCR run take every record for new, so a mismatch stops the run (one Spark
+    job: a count)."""
+    from ..errors import RunError
+    from ..schema import MEMBERSHIP
+
+    entry = manifest["tables"].get(MEMBERSHIP)
+    if not entry or "rows" not in entry:
+        return
+    want = sum(entry["rows"]) - sum(entry.get("removed_rows", []))
+    try:
+        got = spark.sql(f"SELECT count(*) FROM idr_out.`{MEMBERSHIP}`").collect()[0][0]
+    except Exception as e:  # noqa: BLE001 - a view over a table that is gone: the same repair
+        got = f"nothing ({type(e).__name__})"
+    if got != want:
+        raise RunError(f"Spark's catalog reads {got} rows of idr_out.{MEMBERSHIP} where snapshot "
+                       f"{manifest['snapshot']} has {want} (changed by hand?); nothing was written. In that catalog "
+                       f"run DROP DATABASE {STORE} CASCADE and DROP VIEW idr_out.{POINTER}, then run again: "
+                       "the run registers the snapshot anew")
+
+
 def register_database(db, spark=None, state=None) -> str | None:
     """Register the database's current snapshot (None: nothing published yet) in `spark`
     (default: the session the IDR_SPARK_* settings make), with a copy of idr_meta read

@@ -361,6 +361,8 @@ def _attach_snapshot(backend: Backend, db: str, published: bool = False) -> None
     session = backend.shared_catalog()
     if session is not None:  # other processes read it: register it there (its views serve the stages too)
         spark_catalog.register(session, db, manifest, backend.state() if published else None)
+        if not published:
+            spark_catalog.verify(session, manifest)
     else:
         backend.attach_snapshot(manifest, layout.derived_views(manifest, backend.dialect))
 
