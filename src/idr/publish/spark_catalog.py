@@ -278,11 +278,13 @@ def _drop_unused(spark, db: Path, base: Path, keep_meta: set) -> None:
         for part in table.glob(f"{SNAP}=*"):
             value = part.name.split("=", 1)[1]
             gone = value not in keep_meta if meta else not (layout.snapshot_dir(db, value) / layout.MANIFEST).is_file()
-            if gone:  # every part by its full spec (a partial one matches nothing under IF EXISTS)
-                spark.sql(f"ALTER TABLE {STORE}.`{table.name}` DROP IF EXISTS " + ", ".join(
-                    f"PARTITION ({SNAP} = {_literal(value)}, {PART} = {_literal(kind.name.split('=', 1)[1])})"
-                    for kind in part.iterdir()))
-                shutil.rmtree(part, ignore_errors=True)
+            if not gone:
+                continue
+            specs = [f"PARTITION ({SNAP} = {_literal(value)}, {PART} = {_literal(kind.name.split('=', 1)[1])})"
+                     for kind in part.iterdir() if kind.name.startswith(f"{PART}=")]
+            if specs:  # every part by its full spec (a partial one matches nothing under IF EXISTS)
+                spark.sql(f"ALTER TABLE {STORE}.`{table.name}` DROP IF EXISTS {', '.join(specs)}")
+            shutil.rmtree(part, ignore_errors=True)
 
 
 def _link(source: Path, target: Path) -> None:
