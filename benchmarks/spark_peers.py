@@ -1,7 +1,7 @@
 """idr on Spark vs Splink 5 on Spark, same data, same partition (issue 15 item 4).
 
     python benchmarks/spark_peers.py --records 1000000 [--master local[2]] [--repeat 1] \
-        [--out benchmarks/results/spark_peers_1m.json]
+        [--strategy sql|inprocess] [--out benchmarks/results/spark_peers_1m.json]
 
 1. the generated data (generate.py, seed 42; reused from benchmarks/data when its
    records match), its four source tables exported to Parquet (what both read in Spark);
@@ -147,6 +147,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--skip-splink", action="store_true")
+    ap.add_argument("--strategy", choices=("sql", "inprocess"), default=None,
+                    help="idr's components strategy (default: the engine's, sql on Spark)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     splink_python = Path(os.environ.get("IDR_BENCH_SPLINK_SPARK_PYTHON", HERE / ".venv-splink-spark" / "bin" / "python"))
@@ -168,8 +170,9 @@ def main(argv=None) -> int:
         subprocess.run([*idr, "--db", str(db), "config", "load", str(cfg), "--engine", "duckdb"], check=True,
                        capture_output=True)
         r = {"session_start": run_measured([sys.executable, "-c", SESSION_ONLY], env)}
-        r["idr"] = run_measured([*idr, "--db", str(db), "run", "--engine", "spark", "--run-mode", "FULL", "--quiet"],
-                                env)
+        strategy = ["--strategy", args.strategy] if args.strategy else []
+        r["idr"] = run_measured([*idr, "--db", str(db), "run", "--engine", "spark", "--run-mode", "FULL", "--quiet",
+                                 *strategy], env)
         con = duckdb.connect(str(db), read_only=True)
         r["idr"]["run_seconds"] = con.execute("SELECT duration_seconds FROM idr_out.run_history "
                                               "ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
@@ -192,6 +195,7 @@ def main(argv=None) -> int:
         print(json.dumps(r, indent=1), flush=True)
     result = {"what": "idr FULL on Spark vs Splink 5 on Spark (deterministic link + clustering)",
               "records": args.records, "master": args.master, "driver_memory": args.driver_memory,
+              "idr_components_strategy": args.strategy or "the engine's (sql on Spark)",
               "rounds": rounds, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                        capture_output=True, text=True).stdout.strip()}

@@ -159,13 +159,15 @@ class Dialect:
         return f"regexp_replace({expr}, {pattern}, {replacement})"
 
     def nfc(self, expr: str) -> str:
-        """Unicode NFC normalisation. Engines without a built-in get idr's UDF of this name."""
+        """Unicode NFC normalisation. Engines without a built-in get idr's function of this name
+        (Spark: a SQL function over ICU, backends/spark.py)."""
         return f"idr_nfc({expr})"
 
     def lower(self, expr: str) -> str:
         """Lower case, one code point at a time as DuckDB maps it (sql/casemap.py):
         engines differ beyond ASCII (Spark's 'İ' is two code points, 'ΑΣ' ends in 'ς'), so
-        non-ASCII values (more bytes than characters) go through idr's UDF."""
+        non-ASCII values (more bytes than characters) go through idr's function (Spark: a
+        translate() over DuckDB's table, backends/spark.py)."""
         return f"CASE WHEN length({expr}) = octet_length({expr}) THEN lower({expr}) ELSE idr_lower({expr}) END"
 
     def upper(self, expr: str) -> str:
