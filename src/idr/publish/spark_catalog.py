@@ -24,13 +24,14 @@ dropped at the next registration.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 from pathlib import Path
 
 from ..sql.dialects import SPARK
-from ..sql.quoting import qualified
+from ..sql.quoting import backticked as q, literal, qualified, spark_literal
 from . import layout
 
 STORE = "idr_snapshots"  # the partitioned tables behind the views
@@ -67,16 +68,16 @@ def register(spark, db, manifest: dict, state=None) -> str:
         changed = _table(spark, base, name, snapshot, parts, entry["columns"], entry.get("types"))
         reshaped |= bool(changed)
         if changed or (changed is not None and ("idr_out", name) not in views):
-            spark.sql(f"CREATE OR REPLACE VIEW idr_out.`{name}` AS "
+            spark.sql(f"CREATE OR REPLACE VIEW idr_out.{q(name)} AS "
                       f"{_select(name, entry['columns'], 'snapshot', removed=True)}")
     if state is not None:
         for name, (columns, types) in _copy_meta(state, base, meta).items():
             table = f"idr_meta__{name}"
             if _table(spark, base, table, meta, {"rows": []}, columns, types) or ("idr_meta", name) not in views:
-                spark.sql(f"CREATE OR REPLACE VIEW idr_meta.`{name}` AS {_select(table, columns, 'meta_copy')}")
+                spark.sql(f"CREATE OR REPLACE VIEW idr_meta.{q(name)} AS {_select(table, columns, 'meta_copy')}")
     for (schema, name), select in layout.derived_views(manifest, SPARK).items():
         if reshaped or (schema, name) not in views:
-            spark.sql(f"CREATE OR REPLACE VIEW {schema}.`{name}` AS {select}")
+            spark.sql(f"CREATE OR REPLACE VIEW {schema}.{q(name)} AS {select}")
     _switch(spark, snapshot, meta)
     _drop_unused(spark, db, base, keep_meta={meta, current.get("meta_copy")})
     return snapshot
@@ -95,7 +96,7 @@ def verify(spark, manifest: dict) -> None:
         return
     want = sum(entry["rows"]) - sum(entry.get("removed_rows", []))
     try:
-        got = spark.sql(f"SELECT count(*) FROM idr_out.`{MEMBERSHIP}`").collect()[0][0]
+        got = spark.sql(f"SELECT count(*) FROM idr_out.{q(MEMBERSHIP)}").collect()[0][0]
     except Exception as e:  # noqa: BLE001 - a view over a table that is gone: the same repair
         got = f"nothing ({type(e).__name__})"
     if got != want:
@@ -136,7 +137,7 @@ def _switch(spark, snapshot: str, meta: str | None) -> None:
     """One statement: every idr_out and idr_meta view reads the partitions named here."""
     props = {"idr.snapshot": snapshot, "idr.meta_copy": meta or ""}
     spark.sql(f"CREATE OR REPLACE VIEW idr_out.{POINTER} TBLPROPERTIES ({_props(props)}) AS "
-              f"SELECT {_literal(snapshot)} AS snapshot, {_literal(meta) if meta else 'CAST(NULL AS STRING)'} "
+              f"SELECT {spark_literal(snapshot)} AS snapshot, {spark_literal(meta) if meta else 'CAST(NULL AS STRING)'} "
               "AS meta_copy")
 
 
@@ -157,7 +158,7 @@ def _properties(spark, full: str) -> dict | None:
 
 
 def _props(props: dict) -> str:
-    return ", ".join(f"{_literal(k)} = {_literal(v)}" for k, v in props.items())
+    return ", ".join(f"{spark_literal(k)} = {spark_literal(v)}" for k, v in props.items())
 
 
 def _dir(value: str, kind: str) -> Path:
@@ -180,13 +181,16 @@ def _table(spark, base: Path, name: str, value: str, parts: dict[str, list[Path]
         for i, f in enumerate(files):
             _link(f, tmp / f"{i:04d}-{f.name}")
         os.replace(tmp, target)
-    full = f"{STORE}.`{name}`"
-    partitions = " ".join(f"PARTITION ({SNAP} = {_literal(value)}, {PART} = {_literal(kind)})" for kind in parts)
+    full = f"{STORE}.{q(name)}"
+    partitions = " ".join(f"PARTITION ({SNAP} = {spark_literal(value)}, {PART} = {spark_literal(kind)})" for kind in parts)
     # The table's columns as idr wrote them (DuckDB's types), and its folder (the database
     # and its .idr folder may have moved: a table elsewhere would read nothing).
-    shape = json.dumps([columns, types, str(location)])
+    # Both are table properties: a digest of the columns (a name may hold any character)
+    # and the folder (spark_literal refuses a quote or backslash in it).
+    shape = {"idr.columns": hashlib.sha256(json.dumps([columns, types]).encode()).hexdigest(),
+             "idr.location": str(location)}
     props = _properties(spark, full)
-    if props is not None and props.get("idr.columns") == shape:
+    if props is not None and all(props.get(k) == v for k, v in shape.items()):
         spark.sql(f"ALTER TABLE {full} ADD IF NOT EXISTS {partitions}")
         return False
     files = [f for kind in parts for f in (location / _dir(value, kind)).iterdir()]
@@ -195,22 +199,22 @@ def _table(spark, base: Path, name: str, value: str, parts: dict[str, list[Path]
     fields = _file_types(spark, files[0])
     schema = {c: fields[c] for c in columns if c in fields}
     have = _columns(spark, full) if props is not None else None
-    moved = have is not None and json.loads(props.get("idr.columns") or "[]")[2:] != [str(location)]
+    moved = have is not None and props.get("idr.location") != shape["idr.location"]
     if have is None or moved or any(c in have and have[c] != t for c, t in schema.items()):
         if have is not None:
             spark.sql(f"DROP TABLE {full}")  # a type changed or it moved: files stay, partitions are recovered
-        ddl = ", ".join(f"`{c}` {t}" for c, t in schema.items())
+        ddl = ", ".join(f"{q(c)} {t}" for c, t in schema.items())
         spark.sql(f"CREATE TABLE {full} ({ddl}, {SNAP} STRING, {PART} STRING) USING parquet "
-                  f"PARTITIONED BY ({SNAP}, {PART}) LOCATION '{_path(location)}' "
-                  f"TBLPROPERTIES ({_props({'idr.columns': shape})})")
+                  f"PARTITIONED BY ({SNAP}, {PART}) LOCATION {spark_literal(str(location))} "
+                  f"TBLPROPERTIES ({_props(shape)})")
         if have is not None:
             spark.sql(f"ALTER TABLE {full} RECOVER PARTITIONS")  # kept snapshots', for a rollback
         spark.sql(f"ALTER TABLE {full} ADD IF NOT EXISTS {partitions}")
         return True
     added = {c: t for c, t in schema.items() if c not in have}
     if added:  # columns an upgrade or the golden configuration added; older partitions read NULL
-        spark.sql(f"ALTER TABLE {full} ADD COLUMNS ({', '.join(f'`{c}` {t}' for c, t in added.items())})")
-    spark.sql(f"ALTER TABLE {full} SET TBLPROPERTIES ({_props({'idr.columns': shape})})")
+        spark.sql(f"ALTER TABLE {full} ADD COLUMNS ({', '.join(f'{q(c)} {t}' for c, t in added.items())})")
+    spark.sql(f"ALTER TABLE {full} SET TBLPROPERTIES ({_props(shape)})")
     spark.sql(f"ALTER TABLE {full} ADD IF NOT EXISTS {partitions}")
     return True
 
@@ -238,15 +242,15 @@ def _columns(spark, full: str) -> dict[str, str] | None:
 
 
 def _select(name: str, columns: list[str], pointer: str, removed: bool = False) -> str:
-    cols = ", ".join(f"`{c}`" for c in columns)
+    cols = ", ".join(q(c) for c in columns)
 
     def part(kind: str) -> str:
-        return (f"SELECT {cols} FROM {STORE}.`{name}` WHERE {PART} = '{kind}' "
+        return (f"SELECT {cols} FROM {STORE}.{q(name)} WHERE {PART} = '{kind}' "
                 f"AND {SNAP} = (SELECT {pointer} FROM idr_out.{POINTER})")
 
     if not removed:
         return part("rows")
-    same = " AND ".join(f"b.`{c}` <=> r.`{c}`" for c in columns)
+    same = " AND ".join(f"b.{q(c)} <=> r.{q(c)}" for c in columns)
     return f"SELECT b.* FROM ({part('rows')}) b LEFT ANTI JOIN ({part('removed')}) r ON {same}"
 
 
@@ -261,8 +265,7 @@ def _copy_meta(state, base: Path, copy: str) -> dict[str, tuple[list[str], list[
         select = f"SELECT * FROM {qualified('idr_meta', name)}"
         target = base / f"idr_meta__{name}" / _dir(copy, "rows") / "data.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
-        quoted = str(target).replace("'", "''")
-        con.execute(f"COPY ({select}) TO '{quoted}' (FORMAT parquet)")
+        con.execute(f"COPY ({select}) TO {literal(str(target))} (FORMAT parquet)")
         described = con.execute(f"DESCRIBE {select}").fetchall()
         out[name] = ([r[0] for r in described], [r[1] for r in described])
     return out
@@ -280,10 +283,10 @@ def _drop_unused(spark, db: Path, base: Path, keep_meta: set) -> None:
             gone = value not in keep_meta if meta else not (layout.snapshot_dir(db, value) / layout.MANIFEST).is_file()
             if not gone:
                 continue
-            specs = [f"PARTITION ({SNAP} = {_literal(value)}, {PART} = {_literal(kind.name.split('=', 1)[1])})"
+            specs = [f"PARTITION ({SNAP} = {spark_literal(value)}, {PART} = {spark_literal(kind.name.split('=', 1)[1])})"
                      for kind in part.iterdir() if kind.name.startswith(f"{PART}=")]
             if specs:  # every part by its full spec (a partial one matches nothing under IF EXISTS)
-                spark.sql(f"ALTER TABLE {STORE}.`{table.name}` DROP IF EXISTS {', '.join(specs)}")
+                spark.sql(f"ALTER TABLE {STORE}.{q(table.name)} DROP IF EXISTS {', '.join(specs)}")
             shutil.rmtree(part, ignore_errors=True)
 
 
@@ -294,16 +297,3 @@ def _link(source: Path, target: Path) -> None:
         import shutil
 
         shutil.copyfile(source, target)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _path(p: Path) -> str:
-    text = str(p)
-    if "'" in text or "\\" in text:
-        from ..errors import InvalidSqlText
-
-        raise InvalidSqlText(f"{text}: a path with a quote or backslash cannot be a Spark table location")
-    return text

@@ -28,3 +28,22 @@ def literal(value: str) -> str:
         raise InvalidSqlText("string literal contains a NUL character")
     return "'" + value.replace("'", "''") + "'"
 
+
+
+# Spark SQL, for statements that must read the same in any Spark session (a cluster's Hive
+# session may lack idr's settings: double-quoted identifiers, escapedStringLiterals).
+
+def backticked(name: str) -> str:
+    """Quote one Spark identifier part with backticks, doubling embedded backticks."""
+    if not isinstance(name, str) or name == "" or "\x00" in name:
+        raise InvalidSqlText(f"invalid SQL identifier: {name!r}")
+    return "`" + name.replace("`", "``") + "`"
+
+
+def spark_literal(value: str) -> str:
+    """A Spark string literal where no parameter fits (DDL: locations, properties, partition
+    specs). A quote or backslash is refused, not escaped: how Spark reads them depends on
+    spark.sql.parser.escapedStringLiterals, so no escaping reads the same in every session."""
+    if any(c in value for c in "'\\\x00"):
+        raise InvalidSqlText(f"{value!r}: a quote, backslash or NUL cannot be spliced into Spark SQL")
+    return "'" + value + "'"
