@@ -87,7 +87,7 @@ def spark_problem(settings, db: Path | None = None) -> str | None:
     if settings.spark_catalog == "hive" and db is not None:
         warehouse, metastore = catalog_paths(settings, db)
         for name, path in (("IDR_SPARK_WAREHOUSE", warehouse), ("IDR_SPARK_METASTORE", metastore)):
-            problem = None if "://" in str(path) else _creatable(path)
+            problem = None if "://" in str(path) else _writable(path)
             if problem:
                 return f"IDR_SPARK_CATALOG=hive: the {name.removeprefix('IDR_SPARK_').lower()} folder {path} " \
                        f"({name}) {problem}"
@@ -120,18 +120,8 @@ def _java_binary() -> str:
 
 
 def _writable(folder: Path) -> str | None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".idr-probe-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        return f"cannot write there ({e.strerror or e})"
-    return None
-
-
-def _creatable(folder: Path) -> str | None:
-    """Why `folder` cannot be made or written, found without writing anything."""
+    """Why `folder` cannot be made or written, found without writing anything (Spark makes
+    the folders it is given)."""
     probe = folder.absolute()
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

@@ -13,7 +13,9 @@ from functools import cache
 
 
 @cache
-def _tables() -> tuple[dict[int, str], dict[int, str]]:
+def tables() -> tuple[dict[int, str], dict[int, str]]:
+    """(lower, upper): code point -> its image, for the code points that change (Spark
+    uses them whole, as translate() tables: backends/spark.py)."""
     import duckdb
 
     con = duckdb.connect(":memory:")
@@ -27,21 +29,15 @@ def _tables() -> tuple[dict[int, str], dict[int, str]]:
     return ({i: lo for i, lo, _ in rows if lo != chr(i)}, {i: up for i, _, up in rows if up != chr(i)})
 
 
-def tables() -> tuple[dict[int, str], dict[int, str]]:
-    """(lower, upper): code point -> its one-code-point image, for the code points that
-    change (engines with a per-character translate use them whole: SparkDialect)."""
-    return _tables()
-
-
 def lower(value: str) -> str:
-    return value.lower() if value.isascii() else value.translate(_tables()[0])
+    return value.lower() if value.isascii() else value.translate(tables()[0])
 
 
 def upper(value: str) -> str:
-    return value.upper() if value.isascii() else value.translate(_tables()[1])
+    return value.upper() if value.isascii() else value.translate(tables()[1])
 
 
 def load() -> None:
     """Read DuckDB's table now (0.24 s wall measured) rather than in the first call with a
     non-ASCII value, e.g. inside a lookup service request."""
-    _tables()
+    tables()
